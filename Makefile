@@ -1,0 +1,36 @@
+# tm: `make run` sets up and runs the whole system; `make test` runs every test.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+export TM_PORT := $(PORT)
+
+.PHONY: run test setup lint check-deploy clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev,prod]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+run: setup
+	$(VENV)/bin/honcho start -f Procfile
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+# What `manage.py check --deploy` says with production settings (README explains it).
+check-deploy: setup
+	TM_SECRET_KEY=$$(head -c 48 /dev/urandom | base64) TM_INTERNAL_SECRET=x TM_CLIENT_KEY_SECRET=x \
+	TM_ALLOWED_HOSTS=tm.example.org TM_CSRF_TRUSTED_ORIGINS=https://tm.example.org \
+	TM_PUBLIC_URL=https://tm.example.org TM_PUSH_URLS=wss://push.example.org \
+	TM_DB_NAME=tm TM_DB_USER=tm TM_DB_PASSWORD=x TM_DB_HOST=127.0.0.1 TM_MEMCACHED=127.0.0.1:11211 \
+	TM_EMAIL_HOST=localhost TM_DEFAULT_FROM_EMAIL=tm@example.org \
+	DJANGO_SETTINGS_MODULE=settings.prod $(PY) manage.py check --deploy
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,164 @@
+"""Settings shared by every environment. Each setting carries a one-line why."""
+
+import os
+from pathlib import Path
+
+# Repository root: templates, static files and the default SQLite file hang off it.
+BASE_DIR = Path(__file__).resolve().parent.parent
+# Runtime state (SQLite file, locks, collected static files) lives outside the code.
+VAR_DIR = BASE_DIR / "var"
+
+# Overridden in every environment; base keeps none so no secret is ever in the repo.
+SECRET_KEY = ""
+# Signs internal calls tm -> reflektor -> ekg/sotu (ARCHITECTURE.md, Internal API).
+TM_INTERNAL_SECRET = ""
+# Keys the hash of client addresses for rate limits; rotated daily (tm/clientkey.py).
+TM_CLIENT_KEY_SECRET = ""
+
+DEBUG = False
+ALLOWED_HOSTS: list[str] = []
+
+INSTALLED_APPS = [
+    # First, so its registration/ templates win over the admin's.
+    "tm",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "waffle",
+    "csp",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    # Serves static files from gunicorn too, so one process is a whole site.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "waffle.middleware.WaffleMiddleware",
+]
+
+ROOT_URLCONF = "tm.urls"
+WSGI_APPLICATION = "tm.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": VAR_DIR / "tm.sqlite3",
+        # WAL lets readers run beside the one writer; busy timeout rides out short locks.
+        # IMMEDIATE: a transaction takes the write lock at BEGIN, so two posts never
+        # deadlock upgrading a read lock while each takes the room's next seq.
+        "OPTIONS": {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }
+}
+
+# Rooms and participants are cached with the object-caching pattern (Room.get).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+        "LOCATION": "127.0.0.1:11211",
+        "KEY_PREFIX": "tm",
+        "TIMEOUT": 300,
+    }
+}
+# Sessions in the database: a memcached restart must not sign every teacher out.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "home"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Browsers carry the participant token in a cookie: keep it from scripts and other sites.
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # room.js reads it to send X-CSRFToken on fetch().
+X_FRAME_OPTIONS = "DENY"  # the embed view lifts it for the room's allowed origins.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# One policy for every page; scripts only from our origin or with the request's nonce,
+# so user text that slipped through as HTML still could not run.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# django-ratelimit keeps its counters in this cache (tm/ratelimits.py calls it).
+RATELIMIT_USE_CACHE = "default"
+# Rates per client (salted address hash) and per participant token.
+TM_RATE_POST_PER_PARTICIPANT = "10/m"
+TM_RATE_POST_PER_CLIENT = "120/m"
+TM_RATE_JOIN_PER_CLIENT = "30/m"
+TM_RATE_CREATE_ROOM_PER_CLIENT = "20/h"
+TM_RATE_AUTH_PER_CLIENT = "20/m"
+
+# Where pages tell browsers to open the push stream (issue 3 fills this in for ekg).
+TM_PUSH_URLS: list[str] = []
+# Local reflektor and neighbours, tried in turn by tm/publish.py.
+TM_REFLEKTOR_URLS: list[str] = ["http://127.0.0.1:8100"]
+# Public base URL, for share links and QR codes; None means "from the request".
+TM_PUBLIC_URL: str | None = None
+# Run migrations when the server starts (make run); turn off with TM_MIGRATE_ON_START=0.
+TM_MIGRATE_ON_START = os.environ.get("TM_MIGRATE_ON_START", "1") != "0"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    # Django's request logger prints nothing with addresses, but keep it at WARNING.
+    "loggers": {"django.request": {"level": "WARNING"}},
+}
+# If memcached is down, let posts through rather than silence a class mid-lesson.
+RATELIMIT_FAIL_OPEN = True

@@ -1,0 +1,40 @@
+"""Tests: a real memcached (started by tests/support/memcached_server.py) and a
+random key prefix, so two runs sharing a memcached never see each other's keys."""
+
+import os
+import secrets
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR
+
+SECRET_KEY = "test-" + secrets.token_urlsafe(32)
+TM_INTERNAL_SECRET = os.environ.get("TM_INTERNAL_SECRET") or secrets.token_urlsafe(32)
+TM_CLIENT_KEY_SECRET = secrets.token_urlsafe(32)
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        # Subprocess servers in browser tests get their own file through TM_DB_PATH.
+        "NAME": os.environ.get("TM_DB_PATH", BASE_DIR / "var" / "test.sqlite3"),
+        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+    }
+}
+
+_memcached = os.environ.get("TM_MEMCACHED")
+if not _memcached:
+    raise RuntimeError(
+        "settings.test needs TM_MEMCACHED=host:port; run the tests with `make test`, "
+        "which starts a memcached for them"
+    )
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+        "LOCATION": _memcached,
+        "KEY_PREFIX": os.environ.get("TM_CACHE_PREFIX") or "t" + secrets.token_hex(6),
+    }
+}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+TM_REFLEKTOR_URLS: list[str] = []

@@ -1,0 +1,1 @@
+"""tm: rooms, participants and messages; the pages, the JSON API and moderation."""

@@ -1,0 +1,267 @@
+"""Every write to rooms, participants and messages, and the events they cause.
+
+Views stay thin and call these. Each function does its write and its event in one
+transaction: the room's seq is bumped first (taking the write lock), the event row is
+the outbox entry, and tm/publish.py sends it once the transaction commits. A
+rolled-back write therefore never produces an event.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from better_profanity import profanity
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import events, validation
+from .errors import ApiError
+from .models import (
+    Event, Message, MessageStatus, Participant, ProfanityMode, Room, RoomState, hash_token,
+)
+from .publish import publish_on_commit
+from .render import message_html
+from .serializers import message_data
+
+profanity.load_censor_words()
+
+
+# -- events -----------------------------------------------------------------------
+def _next_seq(room: Room) -> int:
+    """Take the room's next event number inside the caller's transaction."""
+    # The UPDATE takes the row (PostgreSQL) or database (SQLite, IMMEDIATE) write
+    # lock, so concurrent writers get consecutive numbers and never the same one.
+    Room.objects.filter(pk=room.pk).update(seq=F("seq") + 1)
+    return Room.objects.filter(pk=room.pk).values_list("seq", flat=True).get()
+
+
+def _record(room: Room, seq: int, event_type: str, data: dict[str, Any]) -> None:
+    """Store the event (the outbox row) and have it published after commit."""
+    now = timezone.now()
+    envelope = events.make(event_type, room.name, seq, data, now)
+    event = Event.objects.create(room=room, seq=seq, type=event_type, envelope=envelope,
+                                 created_at=now)
+    publish_on_commit(event)
+
+
+def _emit(room: Room, event_type: str, data: dict[str, Any]) -> int:
+    seq = _next_seq(room)
+    _record(room, seq, event_type, data)
+    return seq
+
+
+def _emit_for_message(room: Room, message: Message, event_type: str) -> int:
+    """Number the message with the event that shows it, save it, record the event."""
+    message.seq = _next_seq(room)
+    message.save()
+    _record(room, message.seq, event_type, message_data(message))
+    return message.seq
+
+
+def _room_data(room: Room) -> dict[str, Any]:
+    return {
+        "topic": room.topic,
+        "state": room.current_state,
+        "paused_until": events.iso_utc(room.paused_until) if room.paused_until else None,
+        "moderated": room.moderated,
+        "expires_at": events.iso_utc(room.expires_at),
+    }
+
+
+# -- room checks ----------------------------------------------------------------
+def check_live(room: Room) -> None:
+    if room.is_expired:
+        raise ApiError(410, "room_expired", f"the room {room.name} has expired")
+
+
+def check_open_for_posts(room: Room) -> None:
+    check_live(room)
+    state = room.current_state
+    if state == RoomState.CLOSED:
+        raise ApiError(403, "room_closed", "the teacher has closed this room")
+    if state == RoomState.PAUSED:
+        until = f" until {room.paused_until:%H:%M} UTC" if room.paused_until else ""
+        raise ApiError(403, "room_paused", f"the teacher has paused this room{until}")
+
+
+# -- rooms --------------------------------------------------------------------------
+def create_room(
+    *, name: str, lifetime: int, topic: str = "", owner=None, moderated: bool = False,
+    accountable: bool = False, password: str = "", profanity_mode: str = ProfanityMode.OFF,
+    max_length: int = 140, allowed_origins: str = "",
+) -> tuple[Room, str | None]:
+    """Create a room (arguments already validated). Returns (room, owner key or None).
+
+    A room created without a signed-in teacher gets an owner key, shown once, which
+    lets its creator moderate it from that browser.
+    """
+    owner_key = None if owner else secrets.token_urlsafe(24)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            existing = Room.objects.filter(name=name).first()
+            if existing is not None:
+                if not existing.is_expired:
+                    raise ApiError(409, "name_taken", f"a room called {name} already exists",
+                                   fields={"name": "that name is taken; pick another"})
+                # Names are unique among live rooms: an expired one gives its name up.
+                existing.delete()
+            room = Room(
+                name=name, topic=topic, owner=owner, created_at=now,
+                expires_at=now + timedelta(seconds=lifetime), moderated=moderated,
+                accountable=accountable, profanity_mode=profanity_mode,
+                max_length=max_length, allowed_origins=allowed_origins,
+                owner_key_hash=hash_token(owner_key) if owner_key else "",
+            )
+            room.set_join_password(password)
+            room.save()
+    except IntegrityError:
+        raise ApiError(409, "name_taken", f"a room called {name} already exists",
+                       fields={"name": "that name is taken; pick another"}) from None
+    return room, owner_key
+
+
+def update_room(room: Room, changes: dict[str, Any]) -> Room:
+    """Apply validated settings changes; publishes room.updated when users see a change."""
+    before = _room_data(room)
+    with transaction.atomic():
+        room = Room.objects.get(pk=room.pk)
+        for field, value in changes.items():
+            if field == "password":
+                room.set_join_password(value)
+            elif field == "lifetime":
+                room.expires_at = timezone.now() + timedelta(seconds=value)
+            elif field == "pause_minutes":
+                room.state = RoomState.PAUSED
+                room.paused_until = timezone.now() + timedelta(minutes=value) if value else None
+            elif field == "state":
+                room.state = value
+                if value != RoomState.PAUSED:
+                    room.paused_until = None
+            else:
+                setattr(room, field, value)
+        if _room_data(room) != before:
+            _emit(room, events.ROOM_UPDATED, _room_data(room))
+            room.seq = Room.objects.filter(pk=room.pk).values_list("seq", flat=True).get()
+        room.save()
+    return room
+
+
+def delete_room(room: Room) -> None:
+    """Delete the room and everything in it (participants, messages, events)."""
+    with transaction.atomic():
+        Room.objects.filter(pk=room.pk).delete()
+    room.flush_cache()
+
+
+def purge_expired_rooms(now: datetime | None = None, dry_run: bool = False) -> list[str]:
+    """Delete rooms whose lifetime is over, with all their data. Returns their names."""
+    now = now or timezone.now()
+    names = list(Room.objects.filter(expires_at__lte=now).values_list("name", flat=True))
+    if not dry_run:
+        for name in names:
+            room = Room.objects.filter(name=name, expires_at__lte=now).first()
+            if room is not None:
+                delete_room(room)
+    return names
+
+
+# -- participants ---------------------------------------------------------------
+def join_room(room: Room, *, nickname: str, nickname_key: str, real_name: str = "",
+              password: str = "") -> tuple[Participant, str]:
+    """Add a participant; returns it and its token (shown once, stored hashed)."""
+    check_live(room)
+    if room.current_state == RoomState.CLOSED:
+        raise ApiError(403, "room_closed", "the teacher has closed this room")
+    if room.has_password and not room.check_join_password(password):
+        raise ApiError(403, "wrong_password", "that is not the room's password",
+                       fields={"password": "ask your teacher for the room's password"})
+    token = secrets.token_urlsafe(32)
+    try:
+        with transaction.atomic():
+            participant = Participant.objects.create(
+                room=room, nickname=nickname, nickname_key=nickname_key,
+                real_name=real_name if room.accountable else "", token_hash=hash_token(token),
+            )
+    except IntegrityError:
+        raise ApiError(409, "nickname_taken", f"someone in {room.name} is already {nickname}",
+                       fields={"nickname": "that nickname is taken here; pick another"}) from None
+    return participant, token
+
+
+def set_muted(room: Room, participant_id: int, muted: bool) -> Participant:
+    participant = Participant.objects.filter(room=room, pk=participant_id).first()
+    if participant is None:
+        raise ApiError(404, "not_found", "no such participant in this room")
+    participant.muted = muted
+    participant.save(update_fields=["muted"])
+    return participant
+
+
+# -- messages -------------------------------------------------------------------
+def post_message(room: Room, participant: Participant, raw_text: Any) -> Message:
+    check_open_for_posts(room)
+    if participant.muted:
+        raise ApiError(403, "muted", "the teacher has muted you in this room")
+    try:
+        text = validation.message_text(raw_text, room.max_length)
+    except validation.Invalid as error:
+        status = 413 if isinstance(raw_text, str) and len(raw_text) > 10 * room.max_length else 400
+        raise ApiError(status, "invalid", error.message, fields={"text": error.message}) from None
+    held_for = ""
+    if room.profanity_mode != ProfanityMode.OFF and profanity.contains_profanity(text):
+        if room.profanity_mode == ProfanityMode.BLOCK:
+            raise ApiError(400, "blocked_words", "that message has words this room does not allow",
+                           fields={"text": "please reword your message"})
+        held_for = "profanity"
+    elif room.moderated:
+        held_for = "moderated"
+    with transaction.atomic():
+        status = MessageStatus.PENDING if held_for else MessageStatus.VISIBLE
+        message = Message(room=room, participant=participant, nickname=participant.nickname,
+                          text=text, html=message_html(text), status=status,
+                          held_for=held_for, seq=0)
+        # The event carries the message id, so the row comes first, numbered after.
+        event_type = events.MESSAGE_PENDING if held_for else events.MESSAGE_CREATED
+        _emit_for_message(room, message, event_type)
+    return message
+
+
+def _message_in(room: Room, message_id: int) -> Message:
+    message = Message.objects.filter(room=room, pk=message_id).first()
+    if message is None or message.status in (MessageStatus.DELETED, MessageStatus.REJECTED):
+        raise ApiError(404, "not_found", "no such message in this room")
+    return message
+
+
+def delete_message(room: Room, message_id: int) -> None:
+    """Remove a message for everyone; its words are wiped, its number stays taken."""
+    with transaction.atomic():
+        _message_in(room, message_id)
+        _emit(room, events.MESSAGE_DELETED, {"id": message_id})
+        Message.objects.filter(pk=message_id).update(
+            status=MessageStatus.DELETED, text="", html="")
+
+
+def approve_message(room: Room, message_id: int) -> Message:
+    with transaction.atomic():
+        message = _message_in(room, message_id)
+        if message.status != MessageStatus.PENDING:
+            raise ApiError(409, "not_pending", "that message is not waiting for approval")
+        message.status = MessageStatus.VISIBLE
+        message.held_for = ""
+        _emit_for_message(room, message, events.MESSAGE_CREATED)
+    return message
+
+
+def reject_message(room: Room, message_id: int) -> None:
+    with transaction.atomic():
+        message = _message_in(room, message_id)
+        if message.status != MessageStatus.PENDING:
+            raise ApiError(409, "not_pending", "that message is not waiting for approval")
+        _emit(room, events.MESSAGE_DELETED, {"id": message_id})
+        Message.objects.filter(pk=message_id).update(
+            status=MessageStatus.REJECTED, text="", html="")

@@ -1,0 +1,312 @@
+"""The public JSON API under /api/v1 (ARCHITECTURE.md, Public JSON API).
+
+Views parse and check input, ask tm/auth.py who is calling, and hand the write to
+tm/actions.py. Every client mistake becomes an ApiError: a 4xx in the one JSON shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core import signing as django_signing
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from . import actions, validation
+from .auth import (
+    OWNER_COOKIE, PARTICIPANT_COOKIE, enforce_csrf, is_moderator, optional_participant, participant_for,
+    require_moderator,
+)
+from .errors import ApiError, api_view, bad_field, read_json
+from .models import Event, Message, MessageStatus, Participant, ProfanityMode, Room, RoomState
+from .ratelimits import limit
+from .serializers import message_json, participant_json, room_json
+
+DEFAULT_LIFETIME = 24 * 3600
+HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX = 200, 500
+SHARE_SALT = "tm.share"
+
+
+# -- helpers --------------------------------------------------------------------
+def room_or_404(name: str) -> Room:
+    try:
+        clean = validation.room_name(name)
+    except validation.Invalid:
+        raise ApiError(404, "room_not_found", "no room by that name") from None
+    room = Room.get(clean)
+    if room is None:
+        raise ApiError(404, "room_not_found", f"there is no room called {clean}")
+    return room
+
+
+def live_room_or_error(name: str) -> Room:
+    room = room_or_404(name)
+    actions.check_live(room)
+    return room
+
+
+def current_seq(room: Room) -> int:
+    return Room.objects.filter(pk=room.pk).values_list("seq", flat=True).first() or 0
+
+
+def _only(data: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ApiError(400, "invalid", f"unknown field(s): {', '.join(unknown)}",
+                       fields={name: "unknown field" for name in unknown})
+
+
+def _field(data: dict[str, Any], name: str, check, *args) -> Any:
+    try:
+        return check(data[name], *args)
+    except validation.Invalid as error:
+        raise bad_field(name, error.message) from None
+
+
+def _choice(value: Any, name: str, choices: list[str]) -> str:
+    if value not in choices:
+        raise validation.Invalid(f"{name} must be one of: {', '.join(choices)}")
+    return value
+
+
+def share_key(room: Room) -> str:
+    """A read-only key for the share link of a password-protected room."""
+    return django_signing.dumps([room.pk, room.name], salt=SHARE_SALT, compress=True)
+
+
+def can_read(request: HttpRequest, room: Room) -> bool:
+    if not room.has_password or is_moderator(request, room, check_csrf=False):
+        return True
+    if optional_participant(request, room) is not None:
+        return True
+    key = request.GET.get("key", "")
+    try:
+        return django_signing.loads(key, salt=SHARE_SALT) == [room.pk, room.name]
+    except django_signing.BadSignature:
+        return False
+
+
+def _set_cookie(response: HttpResponse, request: HttpRequest, name: str, value: str,
+                room: Room) -> None:
+    response.set_cookie(
+        name, value, max_age=int(room.lifetime_left().total_seconds()) or None,
+        httponly=True, samesite="Lax", secure=request.is_secure(),
+    )
+
+
+# -- rooms ------------------------------------------------------------------------
+CREATE_FIELDS = {"name", "topic", "lifetime", "moderated", "accountable", "password",
+                 "profanity_mode", "max_length", "allowed_origins"}
+
+
+def parse_room_settings(data: dict[str, Any], creating: bool) -> dict[str, Any]:
+    """Validated room fields from a create or PATCH body."""
+    clean: dict[str, Any] = {}
+    if "topic" in data:
+        clean["topic"] = _field(data, "topic", validation.topic)
+    if "lifetime" in data:
+        clean["lifetime"] = _field(data, "lifetime", validation.lifetime)
+    for name in ("moderated", "accountable"):
+        if name in data:
+            clean[name] = _field(data, name, validation.flag, name)
+    if "password" in data:
+        clean["password"] = "" if data["password"] in (None, "") else _field(
+            data, "password", validation.password)
+    if "profanity_mode" in data:
+        clean["profanity_mode"] = _field(data, "profanity_mode", _choice, "profanity_mode",
+                                         list(ProfanityMode.values))
+    if "max_length" in data:
+        clean["max_length"] = _field(data, "max_length", validation.message_limit)
+    if "allowed_origins" in data:
+        clean["allowed_origins"] = _field(data, "allowed_origins", validation.origins)
+    if creating:
+        clean.setdefault("lifetime", DEFAULT_LIFETIME)
+    return clean
+
+
+@api_view("POST")
+def rooms(request: HttpRequest) -> HttpResponse:
+    limit(request, "create-room", "TM_RATE_CREATE_ROOM_PER_CLIENT")
+    if request.user.is_authenticated:
+        enforce_csrf(request)  # the session cookie is ambient: the room would be theirs
+    data = read_json(request)
+    _only(data, CREATE_FIELDS)
+    if "name" not in data:
+        raise bad_field("name", "a room needs a name")
+    name = _field(data, "name", validation.room_name)
+    owner = request.user if request.user.is_authenticated else None
+    room, owner_key = actions.create_room(name=name, owner=owner,
+                                          **parse_room_settings(data, creating=True))
+    body = room_json(room, room.seq, moderator=True)
+    if owner_key:
+        body["owner_key"] = owner_key
+    response = JsonResponse(body, status=201)
+    if owner_key:
+        _set_cookie(response, request, OWNER_COOKIE.format(room=room.name), owner_key, room)
+    return response
+
+
+PATCH_FIELDS = {"topic", "state", "pause_minutes", "lifetime", "moderated", "accountable",
+                "password", "profanity_mode", "max_length", "allowed_origins"}
+
+
+@api_view("GET", "PATCH", "DELETE")
+def room_detail(request: HttpRequest, room: str) -> HttpResponse:
+    the_room = room_or_404(room)
+    if request.method == "GET":
+        actions.check_live(the_room)
+        moderator = is_moderator(request, the_room, check_csrf=False)
+        return JsonResponse(room_json(the_room, current_seq(the_room), moderator=moderator))
+    require_moderator(request, the_room)
+    if request.method == "DELETE":
+        actions.delete_room(the_room)
+        return HttpResponse(status=204)
+    data = read_json(request)
+    _only(data, PATCH_FIELDS)
+    changes = parse_room_settings(data, creating=False)
+    if "state" in data:
+        changes["state"] = _field(data, "state", _choice, "state", list(RoomState.values))
+    if "pause_minutes" in data:
+        value = data["pause_minutes"]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or not 1 <= value <= 24 * 60):
+            raise bad_field("pause_minutes", "pause_minutes must be 1 to 1440, or null")
+        changes["pause_minutes"] = value
+    if "lifetime" not in changes:
+        actions.check_live(the_room)  # an expired room can only be revived by a lifetime
+    updated = actions.update_room(the_room, changes)
+    return JsonResponse(room_json(updated, current_seq(updated), moderator=True))
+
+
+# -- participants -------------------------------------------------------------------
+@api_view("POST")
+def join(request: HttpRequest, room: str) -> HttpResponse:
+    the_room = live_room_or_error(room)
+    limit(request, "join", "TM_RATE_JOIN_PER_CLIENT")
+    data = read_json(request)
+    _only(data, {"nickname", "real_name", "password"})
+    if "nickname" not in data:
+        raise bad_field("nickname", "pick a nickname")
+    nickname, key = _field(data, "nickname", validation.nickname)
+    real_name = ""
+    if the_room.accountable:
+        if "real_name" not in data:
+            raise bad_field("real_name", "this room asks for your real name (only your "
+                            "teacher sees it)")
+        real_name = _field(data, "real_name", validation.real_name)
+    password = _field(data, "password", validation.password) if "password" in data else ""
+    participant, token = actions.join_room(the_room, nickname=nickname, nickname_key=key,
+                                           real_name=real_name, password=password)
+    response = JsonResponse(
+        {"nickname": participant.nickname, "token": token, "id": participant.pk}, status=201)
+    _set_cookie(response, request, PARTICIPANT_COOKIE.format(room=the_room.name), token,
+                the_room)
+    return response
+
+
+@api_view("GET")
+def participants(request: HttpRequest, room: str) -> HttpResponse:
+    the_room = live_room_or_error(room)
+    require_moderator(request, the_room)
+    people = Participant.objects.filter(room=the_room).order_by("nickname_key")
+    return JsonResponse({"participants": [participant_json(p, moderator=True) for p in people]})
+
+
+@api_view("POST")
+def mute(request: HttpRequest, room: str, participant_id: int) -> HttpResponse:
+    the_room = live_room_or_error(room)
+    require_moderator(request, the_room)
+    data = read_json(request)
+    _only(data, {"muted"})
+    muted = _field(data, "muted", validation.flag, "muted") if "muted" in data else True
+    participant = actions.set_muted(the_room, participant_id, muted)
+    return JsonResponse(participant_json(participant, moderator=True))
+
+
+# -- messages -----------------------------------------------------------------------
+def _int_param(request: HttpRequest, name: str, default: int, low: int, high: int) -> int:
+    raw = request.GET.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_field(name, f"{name} must be a whole number") from None
+    if not low <= value <= high:
+        raise bad_field(name, f"{name} must be between {low} and {high}")
+    return value
+
+
+@api_view("GET", "POST")
+def messages(request: HttpRequest, room: str) -> HttpResponse:
+    the_room = live_room_or_error(room)
+    if request.method == "POST":
+        return _post_message(request, the_room)
+    if not can_read(request, the_room):
+        raise ApiError(403, "password_required", "join the room to read it")
+    after = _int_param(request, "after", 0, 0, 2**62)
+    count = _int_param(request, "limit", HISTORY_LIMIT_DEFAULT, 1, HISTORY_LIMIT_MAX)
+    seq = current_seq(the_room)
+    page = list(
+        Message.objects.filter(room=the_room, seq__gt=after, status=MessageStatus.VISIBLE)
+        .order_by("seq")[: count + 1]
+    )
+    has_more = len(page) > count
+    page = page[:count]
+    # Deletions after `after`, up to where this page reaches, so a client resuming
+    # from `after` can drop what it holds that is gone.
+    upto = page[-1].seq if has_more else seq
+    deleted = list(
+        Event.objects.filter(room=the_room, type="message.deleted", seq__gt=after,
+                             seq__lte=upto).values_list("envelope__data__id", flat=True)
+    )
+    return JsonResponse({
+        "room": the_room.name,
+        "seq": upto,
+        "has_more": has_more,
+        "messages": [message_json(m) for m in page],
+        "deleted": deleted,
+    })
+
+
+def _post_message(request: HttpRequest, room: Room) -> HttpResponse:
+    limit(request, "post-client", "TM_RATE_POST_PER_CLIENT")
+    participant = participant_for(request, room)
+    limit(request, "post-participant", "TM_RATE_POST_PER_PARTICIPANT",
+          key=f"p{participant.pk}")
+    data = read_json(request)
+    _only(data, {"text"})
+    if "text" not in data:
+        raise bad_field("text", "write something first")
+    message = actions.post_message(room, participant, data["text"])
+    return JsonResponse(message_json(message), status=201)
+
+
+@api_view("GET")
+def pending(request: HttpRequest, room: str) -> HttpResponse:
+    the_room = live_room_or_error(room)
+    require_moderator(request, the_room)
+    held = Message.objects.filter(room=the_room, status=MessageStatus.PENDING).order_by("seq")
+    return JsonResponse({"messages": [message_json(m) for m in held]})
+
+
+@api_view("DELETE")
+def message_detail(request: HttpRequest, room: str, message_id: int) -> HttpResponse:
+    the_room = room_or_404(room)
+    require_moderator(request, the_room)
+    actions.delete_message(the_room, message_id)
+    return HttpResponse(status=204)
+
+
+@api_view("POST")
+def approve(request: HttpRequest, room: str, message_id: int) -> HttpResponse:
+    the_room = live_room_or_error(room)
+    require_moderator(request, the_room)
+    return JsonResponse(message_json(actions.approve_message(the_room, message_id)))
+
+
+@api_view("POST")
+def reject(request: HttpRequest, room: str, message_id: int) -> HttpResponse:
+    the_room = live_room_or_error(room)
+    require_moderator(request, the_room)
+    actions.reject_message(the_room, message_id)
+    return HttpResponse(status=204)

@@ -1,0 +1,93 @@
+"""Who is asking: a participant (token), a moderator (teacher or owner key), or nobody.
+
+Tokens arrive as `Authorization: Bearer <token>` (API clients, and the embed view,
+which may not get cookies inside an LMS iframe) or in a per-room cookie. A cookie is
+ambient, so a request that authenticates with one must also pass Django's CSRF check;
+a bearer token is not, so it needs none.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.middleware.csrf import CsrfViewMiddleware
+
+from .errors import ApiError
+from .models import Participant, Room, hash_token
+
+PARTICIPANT_COOKIE = "tm_p_{room}"
+OWNER_COOKIE = "tm_o_{room}"
+
+
+def bearer_token(request: HttpRequest) -> str | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+class _CsrfCheck(CsrfViewMiddleware):
+    def _reject(self, request, reason):  # return the reason instead of a page
+        return reason
+
+
+def enforce_csrf(request: HttpRequest) -> None:
+    if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
+        return
+    check = _CsrfCheck(lambda r: None)
+    check.process_request(request)
+    reason = check.process_view(request, None, (), {})
+    if reason:
+        raise ApiError(403, "csrf_failed", f"CSRF check failed: {reason}")
+
+
+def _token_from(request: HttpRequest, cookie_name: str) -> tuple[str | None, bool]:
+    """(token, came_from_cookie)."""
+    token = bearer_token(request)
+    if token:
+        return token, False
+    token = request.COOKIES.get(cookie_name)
+    return (token, True) if token else (None, False)
+
+
+def participant_for(request: HttpRequest, room: Room) -> Participant:
+    token, from_cookie = _token_from(request, PARTICIPANT_COOKIE.format(room=room.name))
+    if not token:
+        raise ApiError(401, "not_joined", "join the room with a nickname first")
+    if len(token) > 200:
+        raise ApiError(403, "bad_token", "that token is not valid for this room")
+    participant = Participant.objects.filter(token_hash=hash_token(token)).first()
+    if participant is None or participant.room_id != room.id:
+        raise ApiError(403, "bad_token", "that token is not valid for this room")
+    if from_cookie:
+        enforce_csrf(request)
+    return participant
+
+
+def optional_participant(request: HttpRequest, room: Room) -> Participant | None:
+    try:
+        return participant_for(request, room)
+    except ApiError:
+        return None
+
+
+def is_moderator(request: HttpRequest, room: Room, check_csrf: bool = True) -> bool:
+    user = request.user
+    if user.is_authenticated and (user.is_staff or (room.owner_id and room.owner_id == user.id)):
+        if check_csrf:
+            enforce_csrf(request)
+        return True
+    if room.owner_key_hash:
+        token, from_cookie = _token_from(request, OWNER_COOKIE.format(room=room.name))
+        if token and len(token) <= 200 and hash_token(token) == room.owner_key_hash:
+            if from_cookie and check_csrf:
+                enforce_csrf(request)
+            return True
+    return False
+
+
+def require_moderator(request: HttpRequest, room: Room) -> None:
+    if not is_moderator(request, room):
+        if request.user.is_authenticated or bearer_token(request):
+            raise ApiError(403, "not_moderator", "only the room's teachers can do that")
+        raise ApiError(401, "sign_in", "sign in as the room's teacher to do that")

@@ -1,0 +1,62 @@
+"""The event envelope of ARCHITECTURE.md, defined once for tm, ekg_py and sotu.
+
+Pure Python (no Django): the push nodes and the analytics collector import it too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+VERSION = 1
+MESSAGE_CREATED = "message.created"
+MESSAGE_DELETED = "message.deleted"
+MESSAGE_PENDING = "message.pending"  # moderators only
+ROOM_UPDATED = "room.updated"
+PRESENCE = "presence"  # ekg's own, carries no seq
+
+# type -> the keys its `data` must carry (extra keys are refused by `check`).
+DATA_KEYS: dict[str, frozenset[str]] = {
+    MESSAGE_CREATED: frozenset({"id", "nickname", "text", "html", "created"}),
+    MESSAGE_PENDING: frozenset({"id", "nickname", "text", "html", "created", "held_for"}),
+    MESSAGE_DELETED: frozenset({"id"}),
+    ROOM_UPDATED: frozenset({"topic", "state", "paused_until", "moderated", "expires_at"}),
+}
+ENVELOPE_KEYS = frozenset({"v", "type", "room", "seq", "ts", "data"})
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and a Z, the one timestamp format on the wire."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z"
+    )
+
+
+def make(event_type: str, room: str, seq: int, data: dict[str, Any], ts: datetime) -> dict:
+    envelope = {"v": VERSION, "type": event_type, "room": room, "seq": seq,
+                "ts": iso_utc(ts), "data": data}
+    check(envelope)
+    return envelope
+
+
+class InvalidEvent(ValueError):
+    pass
+
+
+def check(envelope: Any) -> None:
+    """Raise InvalidEvent unless `envelope` is a well-formed event of a known type."""
+    if not isinstance(envelope, dict) or set(envelope) != ENVELOPE_KEYS:
+        raise InvalidEvent(f"envelope keys must be {sorted(ENVELOPE_KEYS)}")
+    if envelope["v"] != VERSION:
+        raise InvalidEvent(f"unknown version {envelope['v']!r}")
+    event_type = envelope["type"]
+    if event_type not in DATA_KEYS:
+        raise InvalidEvent(f"unknown event type {event_type!r}")
+    seq = envelope["seq"]
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise InvalidEvent("seq must be a positive integer")
+    if not isinstance(envelope["room"], str) or not envelope["room"]:
+        raise InvalidEvent("room must be a non-empty string")
+    data = envelope["data"]
+    if not isinstance(data, dict) or set(data) != DATA_KEYS[event_type]:
+        raise InvalidEvent(f"{event_type} data keys must be {sorted(DATA_KEYS[event_type])}")

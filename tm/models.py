@@ -1,0 +1,216 @@
+"""Rooms, participants, messages and the per-room event log.
+
+Every change a browser must see is an `Event` row written in the same transaction as
+the change, numbered by the room's `seq` counter (ARCHITECTURE.md, Events). That log
+is what tm publishes and what a client that missed something reads back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.core.cache import cache
+from django.db import models
+from django.utils import timezone
+
+# Cached "no such room" marker: a miss is cached too, so a stream of requests for a
+# missing room does not reach the database each time.
+_MISSING = "__missing__"
+ROOM_CACHE_SECONDS = 300
+MISSING_CACHE_SECONDS = 30
+
+
+class RoomState(models.TextChoices):
+    OPEN = "open", "Open"
+    PAUSED = "paused", "Paused"
+    CLOSED = "closed", "Closed"
+
+
+class ProfanityMode(models.TextChoices):
+    OFF = "off", "Off"
+    BLOCK = "block", "Block the post"
+    HOLD = "hold", "Hold the post for the teacher"
+
+
+class Room(models.Model):
+    # Stored lower-case: names are case-insensitive (tm/validation.py normalises).
+    name = models.CharField(max_length=40, unique=True)
+    topic = models.CharField(max_length=200, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="rooms",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    state = models.CharField(max_length=8, choices=RoomState.choices, default=RoomState.OPEN)
+    # A pause may end by itself; None means "until the teacher resumes".
+    paused_until = models.DateTimeField(null=True, blank=True)
+    moderated = models.BooleanField(default=False)
+    accountable = models.BooleanField(default=False)
+    # Django password hash of the join password; empty means no password.
+    join_password = models.CharField(max_length=128, blank=True)
+    profanity_mode = models.CharField(
+        max_length=5, choices=ProfanityMode.choices, default=ProfanityMode.OFF
+    )
+    max_length = models.PositiveSmallIntegerField(default=140)
+    # Origins allowed to frame the embed view, one per line (https://lms.example.edu).
+    allowed_origins = models.TextField(blank=True)
+    # Last event sequence number handed out; the next event takes seq + 1.
+    seq = models.BigIntegerField(default=0)
+    # Lets an anonymous creator moderate: sha256 of the key shown once at creation.
+    owner_key_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    # -- object caching -------------------------------------------------------
+    @staticmethod
+    def cache_key(name: str) -> str:
+        return f"room:v1:{name}"
+
+    @classmethod
+    def get(cls, name: str) -> Room | None:
+        """The room called `name` (already normalised), through the cache.
+
+        The cached copy is good for settings and state; its `seq` may be behind, so
+        code that needs the current seq reads it from the database.
+        """
+        key = cls.cache_key(name)
+        cached = cache.get(key)
+        if cached == _MISSING:
+            return None
+        if cached is not None:
+            return cached
+        room = cls.objects.filter(name=name).first()
+        if room is None:
+            cache.set(key, _MISSING, MISSING_CACHE_SECONDS)
+        else:
+            cache.set(key, room, ROOM_CACHE_SECONDS)
+        return room
+
+    def flush_cache(self) -> None:
+        cache.delete(self.cache_key(self.name))
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        self.flush_cache()
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        self.flush_cache()
+        return result
+
+    # -- state ----------------------------------------------------------------
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @property
+    def current_state(self) -> str:
+        """The state as users see it: a timed pause that has run out reads as open."""
+        if (
+            self.state == RoomState.PAUSED
+            and self.paused_until is not None
+            and self.paused_until <= timezone.now()
+        ):
+            return RoomState.OPEN
+        return self.state
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.join_password)
+
+    def set_join_password(self, raw: str | None) -> None:
+        self.join_password = make_password(raw) if raw else ""
+
+    def check_join_password(self, raw: str) -> bool:
+        return bool(self.join_password) and check_password(raw, self.join_password)
+
+    def origins(self) -> list[str]:
+        return [line.strip() for line in self.allowed_origins.splitlines() if line.strip()]
+
+    def lifetime_left(self) -> timedelta:
+        return max(self.expires_at - timezone.now(), timedelta(0))
+
+
+def hash_token(token: str) -> str:
+    """Tokens are stored hashed: a leaked database does not let anyone post as others."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class Participant(models.Model):
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="participants")
+    nickname = models.CharField(max_length=32)
+    # Folded form for uniqueness: "Ann", "ann" and "a\u200bnn" are one nickname.
+    nickname_key = models.CharField(max_length=128)
+    # Accountable rooms only; shown to the room's teachers, never to classmates.
+    real_name = models.CharField(max_length=100, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    muted = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["room", "nickname_key"], name="unique_nickname_in_room")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.nickname} in {self.room_id}"
+
+
+class MessageStatus(models.TextChoices):
+    VISIBLE = "visible", "Visible"
+    PENDING = "pending", "Waiting for approval"
+    REJECTED = "rejected", "Rejected"
+    DELETED = "deleted", "Deleted"
+
+
+class Message(models.Model):
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
+    # The seq of the event that last made it appear (created, or approved), so history
+    # read in seq order matches the order events reached the browsers.
+    seq = models.BigIntegerField()
+    participant = models.ForeignKey(
+        Participant, null=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    nickname = models.CharField(max_length=32)
+    text = models.TextField()
+    # bleach output for `text`: escaped, links made clickable, nothing else.
+    html = models.TextField()
+    status = models.CharField(
+        max_length=8, choices=MessageStatus.choices, default=MessageStatus.VISIBLE
+    )
+    # Why a post waits: "moderated" room or "profanity" hold.
+    held_for = models.CharField(max_length=16, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["room", "seq"])]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.nickname}: {self.text[:30]}"
+
+
+class Event(models.Model):
+    """The room's event log and tm's outbox: written with the change it describes."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="events")
+    seq = models.BigIntegerField()
+    type = models.CharField(max_length=32)
+    # The whole envelope as published (tm/events.py builds it).
+    envelope = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+    # Set once a reflektor accepted it (tm/publish.py).
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["room", "seq"], name="unique_event_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.room_id}#{self.seq} {self.type}"

@@ -1,0 +1,390 @@
+"""The pages students and the wall see: home, room, projector, read-only, embed,
+transcript (page, text, CSV) and the room's QR code.
+
+Pages work without JavaScript (forms post back here); static/tm/room.js then keeps the
+stream live and posts without a reload. User text is rendered as text by the
+templates; the only HTML inserted is bleach's output for message bodies.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+from collections.abc import Callable
+
+import segno
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from . import actions, validation
+from .api import can_read, current_seq, parse_room_settings
+from .auth import OWNER_COOKIE, PARTICIPANT_COOKIE, is_moderator, optional_participant
+from .errors import ApiError
+from .models import Message, MessageStatus, Room
+from .ratelimits import limit
+
+LIFETIMES = [
+    (3600, "1 hour"), (3 * 3600, "3 hours"), (24 * 3600, "1 day"), (7 * 24 * 3600, "1 week"),
+    (30 * 24 * 3600, "30 days"), (180 * 24 * 3600, "6 months"), (365 * 24 * 3600, "1 year"),
+]
+STREAM_LENGTH = 200  # messages a page starts with; older ones are in the transcript
+
+
+def error_page(request: HttpRequest, status: int, title: str, message: str,
+               **extra) -> HttpResponse:
+    template = "tm/embed_error.html" if extra.pop("embed", False) else "tm/error.html"
+    return render(request, template,
+                  {"status": status, "title": title, "message": message, **extra},
+                  status=status)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return ApiError(404, "not_found", "no such thing here").response()
+    return error_page(request, 404, "Page not found", "There is nothing at this address.")
+
+
+def page_errors(view: Callable) -> Callable:
+    """Show an ApiError raised by an action as a friendly page with its status."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except ApiError as error:
+            response = error_page(request, error.status, _titles.get(error.status, "Sorry"),
+                                  error.message)
+            for name, value in error.headers.items():
+                response[name] = value
+            return response
+
+    return wrapper
+
+
+_titles = {403: "Not allowed", 404: "Not found", 410: "This room has expired",
+           429: "Slow down", 400: "That did not work"}
+
+
+def load_room(view: Callable) -> Callable:
+    """Resolve the <room> in the URL: canonical name, 404 and 410 pages."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, room: str, *args, **kwargs) -> HttpResponse:
+        embed = view.__name__ == "embed"
+        try:
+            name = validation.room_name(room)
+        except validation.Invalid:
+            return error_page(request, 404, "No such room",
+                              "Room names use letters, digits and dashes.", embed=embed)
+        if name != room:
+            target = request.path.replace(f"/{room}", f"/{name}", 1)
+            query = request.META.get("QUERY_STRING")
+            return HttpResponseRedirect(target + (f"?{query}" if query else ""))
+        the_room = Room.get(name)
+        if the_room is None:
+            return error_page(request, 404, "No such room",
+                              f"There is no room called “{name}” right now.",
+                              missing_name=name, embed=embed)
+        if the_room.is_expired:
+            return error_page(request, 410, "This room has expired",
+                              f"The room “{name}” has reached the end of its lifetime, "
+                              "and its messages are being deleted.", embed=embed)
+        return view(request, the_room, *args, **kwargs)
+
+    return wrapper
+
+
+def public_url(request: HttpRequest, path: str) -> str:
+    base = settings.TM_PUBLIC_URL or f"{request.scheme}://{request.get_host()}"
+    return base.rstrip("/") + path
+
+
+def page_data(request: HttpRequest, room: Room, mode: str, **extra) -> dict:
+    """What static/tm/room.js needs, handed over as JSON (json_script), not inline JS."""
+    return {
+        "room": room.name,
+        "mode": mode,
+        "seq": current_seq(room),
+        "state": room.current_state,
+        "max_length": room.max_length,
+        "api": f"/api/v1/rooms/{room.name}",
+        "push_urls": list(settings.TM_PUSH_URLS),
+        **extra,
+    }
+
+
+def visible_messages(room: Room, count: int = STREAM_LENGTH) -> list[Message]:
+    latest = Message.objects.filter(room=room, status=MessageStatus.VISIBLE).order_by("-seq")
+    return list(reversed(latest[:count]))
+
+
+# -- home ---------------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+@page_errors
+def home(request: HttpRequest) -> HttpResponse:
+    form_errors: dict[str, str] = {}
+    values = {"lifetime": str(24 * 3600), "profanity_mode": "off",
+              "name": request.GET.get("name", "")[:40]}
+    if request.method == "POST":
+        values = request.POST.dict()
+        limit(request, "create-room", "TM_RATE_CREATE_ROOM_PER_CLIENT")
+        try:
+            name = validation.room_name(values.get("name", ""))
+        except validation.Invalid as error:
+            form_errors["name"] = error.message
+        try:
+            lifetime = int(values.get("lifetime", ""))
+        except ValueError:
+            lifetime = -1
+        data = {
+            "topic": values.get("topic", ""),
+            "lifetime": lifetime,
+            "moderated": values.get("moderated") == "on",
+            "accountable": values.get("accountable") == "on",
+            "password": values.get("password", ""),
+            "profanity_mode": values.get("profanity_mode", "off"),
+        }
+        try:
+            clean = parse_room_settings(data, creating=True)
+        except ApiError as error:
+            form_errors.update(error.fields)
+        if not form_errors:
+            owner = request.user if request.user.is_authenticated else None
+            try:
+                room, owner_key = actions.create_room(name=name, owner=owner, **clean)
+            except ApiError as error:
+                form_errors.update(error.fields or {"name": error.message})
+            else:
+                response = redirect("room", room=room.name)
+                if owner_key:
+                    response.set_cookie(
+                        OWNER_COOKIE.format(room=room.name), owner_key, max_age=lifetime,
+                        httponly=True, samesite="Lax", secure=request.is_secure())
+                return response
+    status = 400 if form_errors else 200
+    return render(request, "tm/home.html", {
+        "lifetimes": LIFETIMES, "values": values, "errors": form_errors,
+    }, status=status)
+
+
+@require_GET
+def join_by_name(request: HttpRequest) -> HttpResponse:
+    raw = request.GET.get("room", "")
+    try:
+        name = validation.room_name(raw)
+    except validation.Invalid as error:
+        return render(request, "tm/home.html", {
+            "lifetimes": LIFETIMES, "values": {"lifetime": str(24 * 3600)},
+            "join_error": error.message, "join_value": raw,
+        }, status=400)
+    return redirect("room", room=name)
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok", content_type="text/plain")
+
+
+# -- the room -------------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+@load_room
+@page_errors
+def room(request: HttpRequest, room: Room) -> HttpResponse:
+    participant = optional_participant(request, room)
+    moderator = is_moderator(request, room, check_csrf=False)
+    join_errors: dict[str, str] = {}
+    if request.method == "POST":  # the join form
+        limit(request, "join", "TM_RATE_JOIN_PER_CLIENT")
+        try:
+            nickname, key = validation.nickname(request.POST.get("nickname", ""))
+        except validation.Invalid as error:
+            join_errors["nickname"] = error.message
+        real_name = ""
+        if room.accountable:
+            try:
+                real_name = validation.real_name(request.POST.get("real_name", ""))
+            except validation.Invalid as error:
+                join_errors["real_name"] = error.message
+        if not join_errors:
+            try:
+                participant, token = actions.join_room(
+                    room, nickname=nickname, nickname_key=key, real_name=real_name,
+                    password=request.POST.get("password", ""))
+            except ApiError as error:
+                if error.status not in (403, 409):
+                    raise
+                join_errors.update(error.fields or {"nickname": error.message})
+            else:
+                response = redirect("room", room=room.name)
+                response.set_cookie(
+                    PARTICIPANT_COOKIE.format(room=room.name), token,
+                    max_age=int(room.lifetime_left().total_seconds()),
+                    httponly=True, samesite="Lax", secure=request.is_secure())
+                return response
+    readable = can_read(request, room) or participant is not None
+    context = {
+        "room": room,
+        "participant": participant,
+        "moderator": moderator,
+        "messages": visible_messages(room) if readable else [],
+        "readable": readable,
+        "join_errors": join_errors,
+        "join_values": request.POST if request.method == "POST" else {},
+        "room_url": public_url(request, f"/{room.name}"),
+        "page_data": page_data(request, room, "participant" if participant else "reader",
+                               nickname=participant.nickname if participant else None,
+                               moderator=moderator),
+    }
+    return render(request, "tm/room.html", context, status=400 if join_errors else 200)
+
+
+@require_http_methods(["POST"])
+@load_room
+@page_errors
+def post(request: HttpRequest, room: Room) -> HttpResponse:
+    """The post form without JavaScript: post, then back to the room."""
+    participant = optional_participant(request, room)
+    if participant is None:
+        return redirect("room", room=room.name)
+    limit(request, "post-client", "TM_RATE_POST_PER_CLIENT")
+    limit(request, "post-participant", "TM_RATE_POST_PER_PARTICIPANT", key=f"p{participant.pk}")
+    actions.post_message(room, participant, request.POST.get("text", ""))
+    return redirect(reverse("room", kwargs={"room": room.name}) + "#compose")
+
+
+def _reader_page(template: str, mode: str) -> Callable:
+    @require_GET
+    @load_room
+    def view(request: HttpRequest, room: Room) -> HttpResponse:
+        if not can_read(request, room):
+            return error_page(request, 403, "This room has a password",
+                              "Ask the teacher for the room's share link.")
+        data = page_data(request, room, mode, key=request.GET.get("key", ""))
+        return render(request, template, {
+            "room": room, "messages": visible_messages(room), "page_data": data,
+            "room_url": public_url(request, f"/{room.name}"),
+        })
+
+    view.__name__ = mode
+    return view
+
+
+projector = _reader_page("tm/projector.html", "projector")
+read_only = _reader_page("tm/read_only.html", "reader")
+
+
+@require_GET
+@xframe_options_exempt
+@load_room
+def embed(request: HttpRequest, room: Room) -> HttpResponse:
+    """Compact view for an LMS iframe. It joins and posts with a bearer token held by
+    the page, since browsers that block third-party cookies would drop ours."""
+    response = render(request, "tm/embed.html", {
+        "room": room,
+        "messages": visible_messages(room) if not room.has_password else [],
+        "page_data": page_data(request, room, "embed", password_required=room.has_password,
+                               accountable=room.accountable),
+    })
+    # django-csp: only the room's allowed origins may frame this page.
+    response._csp_replace = {"frame-ancestors": ["'self'", *room.origins()]}
+    return response
+
+
+@require_GET
+@load_room
+def qr_code(request: HttpRequest, room: Room) -> HttpResponse:
+    qr = segno.make(public_url(request, f"/{room.name}"), error="m")
+    buffer = io.BytesIO()
+    qr.save(buffer, kind="svg", scale=8, border=2, dark="#1f2a37", xmldecl=False,
+            title=f"QR code for the room {room.name}")
+    response = HttpResponse(buffer.getvalue(), content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+# -- transcript ------------------------------------------------------------------------
+def _transcript_rows(request: HttpRequest, room: Room) -> tuple[list[Message], bool, dict]:
+    moderator = is_moderator(request, room, check_csrf=False)
+    messages = list(Message.objects.filter(room=room, status=MessageStatus.VISIBLE)
+                    .select_related("participant").order_by("seq"))
+    real_names = {}
+    if moderator and room.accountable:
+        real_names = {m.pk: m.participant.real_name for m in messages if m.participant}
+    return messages, moderator, real_names
+
+
+def _transcript_allowed(request: HttpRequest, room: Room) -> HttpResponse | None:
+    if can_read(request, room):
+        return None
+    return error_page(request, 403, "This room has a password",
+                      "Join the room to read its transcript.")
+
+
+@require_GET
+@load_room
+def transcript(request: HttpRequest, room: Room) -> HttpResponse:
+    denied = _transcript_allowed(request, room)
+    if denied:
+        return denied
+    messages, moderator, real_names = _transcript_rows(request, room)
+    rows = [(m, real_names.get(m.pk, "")) for m in messages]
+    return render(request, "tm/transcript.html", {
+        "room": room, "rows": rows, "show_real_names": bool(real_names),
+        "key": request.GET.get("key", ""),
+    })
+
+
+def _download_name(room: Room, extension: str) -> str:
+    return f"{room.name}-{timezone.now():%Y%m%d-%H%M}.{extension}"
+
+
+@require_GET
+@load_room
+def transcript_text(request: HttpRequest, room: Room) -> HttpResponse:
+    denied = _transcript_allowed(request, room)
+    if denied:
+        return denied
+    messages, _, real_names = _transcript_rows(request, room)
+    lines = [f"Transcript of {room.name}" + (f": {room.topic}" if room.topic else ""), ""]
+    for m in messages:
+        who = m.nickname + (f" ({real_names[m.pk]})" if m.pk in real_names else "")
+        lines.append(f"[{m.created_at:%Y-%m-%d %H:%M:%S} UTC] {who}: {m.text}")
+    response = HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{_download_name(room, "txt")}"'
+    return response
+
+
+def _csv_safe(value: str) -> str:
+    # Spreadsheets run cells that start with = + - @ as formulas: quote them.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+@require_GET
+@load_room
+def transcript_csv(request: HttpRequest, room: Room) -> HttpResponse:
+    denied = _transcript_allowed(request, room)
+    if denied:
+        return denied
+    messages, _, real_names = _transcript_rows(request, room)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    header = ["seq", "time_utc", "nickname", "text"]
+    if real_names:
+        header.insert(3, "real_name")
+    writer.writerow(header)
+    for m in messages:
+        row = [m.seq, m.created_at.strftime("%Y-%m-%d %H:%M:%S"), _csv_safe(m.nickname),
+               _csv_safe(m.text)]
+        if real_names:
+            row.insert(3, _csv_safe(real_names.get(m.pk, "")))
+        writer.writerow(row)
+    # A BOM so spreadsheet programs read the file as UTF-8.
+    response = HttpResponse("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{_download_name(room, "csv")}"'
+    return response
+

@@ -1,0 +1,366 @@
+/* tm room client: keeps the stream live and posts without a reload.
+ *
+ * Plain JavaScript, no build step. The server renders the page first (it works
+ * without this file); this script then follows the room by seq through the history
+ * API (GET messages?after=seq), which also tells it which messages were deleted.
+ * User text is only ever inserted as text; the one HTML it inserts is the message
+ * body that the server produced with bleach (escaped, links only).
+ */
+(function () {
+  "use strict";
+
+  var dataNode = document.getElementById("tm-page");
+  if (!dataNode) return;
+  var page = JSON.parse(dataNode.textContent);
+  var stream = document.getElementById("stream");
+  var emptyState = document.getElementById("empty-state");
+  var banner = document.getElementById("state-banner");
+  var topicNode = document.getElementById("room-topic");
+  var compose = document.getElementById("compose");
+  var textBox = document.getElementById("compose-text");
+  var counterLeft = document.getElementById("compose-left");
+  var counter = document.getElementById("compose-counter");
+  var composeError = document.getElementById("compose-error");
+  var sendButton = document.getElementById("compose-send");
+
+  var lastSeq = page.seq || 0;
+  var roomState = page.state;
+  var token = null; // bearer token (embed view); pages otherwise use the cookie
+  var POLL_MS = 2000;
+  var MAX_BACKOFF_MS = 30000;
+  var failures = 0;
+
+  function csrfToken() {
+    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function headers(json) {
+    var h = { "Accept": "application/json" };
+    if (json) h["Content-Type"] = "application/json";
+    if (token) h["Authorization"] = "Bearer " + token;
+    else h["X-CSRFToken"] = csrfToken();
+    return h;
+  }
+
+  function api(method, path, body) {
+    return fetch(page.api + path, {
+      method: method,
+      headers: headers(body !== undefined),
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin"
+    }).then(function (response) {
+      if (response.status === 204) return { status: 204, body: null };
+      return response.json().then(
+        function (json) { return { status: response.status, body: json, response: response }; },
+        function () { return { status: response.status, body: null, response: response }; }
+      );
+    });
+  }
+
+  // -- rendering -------------------------------------------------------------------
+  function timeLabel(iso) {
+    var d = new Date(iso);
+    if (isNaN(d)) return "";
+    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function messageNode(m) {
+    var li = document.createElement("li");
+    li.className = "msg new";
+    li.dataset.id = m.id;
+    li.dataset.seq = m.seq;
+    var nick = document.createElement("span");
+    nick.className = "msg-nick";
+    nick.dir = "auto";
+    nick.textContent = m.nickname;
+    var text = document.createElement("span");
+    text.className = "msg-text";
+    text.dir = "auto";
+    text.innerHTML = m.html; // bleach output from the server, never raw user text
+    var time = document.createElement("time");
+    time.className = "msg-time";
+    time.dateTime = m.created;
+    time.textContent = timeLabel(m.created);
+    li.append(nick, text, time);
+    if (page.moderator) li.append(deleteButton(m));
+    return li;
+  }
+
+  function deleteButton(m) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "icon-button msg-actions";
+    button.textContent = "Delete";
+    button.setAttribute("aria-label", "Delete message from " + m.nickname);
+    button.addEventListener("click", function () {
+      button.disabled = true;
+      api("DELETE", "/messages/" + m.id).then(function (r) {
+        if (r.status === 204 || r.status === 404) removeMessage(m.id);
+        else button.disabled = false;
+      }, function () { button.disabled = false; });
+    });
+    return button;
+  }
+
+  function findMessage(id) {
+    return stream.querySelector('li.msg[data-id="' + String(id).replace(/[^0-9]/g, "") + '"]');
+  }
+
+  function addMessage(m) {
+    if (findMessage(m.id)) return;
+    var node = messageNode(m);
+    // Keep the list in seq order even if an answer arrives late.
+    var items = stream.querySelectorAll("li.msg[data-seq]:not(.pending)");
+    var before = null;
+    for (var i = items.length - 1; i >= 0; i--) {
+      if (Number(items[i].dataset.seq) > m.seq) before = items[i];
+      else break;
+    }
+    stream.insertBefore(node, before || firstPending());
+    updateEmpty();
+  }
+
+  function firstPending() {
+    return stream.querySelector("li.msg.pending");
+  }
+
+  function removeMessage(id) {
+    var node = findMessage(id);
+    if (node) node.remove();
+    updateEmpty();
+  }
+
+  function updateEmpty() {
+    if (emptyState) emptyState.hidden = stream.querySelector("li.msg") !== null;
+  }
+
+  function nearBottom() {
+    return window.innerHeight + window.scrollY >= document.body.scrollHeight - 150;
+  }
+
+  function scrollToNewest() {
+    window.scrollTo(0, document.body.scrollHeight);
+  }
+
+  // -- room state --------------------------------------------------------------------
+  function applyRoom(room) {
+    if (topicNode) {
+      topicNode.textContent = room.topic || "";
+      topicNode.hidden = !room.topic;
+    }
+    roomState = room.state;
+    if (banner) {
+      var text = "";
+      if (room.state === "paused") {
+        text = "The teacher has paused this room" +
+          (room.paused_until ? " until " + timeLabel(room.paused_until) : "") +
+          ". You can read, but not post.";
+      } else if (room.state === "closed") {
+        text = "This room is closed. You can still read it.";
+      }
+      banner.textContent = text;
+      banner.className = "banner banner-" + room.state;
+      banner.hidden = !text;
+    }
+    setComposeEnabled(room.state === "open");
+  }
+
+  function setComposeEnabled(enabled) {
+    if (!textBox) return;
+    textBox.disabled = !enabled;
+    if (sendButton) sendButton.disabled = !enabled;
+  }
+
+  function showConnection(ok) {
+    if (!banner || roomState !== "open") return;
+    if (ok) {
+      if (banner.classList.contains("banner-error")) { banner.hidden = true; banner.className = "banner"; }
+    } else {
+      banner.textContent = "Connection lost. Reconnecting…";
+      banner.className = "banner banner-error";
+      banner.hidden = false;
+    }
+  }
+
+  // -- following the room ----------------------------------------------------------
+  function historyPath() {
+    var path = "/messages?after=" + lastSeq;
+    if (page.key) path += "&key=" + encodeURIComponent(page.key);
+    return path;
+  }
+
+  function poll() {
+    var stick = nearBottom();
+    var path = historyPath();
+    return api("GET", path).then(function (r) {
+      if (r.status === 410) { window.location.reload(); return; }
+      if (r.status !== 200 || !r.body) throw new Error("history " + r.status);
+      var roomChanged = r.body.seq > lastSeq;
+      (r.body.deleted || []).forEach(removeMessage);
+      r.body.messages.forEach(addMessage);
+      lastSeq = Math.max(lastSeq, r.body.seq);
+      if (r.body.has_more) setTimeout(poll, 0);
+      if (stick && r.body.messages.length) scrollToNewest();
+      failures = 0;
+      showConnection(true);
+      if (roomChanged) return refreshRoom();
+    });
+  }
+
+  function refreshRoom() {
+    var path = page.key ? "?key=" + encodeURIComponent(page.key) : "";
+    return api("GET", path).then(function (r) {
+      if (r.status === 200 && r.body) applyRoom(r.body);
+    });
+  }
+
+  function schedule() {
+    var delay = failures === 0 ? POLL_MS :
+      Math.min(MAX_BACKOFF_MS, POLL_MS * Math.pow(2, failures)) * (0.5 + Math.random() / 2);
+    setTimeout(function () {
+      if (document.hidden && failures === 0) { schedule(); return; }
+      poll().catch(function () {
+        failures += 1;
+        showConnection(false);
+      }).then(schedule);
+    }, delay);
+  }
+
+  // -- posting -----------------------------------------------------------------------
+  function updateCounter() {
+    if (!textBox || !counterLeft) return;
+    var left = page.max_length - Array.from(textBox.value.trim()).length;
+    counterLeft.textContent = left;
+    counter.classList.toggle("low", left <= 20 && left >= 0);
+    counter.classList.toggle("over", left < 0);
+  }
+
+  function pendingNode(text) {
+    var li = document.createElement("li");
+    li.className = "msg pending";
+    var nick = document.createElement("span");
+    nick.className = "msg-nick";
+    nick.dir = "auto";
+    nick.textContent = page.nickname || "You";
+    var body = document.createElement("span");
+    body.className = "msg-text";
+    body.dir = "auto";
+    body.textContent = text;
+    var status = document.createElement("span");
+    status.className = "msg-status";
+    status.textContent = "Sending…";
+    li.append(nick, body, status);
+    return li;
+  }
+
+  function errorText(r) {
+    if (r.body && r.body.error && r.body.error.message) return r.body.error.message;
+    return "Could not send (error " + r.status + "). Try again.";
+  }
+
+  function send(event) {
+    event.preventDefault();
+    var text = textBox.value.trim();
+    composeError.textContent = "";
+    if (!text) { composeError.textContent = "Write something first."; return; }
+    if (roomState !== "open") return;
+    var placeholder = pendingNode(text);
+    stream.append(placeholder);
+    updateEmpty();
+    scrollToNewest();
+    textBox.value = "";
+    updateCounter();
+    api("POST", "/messages", { text: text }).then(function (r) {
+      if (r.status === 201) {
+        placeholder.remove();
+        if (r.body.status === "pending") {
+          composeError.textContent = "";
+          announce("Sent. Your message will show once the teacher approves it.");
+        } else {
+          addMessage(r.body);
+        }
+        scrollToNewest();
+        return;
+      }
+      fail(placeholder, text, errorText(r), r);
+    }, function () {
+      fail(placeholder, text, "No connection. Your message was not sent.");
+    });
+  }
+
+  function fail(placeholder, text, message, r) {
+    placeholder.classList.remove("pending");
+    placeholder.classList.add("failed");
+    placeholder.querySelector(".msg-status").textContent = "Not sent: " + message;
+    composeError.textContent = message;
+    if (!textBox.value) { textBox.value = text; updateCounter(); }
+    setTimeout(function () { placeholder.remove(); updateEmpty(); }, 8000);
+    if (r && r.status === 403) refreshRoom();
+  }
+
+  function announce(message) {
+    composeError.textContent = message;
+  }
+
+  if (compose && textBox) {
+    compose.addEventListener("submit", send);
+    textBox.addEventListener("input", updateCounter);
+    textBox.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) send(event);
+    });
+    updateCounter();
+    setComposeEnabled(roomState === "open");
+  }
+
+  // -- the embed view joins with a bearer token (third-party cookies may be blocked) --
+  var joinForm = document.getElementById("embed-join");
+  var storageKey = "tm-token:" + page.room;
+  function remember(value) {
+    try { sessionStorage.setItem(storageKey, value); } catch (e) { /* storage blocked */ }
+  }
+  function recall() {
+    try { return sessionStorage.getItem(storageKey); } catch (e) { return null; }
+  }
+  function showCompose(nickname) {
+    page.nickname = nickname;
+    joinForm.hidden = true;
+    compose.hidden = false;
+    document.getElementById("compose-nick").textContent = nickname;
+    textBox.focus();
+  }
+  if (joinForm) {
+    var saved = recall();
+    if (saved) {
+      var parts = JSON.parse(saved);
+      token = parts.token;
+      showCompose(parts.nickname);
+    }
+    joinForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var body = { nickname: joinForm.elements.nickname.value };
+      if (joinForm.elements.real_name) body.real_name = joinForm.elements.real_name.value;
+      if (joinForm.elements.password) body.password = joinForm.elements.password.value;
+      var error = document.getElementById("embed-join-error");
+      error.textContent = "";
+      fetch(page.api + "/join", {
+        method: "POST", credentials: "omit",
+        headers: { "Content-Type": "application/json", "Accept": "application/json" },
+        body: JSON.stringify(body)
+      }).then(function (response) {
+        return response.json().then(function (json) { return { status: response.status, body: json }; });
+      }).then(function (r) {
+        if (r.status !== 201) { error.textContent = errorText(r); return; }
+        token = r.body.token;
+        remember(JSON.stringify({ token: token, nickname: r.body.nickname }));
+        showCompose(r.body.nickname);
+        poll();
+      }, function () { error.textContent = "No connection. Try again."; });
+    });
+  }
+
+  if (stream) {
+    if (page.mode !== "projector") scrollToNewest();
+    schedule();
+  }
+})();

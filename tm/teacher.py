@@ -1,0 +1,222 @@
+"""Teachers: sign-up, the dashboard of their rooms, and the moderation page.
+
+Moderation is plain HTML forms (CSRF-protected) posting to one action view, so it
+works without JavaScript; every write goes through tm/actions.py like the API's.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from django import forms
+from django.contrib import messages as flash
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.models import User
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from . import actions, validation
+from .api import current_seq, share_key
+from .auth import is_moderator
+from .errors import ApiError
+from .models import Message, MessageStatus, Participant, ProfanityMode, Room, RoomState
+from .pages import LIFETIMES, error_page, load_room, page_data, page_errors, public_url
+from .ratelimits import limit
+
+PAUSE_CHOICES = [(5, "5 minutes"), (10, "10 minutes"), (30, "30 minutes"), (0, "until I resume")]
+
+
+def limit_posts(group: str) -> Callable:
+    """Rate-limit the POSTs of a view (sign-in, sign-up, password reset) per client."""
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.method == "POST":
+                try:
+                    limit(request, group, "TM_RATE_AUTH_PER_CLIENT")
+                except ApiError as error:
+                    response = error_page(request, 429, "Slow down", error.message)
+                    response["Retry-After"] = error.headers["Retry-After"]
+                    return response
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+class SignupForm(UserCreationForm):
+    email = forms.EmailField(required=True, help_text="For password resets only.")
+
+    class Meta(UserCreationForm.Meta):
+        model = User
+        fields = ("username", "email")
+
+
+@require_http_methods(["GET", "POST"])
+@limit_posts("signup")
+def signup(request: HttpRequest) -> HttpResponse:
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("dashboard")
+    return render(request, "registration/signup.html", {"form": form},
+                  status=400 if request.method == "POST" else 200)
+
+
+login_view = limit_posts("login")(auth_views.LoginView.as_view())
+password_reset_view = limit_posts("password-reset")(auth_views.PasswordResetView.as_view())
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    rooms = list(Room.objects.filter(owner=request.user).order_by("-created_at"))
+    counts = {}
+    for room in rooms:
+        counts[room.pk] = (
+            Message.objects.filter(room=room, status=MessageStatus.VISIBLE).count(),
+            Message.objects.filter(room=room, status=MessageStatus.PENDING).count(),
+        )
+    return render(request, "tm/dashboard.html", {
+        "rooms": [(room, *counts[room.pk]) for room in rooms],
+    })
+
+
+def _moderator_only(view: Callable) -> Callable:
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, room: Room, *args, **kwargs) -> HttpResponse:
+        if not is_moderator(request, room, check_csrf=False):
+            if not request.user.is_authenticated:
+                return redirect(f"{reverse('login')}?next={request.path}")
+            return error_page(request, 403, "Not your room",
+                              "Only the room's teachers can moderate it.")
+        return view(request, room, *args, **kwargs)
+
+    return wrapper
+
+
+@require_http_methods(["GET"])
+@load_room
+@_moderator_only
+def moderate(request: HttpRequest, room: Room) -> HttpResponse:
+    pending = Message.objects.filter(room=room, status=MessageStatus.PENDING).order_by("seq")
+    recent = Message.objects.filter(room=room, status=MessageStatus.VISIBLE).order_by("-seq")
+    people = Participant.objects.filter(room=room).order_by("nickname_key")
+    share = public_url(request, f"/{room.name}/read")
+    if room.has_password:
+        share += f"?key={share_key(room)}"
+    embed_url = public_url(request, f"/{room.name}/embed")
+    return render(request, "tm/moderate.html", {
+        "room": room,
+        "pending": list(pending),
+        "recent": list(recent[:100]),
+        "people": list(people),
+        "room_url": public_url(request, f"/{room.name}"),
+        "share_url": share,
+        "embed_snippet": f'<iframe src="{embed_url}" title="Backchannel: {room.name}" '
+                         'width="400" height="600"></iframe>',
+        "pause_choices": PAUSE_CHOICES,
+        "lifetimes": LIFETIMES,
+        "profanity_modes": ProfanityMode.choices,
+        "page_data": page_data(request, room, "moderator", seq=current_seq(room)),
+    })
+
+
+def _int_field(request: HttpRequest, name: str) -> int:
+    try:
+        return int(request.POST.get(name, ""))
+    except ValueError:
+        raise ApiError(400, "invalid", f"{name} must be a number") from None
+
+
+def _apply(request: HttpRequest, room: Room, action: str) -> str:
+    """Run one moderation action; returns the confirmation shown to the teacher."""
+    if action == "delete":
+        actions.delete_message(room, _int_field(request, "message"))
+        return "Message deleted."
+    if action == "approve":
+        actions.approve_message(room, _int_field(request, "message"))
+        return "Message approved."
+    if action == "reject":
+        actions.reject_message(room, _int_field(request, "message"))
+        return "Message rejected."
+    if action in ("mute", "unmute"):
+        person = actions.set_muted(room, _int_field(request, "participant"), action == "mute")
+        return f"{person.nickname} is {'muted' if person.muted else 'no longer muted'}."
+    if action == "pause":
+        minutes = _int_field(request, "minutes")
+        if not 0 <= minutes <= 24 * 60:
+            raise ApiError(400, "invalid", "pause for 0 to 1440 minutes")
+        actions.update_room(room, {"pause_minutes": minutes or None})
+        return "Room paused: students can read but not post."
+    if action in ("resume", "reopen"):
+        actions.update_room(room, {"state": RoomState.OPEN})
+        return "Room open: students can post again."
+    if action == "close":
+        actions.update_room(room, {"state": RoomState.CLOSED})
+        return "Room closed. It stays readable until it expires."
+    if action == "lifetime":
+        try:
+            seconds = validation.lifetime(_int_field(request, "lifetime"))
+        except validation.Invalid as error:
+            raise ApiError(400, "invalid", error.message) from None
+        actions.update_room(room, {"lifetime": seconds})
+        return "Lifetime changed."
+    if action == "settings":
+        changes = _settings_from_form(request)
+        actions.update_room(room, changes)
+        return "Settings saved."
+    raise ApiError(400, "invalid", "unknown action")
+
+
+def _settings_from_form(request: HttpRequest) -> dict:
+    post = request.POST
+    try:
+        changes = {
+            "topic": validation.topic(post.get("topic", "")),
+            "moderated": post.get("moderated") == "on",
+            "max_length": validation.message_limit(_int_field(request, "max_length")),
+            "allowed_origins": validation.origins(post.get("allowed_origins", "")),
+        }
+    except validation.Invalid as error:
+        raise ApiError(400, "invalid", error.message) from None
+    mode = post.get("profanity_mode", "off")
+    if mode not in ProfanityMode.values:
+        raise ApiError(400, "invalid", "unknown profanity filter setting")
+    changes["profanity_mode"] = mode
+    if post.get("clear_password") == "on":
+        changes["password"] = ""
+    elif post.get("password"):
+        try:
+            changes["password"] = validation.password(post["password"])
+        except validation.Invalid as error:
+            raise ApiError(400, "invalid", error.message) from None
+    return changes
+
+
+@require_POST
+@load_room
+@_moderator_only
+@page_errors
+def moderate_action(request: HttpRequest, room: Room) -> HttpResponse:
+    action = request.POST.get("action", "")
+    if action == "delete_room":
+        if request.POST.get("confirm") != room.name:
+            raise ApiError(400, "invalid", "type the room's name to confirm deleting it")
+        actions.delete_room(room)
+        return redirect("dashboard" if request.user.is_authenticated else "home")
+    notice = _apply(request, room, action)
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("moderate", kwargs={"room": room.name})
+    flash.success(request, notice)
+    return redirect(target)

@@ -1,0 +1,60 @@
+"""URLs: the JSON API under /api/v1, accounts, admin, then pages by room name."""
+
+from django.contrib import admin
+from django.urls import include, path, register_converter
+
+from . import api, pages, teacher
+
+
+class IdConverter:
+    """Database ids: digits only, short enough never to overflow a 64-bit column."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
+
+api_v1 = [
+    path("rooms", api.rooms),
+    path("rooms/<str:room>", api.room_detail),
+    path("rooms/<str:room>/join", api.join),
+    path("rooms/<str:room>/participants", api.participants),
+    path("rooms/<str:room>/participants/<id:participant_id>/mute", api.mute),
+    path("rooms/<str:room>/messages", api.messages),
+    path("rooms/<str:room>/pending", api.pending),
+    path("rooms/<str:room>/messages/<id:message_id>", api.message_detail),
+    path("rooms/<str:room>/messages/<id:message_id>/approve", api.approve),
+    path("rooms/<str:room>/messages/<id:message_id>/reject", api.reject),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("admin/", admin.site.urls),
+    path("accounts/signup/", teacher.signup, name="signup"),
+    path("accounts/login/", teacher.login_view, name="login"),
+    path("accounts/password_reset/", teacher.password_reset_view, name="password_reset"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("dashboard/", teacher.dashboard, name="dashboard"),
+    path("healthz", pages.healthz, name="healthz"),
+    path("", pages.home, name="home"),
+    path("join", pages.join_by_name, name="join-by-name"),
+    path("<str:room>", pages.room, name="room"),
+    path("<str:room>/post", pages.post, name="room-post"),
+    path("<str:room>/projector", pages.projector, name="projector"),
+    path("<str:room>/read", pages.read_only, name="read-only"),
+    path("<str:room>/embed", pages.embed, name="embed"),
+    path("<str:room>/qr.svg", pages.qr_code, name="qr"),
+    path("<str:room>/transcript", pages.transcript, name="transcript"),
+    path("<str:room>/transcript.txt", pages.transcript_text, name="transcript-txt"),
+    path("<str:room>/transcript.csv", pages.transcript_csv, name="transcript-csv"),
+    path("<str:room>/moderate", teacher.moderate, name="moderate"),
+    path("<str:room>/moderate/action", teacher.moderate_action, name="moderate-action"),
+]
+
+handler404 = "tm.pages.not_found"

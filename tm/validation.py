@@ -1,0 +1,169 @@
+"""What counts as a good room name, nickname, topic and message.
+
+Each function takes what the client sent (any JSON type) and returns the clean value
+or raises `Invalid` with a message a student or teacher can act on.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+ROOM_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+# Paths tm serves at the top level can never be room names.
+RESERVED_ROOM_NAMES = frozenset({
+    "api", "admin", "accounts", "static", "dashboard", "new", "join", "help", "about",
+    "internal", "ws", "sse", "media", "favicon-ico", "robots-txt", "login", "logout",
+    "signup", "settings", "rooms", "embed", "healthz",
+})
+MIN_LIFETIME = 3600
+MAX_LIFETIME = 365 * 24 * 3600
+NICKNAME_MAX = 24
+REAL_NAME_MAX = 100
+TOPIC_MAX = 200
+MESSAGE_MIN_LIMIT, MESSAGE_MAX_LIMIT = 140, 280
+PASSWORD_MAX = 128
+
+# Characters that reorder or hide text: a nickname with them could pose as another.
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
+
+class Invalid(ValueError):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _string(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"{what} must be a string")
+    return unicodedata.normalize("NFC", value)
+
+
+def _refuse_controls(value: str, what: str, allow_newlines: bool = False) -> None:
+    for char in value:
+        if char in "\n\r\t" and allow_newlines:
+            continue
+        if unicodedata.category(char) == "Cc":
+            raise Invalid(f"{what} contains control characters")
+        if 0xD800 <= ord(char) <= 0xDFFF:
+            raise Invalid(f"{what} contains invalid characters")
+
+
+def room_name(value: Any) -> str:
+    name = _string(value, "name").strip().lower()
+    if not name:
+        raise Invalid("a room needs a name")
+    if not ROOM_NAME_RE.match(name):
+        raise Invalid(
+            "use 1 to 40 letters a-z, digits and dashes, starting and ending with a "
+            "letter or digit"
+        )
+    if name in RESERVED_ROOM_NAMES:
+        raise Invalid("that name is reserved; pick another")
+    return name
+
+
+def topic(value: Any) -> str:
+    if value is None:
+        return ""
+    text = _string(value, "topic")
+    _refuse_controls(text, "topic")
+    text = " ".join(text.split())
+    if len(text) > TOPIC_MAX:
+        raise Invalid(f"a topic has at most {TOPIC_MAX} characters")
+    return text
+
+
+def lifetime(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid("lifetime must be a whole number of seconds")
+    if not MIN_LIFETIME <= value <= MAX_LIFETIME:
+        raise Invalid("lifetime must be between one hour (3600) and one year (31536000)")
+    return value
+
+
+def flag(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid(f"{what} must be true or false")
+    return value
+
+
+def message_limit(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid("max_length must be a whole number")
+    if not MESSAGE_MIN_LIMIT <= value <= MESSAGE_MAX_LIMIT:
+        raise Invalid(f"max_length must be between {MESSAGE_MIN_LIMIT} and {MESSAGE_MAX_LIMIT}")
+    return value
+
+
+def nickname(value: Any) -> tuple[str, str]:
+    """(nickname as shown, folded key that decides uniqueness)."""
+    nick = " ".join(_string(value, "nickname").split())
+    _refuse_controls(nick, "nickname")
+    if any(char in _BIDI_CONTROLS for char in nick):
+        raise Invalid("nickname contains text-direction control characters")
+    key = nickname_key(nick)
+    if not key:
+        raise Invalid("pick a nickname")
+    if len(nick) > NICKNAME_MAX:
+        raise Invalid(f"a nickname has at most {NICKNAME_MAX} characters")
+    return nick, key
+
+
+def nickname_key(nick: str) -> str:
+    """Case-, width- and invisible-character-insensitive form of a nickname."""
+    folded = unicodedata.normalize("NFKC", nick).casefold()
+    # Drop format characters (zero-width space, joiners, BOM): invisible, so they
+    # must not make a second "ann".
+    visible = "".join(c for c in folded if unicodedata.category(c) != "Cf")
+    return " ".join(visible.split())
+
+
+def real_name(value: Any) -> str:
+    name = " ".join(_string(value, "real_name").split())
+    _refuse_controls(name, "real_name")
+    if not name:
+        raise Invalid("this room asks for your real name (only your teacher sees it)")
+    if len(name) > REAL_NAME_MAX:
+        raise Invalid(f"a name has at most {REAL_NAME_MAX} characters")
+    return name
+
+
+def password(value: Any) -> str:
+    text = _string(value, "password")
+    if len(text) > PASSWORD_MAX:
+        raise Invalid(f"a password has at most {PASSWORD_MAX} characters")
+    return text
+
+
+def message_text(value: Any, limit: int) -> str:
+    text = _string(value, "text")
+    _refuse_controls(text, "text", allow_newlines=True)
+    # One line per message in the stream: runs of whitespace become one space.
+    text = " ".join(text.split())
+    if not text or all(unicodedata.category(c) == "Cf" for c in text):
+        raise Invalid("write something first")
+    if len(text) > limit:
+        raise Invalid(f"a message in this room has at most {limit} characters ({len(text)} sent)")
+    return text
+
+
+def origins(value: Any) -> str:
+    """Allowed embed origins: a list of https origins (or http://localhost for tests)."""
+    if isinstance(value, str):
+        value = value.split()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise Invalid("allowed_origins must be a list of origins")
+    if len(value) > 20:
+        raise Invalid("at most 20 allowed origins")
+    clean = []
+    for origin in value:
+        origin = origin.strip().rstrip("/")
+        if not re.match(r"^https://[a-z0-9.-]+(:\d{1,5})?$", origin, re.I) and not re.match(
+            r"^http://(localhost|127\.0\.0\.1)(:\d{1,5})?$", origin
+        ):
+            raise Invalid(f"{origin!r} is not an origin like https://lms.example.edu")
+        clean.append(origin.lower())
+    return "\n".join(clean)
