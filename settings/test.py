@@ -3,13 +3,16 @@ random key prefix, so two runs sharing a memcached never see each other's keys."
 
 import os
 import secrets
+import tempfile
 
 from .base import *  # noqa: F403
 from .base import BASE_DIR
 
-SECRET_KEY = "test-" + secrets.token_urlsafe(32)
+# Random per process unless given: a server in a subprocess (browser tests) passes them
+# so that all its gunicorn workers sign sessions and hash client keys alike.
+SECRET_KEY = os.environ.get("TM_SECRET_KEY") or "test-" + secrets.token_urlsafe(32)
 TM_INTERNAL_SECRET = os.environ.get("TM_INTERNAL_SECRET") or secrets.token_urlsafe(32)
-TM_CLIENT_KEY_SECRET = secrets.token_urlsafe(32)
+TM_CLIENT_KEY_SECRET = os.environ.get("TM_CLIENT_KEY_SECRET") or secrets.token_urlsafe(32)
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 
@@ -18,7 +21,11 @@ DATABASES = {
         "ENGINE": "django.db.backends.sqlite3",
         # Subprocess servers in browser tests get their own file through TM_DB_PATH.
         "NAME": os.environ.get("TM_DB_PATH", BASE_DIR / "var" / "test.sqlite3"),
-        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE",
+                    "init_command": "PRAGMA journal_mode=WAL;"},
+        # A file, not shared-cache memory: concurrency tests then see SQLite's real
+        # locking (busy timeout) instead of shared-cache "table is locked" errors.
+        "TEST": {"NAME": os.path.join(tempfile.gettempdir(), f"tm-test-{os.getpid()}.sqlite3")},
     }
 }
 
@@ -38,3 +45,8 @@ CACHES = {
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 TM_REFLEKTOR_URLS: list[str] = []
+
+# Static files straight from the app folders, no collectstatic step.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

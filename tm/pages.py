@@ -14,6 +14,7 @@ import io
 from collections.abc import Callable
 
 import segno
+import waffle
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -22,7 +23,7 @@ from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import actions, validation
+from . import actions, flags, validation
 from .api import can_read, current_seq, parse_room_settings
 from .auth import OWNER_COOKIE, PARTICIPANT_COOKIE, is_moderator, optional_participant
 from .errors import ApiError
@@ -284,6 +285,10 @@ read_only = _reader_page("tm/read_only.html", "reader")
 def embed(request: HttpRequest, room: Room) -> HttpResponse:
     """Compact view for an LMS iframe. It joins and posts with a bearer token held by
     the page, since browsers that block third-party cookies would drop ours."""
+    if not waffle.flag_is_active(request, flags.EMBED_VIEW):
+        return error_page(request, 404, "Embedding is off",
+                          "Embedding rooms in course pages is turned off on this site.",
+                          embed=True)
     response = render(request, "tm/embed.html", {
         "room": room,
         "messages": visible_messages(room) if not room.has_password else [],

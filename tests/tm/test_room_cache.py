@@ -1,0 +1,53 @@
+"""Room.get: the object-caching pattern against the real memcached."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from tm.models import Room
+
+
+def _room(name="chem-1"):
+    return Room.objects.create(name=name, expires_at=timezone.now() + timedelta(hours=1))
+
+
+@pytest.mark.django_db
+def test_a_hit_skips_the_database():
+    _room()
+    assert Room.get("chem-1").name == "chem-1"
+    with CaptureQueriesContext(connection) as queries:
+        assert Room.get("chem-1").name == "chem-1"
+    assert len(queries) == 0
+
+
+@pytest.mark.django_db
+def test_a_miss_is_cached_and_creating_the_room_flushes_it():
+    assert Room.get("chem-1") is None
+    with CaptureQueriesContext(connection) as queries:
+        assert Room.get("chem-1") is None
+    assert len(queries) == 0
+    _room()
+    assert Room.get("chem-1") is not None
+
+
+@pytest.mark.django_db
+def test_save_and_delete_flush_the_key():
+    room = _room()
+    Room.get("chem-1")
+    room.topic = "acids"
+    room.save()
+    assert Room.get("chem-1").topic == "acids"
+    room.delete()
+    assert Room.get("chem-1") is None
+
+
+@pytest.mark.django_db
+def test_the_cache_is_the_real_memcached_with_a_private_prefix(settings):
+    assert "PyMemcacheCache" in settings.CACHES["default"]["BACKEND"]
+    assert settings.CACHES["default"]["KEY_PREFIX"] not in ("", "tm", "tm-dev")
+    cache.set("probe", 1)
+    assert cache.get("probe") == 1
