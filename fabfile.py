@@ -1,0 +1,65 @@
+"""Deploy and operate tm over SSH (Fabric 3): `fab -H web1,web2 deploy`.
+
+Each task runs the same manage.py commands an operator would run by hand on a host
+laid out as: code in /srv/tm (a git checkout), its virtualenv in /srv/tm/.venv,
+settings.prod's environment in /etc/tm/env, and a systemd unit `tm` for gunicorn.
+"""
+
+from __future__ import annotations
+
+from fabric import Connection, task
+
+APP_DIR = "/srv/tm"
+ENV_FILE = "/etc/tm/env"
+SERVICE = "tm"
+
+
+def _manage(c: Connection, command: str, **kwargs):
+    return c.run(
+        f"cd {APP_DIR} && set -a && . {ENV_FILE} && set +a && "
+        f"DJANGO_SETTINGS_MODULE=settings.prod .venv/bin/python manage.py {command}",
+        **kwargs,
+    )
+
+
+@task
+def deploy(c, ref="main"):
+    """Fetch `ref`, install pinned dependencies, migrate (under the lock), restart."""
+    c.run(f"cd {APP_DIR} && git fetch --quiet origin && git checkout --quiet --detach {ref}")
+    c.run(f"cd {APP_DIR} && .venv/bin/pip install --quiet -e '.[prod]'")
+    _manage(c, "migrate_on_start")
+    _manage(c, "collectstatic --noinput")
+    _restart(c)
+
+
+def _restart(c: Connection):
+    # reload: gunicorn finishes in-flight requests before its old workers exit.
+    c.sudo(f"systemctl reload-or-restart {SERVICE}")
+
+
+@task
+def restart(c):
+    """Graceful restart of tm's gunicorn."""
+    _restart(c)
+
+
+@task
+def purge(c, dry_run=True):
+    """Delete expired rooms. Lists them unless called with --no-dry-run."""
+    _manage(c, "purge_expired_rooms" + (" --dry-run" if dry_run else ""))
+
+
+@task
+def backup(c, target="/var/backups/tm"):
+    """A consistent PostgreSQL dump, named by date, kept on the host."""
+    c.run(f"mkdir -p {target}")
+    c.run(f"set -a && . {ENV_FILE} && set +a && PGPASSWORD=$TM_DB_PASSWORD pg_dump "
+          f"-h $TM_DB_HOST -U $TM_DB_USER -Fc $TM_DB_NAME > {target}/tm-$(date +%Y%m%d-%H%M%S).dump")
+
+
+@task
+def status(c):
+    """Service state and the deployed commit."""
+    c.run(f"systemctl is-active {SERVICE}", warn=True)
+    c.run(f"cd {APP_DIR} && git log -1 --format='%h %s (%cr)'")
+    _manage(c, "showmigrations tm --plan | tail -n 3")
