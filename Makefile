@@ -18,6 +18,7 @@ run: setup
 	$(VENV)/bin/honcho start -f Procfile
 
 test: setup
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 lint: setup

@@ -53,8 +53,9 @@ def purge(c, dry_run=True):
 def backup(c, target="/var/backups/tm"):
     """A consistent PostgreSQL dump, named by date, kept on the host."""
     c.run(f"mkdir -p {target}")
+    dump = f"{target}/tm-$(date +%Y%m%d-%H%M%S).dump"
     c.run(f"set -a && . {ENV_FILE} && set +a && PGPASSWORD=$TM_DB_PASSWORD pg_dump "
-          f"-h $TM_DB_HOST -U $TM_DB_USER -Fc $TM_DB_NAME > {target}/tm-$(date +%Y%m%d-%H%M%S).dump")
+          f"-h $TM_DB_HOST -U $TM_DB_USER -Fc $TM_DB_NAME > {dump}")
 
 
 @task

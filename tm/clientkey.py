@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -27,6 +27,6 @@ def client_address(request: HttpRequest) -> str:
 
 
 def client_key(request: HttpRequest, day: date | None = None) -> str:
-    day = day or datetime.now(timezone.utc).date()
+    day = day or datetime.now(UTC).date()
     digest = hmac.new(_daily_salt(day), client_address(request).encode(), hashlib.sha256)
     return digest.hexdigest()[:32]

@@ -5,7 +5,7 @@ Pure Python (no Django): the push nodes and the analytics collector import it to
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 VERSION = 1
@@ -27,7 +27,7 @@ ENVELOPE_KEYS = frozenset({"v", "type", "room", "seq", "ts", "data"})
 
 def iso_utc(moment: datetime) -> str:
     """ISO 8601 in UTC with milliseconds and a Z, the one timestamp format on the wire."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace(
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace(
         "+00:00", "Z"
     )
 

@@ -60,4 +60,5 @@ def test_the_flag_turns_migrations_off(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert "not migrating" in result.stdout
-    assert not (tmp_path / "fresh.sqlite3").exists() or (tmp_path / "fresh.sqlite3").stat().st_size == 0
+    database = tmp_path / "fresh.sqlite3"
+    assert not database.exists() or database.stat().st_size == 0
