@@ -1,0 +1,15 @@
+"""gunicorn settings for tm (`gunicorn tm.wsgi` reads this file from the cwd).
+
+The access log format leaves out the client address (%(h)s): tm never logs one.
+"""
+
+import os
+
+bind = os.environ.get("TM_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("TM_WORKERS", "2"))
+# Requests are short; a slow client must not hold a worker for long.
+timeout = 30
+graceful_timeout = 20
+accesslog = "-"
+access_log_format = '"%(r)s" %(s)s %(b)s %(M)sms'
+forwarded_allow_ips = os.environ.get("TM_FORWARDED_ALLOW_IPS", "127.0.0.1")
