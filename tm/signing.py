@@ -48,3 +48,33 @@ def verify(
     if not hmac.compare_digest(given, _mac(secret, timestamp, method, path, body)):
         return "wrong signature"
     return None
+
+
+# -- moderator tokens for push nodes ---------------------------------------------------
+# tm hands a room's moderators a token; ekg checks it before sending them
+# message.pending. Format: "<room>.<expiry unix seconds>.<hex HMAC>", the MAC over
+# "moderator.<room>.<expiry>" so it can never be confused with a request signature.
+MODERATOR_TOKEN_SECONDS = 12 * 3600
+
+
+def moderator_token(secret: str, room: str, now: float | None = None,
+                    ttl: int = MODERATOR_TOKEN_SECONDS) -> str:
+    if not secret:
+        raise ValueError("no internal secret configured")
+    expiry = int(time.time() if now is None else now) + ttl
+    mac = hmac.new(secret.encode(), f"moderator.{room}.{expiry}".encode(), hashlib.sha256)
+    return f"{room}.{expiry}.{mac.hexdigest()}"
+
+
+def check_moderator_token(secret: str, token: str | None, room: str,
+                          now: float | None = None) -> bool:
+    """True when `token` is a live moderator token for `room`."""
+    if not secret or not token or token.count(".") < 2:
+        return False
+    token_room, expiry_text, given = token.rsplit(".", 2)
+    if token_room != room or not expiry_text.isdigit():
+        return False
+    if int(expiry_text) < (time.time() if now is None else now):
+        return False
+    mac = hmac.new(secret.encode(), f"moderator.{room}.{expiry_text}".encode(), hashlib.sha256)
+    return hmac.compare_digest(given, mac.hexdigest())

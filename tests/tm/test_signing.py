@@ -38,3 +38,15 @@ def test_no_secret_means_no_signing():
     with pytest.raises(ValueError):
         signing.sign("", "POST", "/", b"")
     assert signing.verify("", "t=1,v1=x", "POST", "/", b"") is not None
+
+
+def test_moderator_tokens_are_per_room_and_expire():
+    token = signing.moderator_token(SECRET, "bio-101", now=NOW, ttl=60)
+    assert signing.check_moderator_token(SECRET, token, "bio-101", now=NOW + 59)
+    assert not signing.check_moderator_token(SECRET, token, "bio-101", now=NOW + 61)
+    assert not signing.check_moderator_token(SECRET, token, "chem-1", now=NOW)
+    assert not signing.check_moderator_token("other", token, "bio-101", now=NOW)
+    forged = token[:-1] + ("0" if token[-1] != "0" else "1")
+    assert not signing.check_moderator_token(SECRET, forged, "bio-101", now=NOW)
+    for junk in (None, "", "bio-101", "bio-101.x.y", "a.b"):
+        assert not signing.check_moderator_token(SECRET, junk, "bio-101", now=NOW)
