@@ -1,0 +1,107 @@
+"""Publishing after commit, the neighbour fallback, and the outbox relay.
+
+The receiver here is a plain HTTP server that checks signatures the way reflektor's
+targets do; the real reflektor and ekg are exercised in tests/integration.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import transaction
+
+from tests.support.memcached_server import free_port
+from tm import actions, signing
+from tm.models import Event, Participant, Room
+from tm.publish import publish_failures, relay_unpublished
+
+
+class Receiver:
+    def __init__(self):
+        self.events: list[dict] = []
+        self.bad_signatures = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                reason = signing.verify(django_settings.TM_INTERNAL_SECRET,
+                                        self.headers.get(signing.HEADER), "POST", self.path, body)
+                if reason:
+                    receiver.bad_signatures += 1
+                    self.send_response(401)
+                else:
+                    receiver.events.append(json.loads(body))
+                    self.send_response(202)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def _dead_url():
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def ann(transactional_db, room, join):
+    join(room["name"], "ann")
+    return Room.objects.get(name=room["name"]), Participant.objects.get(nickname="ann")
+
+
+def test_a_post_is_published_signed_after_commit_via_the_first_live_reflektor(
+        ann, receiver, settings):
+    settings.TM_REFLEKTOR_URLS = [_dead_url(), receiver.url]
+    room, person = ann
+    message = actions.post_message(room, person, "hello")
+    assert receiver.bad_signatures == 0
+    assert [(e["type"], e["seq"], e["data"]["id"]) for e in receiver.events] == [
+        ("message.created", 1, message.pk)]
+    assert Event.objects.get(seq=1).published_at is not None
+
+
+def test_a_rolled_back_write_publishes_nothing(ann, receiver, settings):
+    settings.TM_REFLEKTOR_URLS = [receiver.url]
+    room, person = ann
+    with pytest.raises(RuntimeError), transaction.atomic():
+        actions.post_message(room, person, "never happened")
+        raise RuntimeError("roll back")
+    assert receiver.events == []
+    assert not Event.objects.exists()
+
+
+def test_when_every_reflektor_is_down_the_post_still_succeeds_and_the_relay_delivers(
+        ann, receiver, settings):
+    settings.TM_REFLEKTOR_URLS = [_dead_url()]
+    room, person = ann
+    before = publish_failures()
+    for n in range(3):
+        actions.post_message(room, person, f"m{n}")
+    assert publish_failures() == before + 3
+    assert Event.objects.filter(published_at__isnull=True).count() == 3
+
+    settings.TM_REFLEKTOR_URLS = [receiver.url]
+    assert relay_unpublished(older_than=timedelta(0)) == 3
+    assert [e["seq"] for e in receiver.events] == [1, 2, 3]
+    assert not Event.objects.filter(published_at__isnull=True).exists()
+    assert relay_unpublished(older_than=timedelta(0)) == 0
