@@ -28,7 +28,7 @@ lint: setup
 check-deploy: setup
 	TM_SECRET_KEY=$$(head -c 48 /dev/urandom | base64) TM_INTERNAL_SECRET=x TM_CLIENT_KEY_SECRET=x \
 	TM_ALLOWED_HOSTS=tm.example.org TM_CSRF_TRUSTED_ORIGINS=https://tm.example.org \
-	TM_PUBLIC_URL=https://tm.example.org TM_PUSH_URLS=wss://push.example.org \
+	TM_PUBLIC_URL=https://tm.example.org TM_PUSH_URLS=https://push.example.org \
 	TM_DB_NAME=tm TM_DB_USER=tm TM_DB_PASSWORD=x TM_DB_HOST=127.0.0.1 TM_MEMCACHED=127.0.0.1:11211 \
 	TM_EMAIL_HOST=localhost TM_DEFAULT_FROM_EMAIL=tm@example.org \
 	DJANGO_SETTINGS_MODULE=settings.prod $(PY) manage.py check --deploy

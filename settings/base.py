@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+from . import csp
+
 # Repository root: templates, static files and the default SQLite file hang off it.
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Runtime state (SQLite file, locks, collected static files) lives outside the code.
@@ -117,22 +119,6 @@ X_FRAME_OPTIONS = "DENY"  # the embed view lifts it for the room's allowed origi
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
-# One policy for every page; scripts only from our origin or with the request's nonce,
-# so user text that slipped through as HTML still could not run.
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "script-src": ["'self'"],
-        "style-src": ["'self'"],
-        "img-src": ["'self'", "data:"],
-        "connect-src": ["'self'"],
-        "object-src": ["'none'"],
-        "base-uri": ["'none'"],
-        "form-action": ["'self'"],
-        "frame-ancestors": ["'none'"],
-    }
-}
-
 # django-ratelimit keeps its counters in this cache (tm/ratelimits.py calls it).
 RATELIMIT_USE_CACHE = "default"
 # Rates per client (salted address hash) and per participant token.
@@ -142,8 +128,10 @@ TM_RATE_JOIN_PER_CLIENT = "30/m"
 TM_RATE_CREATE_ROOM_PER_CLIENT = "20/h"
 TM_RATE_AUTH_PER_CLIENT = "20/m"
 
-# Where pages tell browsers to open the push stream (issue 3 fills this in for ekg).
+# Push nodes (ekg) the pages connect to; one is picked at random per browser.
 TM_PUSH_URLS: list[str] = []
+# Every page's Content-Security-Policy (settings/csp.py); redo it where TM_PUSH_URLS changes.
+CONTENT_SECURITY_POLICY = csp.policy(TM_PUSH_URLS)
 # Local reflektor and neighbours, tried in turn by tm/publish.py.
 TM_REFLEKTOR_URLS: list[str] = ["http://127.0.0.1:8100"]
 # Public base URL, for share links and QR codes; None means "from the request".

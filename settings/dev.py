@@ -5,6 +5,7 @@ import os
 import socket
 import time
 
+from . import csp
 from .base import *  # noqa: F403
 from .base import VAR_DIR
 from .local_secrets import load_or_create
@@ -18,6 +19,10 @@ TM_INTERNAL_SECRET = _secrets["TM_INTERNAL_SECRET"]
 TM_CLIENT_KEY_SECRET = _secrets["TM_CLIENT_KEY_SECRET"]
 
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+# `make run` starts one ekg push node here (Procfile).
+TM_PUSH_URLS = [os.environ.get("TM_PUSH_URL", "http://127.0.0.1:8200")]
+CONTENT_SECURITY_POLICY = csp.policy(TM_PUSH_URLS)
 
 
 def _memcached_answers(location: str, wait_seconds: float) -> bool:

@@ -7,6 +7,7 @@ import os
 
 from django.core.exceptions import ImproperlyConfigured
 
+from . import csp
 from .base import *  # noqa: F403
 
 
@@ -29,7 +30,9 @@ ALLOWED_HOSTS = _env_list("TM_ALLOWED_HOSTS")  # e.g. tm.example.org
 CSRF_TRUSTED_ORIGINS = _env_list("TM_CSRF_TRUSTED_ORIGINS")  # e.g. https://tm.example.org
 TM_PUBLIC_URL = _env("TM_PUBLIC_URL")  # https://tm.example.org, for share links
 TM_REFLEKTOR_URLS = _env_list("TM_REFLEKTOR_URLS", "http://127.0.0.1:8100")
-TM_PUSH_URLS = _env_list("TM_PUSH_URLS")  # wss://push.example.org
+TM_PUSH_URLS = _env_list("TM_PUSH_URLS")  # https://push.example.org (wss:// derived)
+
+CONTENT_SECURITY_POLICY = csp.policy(TM_PUSH_URLS)
 
 DATABASES = {
     "default": {

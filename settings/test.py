@@ -5,6 +5,7 @@ import os
 import secrets
 import tempfile
 
+from . import csp
 from .base import *  # noqa: F403
 from .base import BASE_DIR
 
@@ -44,7 +45,10 @@ CACHES = {
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-TM_REFLEKTOR_URLS: list[str] = []
+# Integration tests point these at their own reflektor and ekg subprocesses.
+TM_REFLEKTOR_URLS = [u for u in os.environ.get("TM_REFLEKTOR_URLS", "").split(",") if u]
+TM_PUSH_URLS = [u for u in os.environ.get("TM_PUSH_URLS", "").split(",") if u]
+CONTENT_SECURITY_POLICY = csp.policy(TM_PUSH_URLS)
 
 # Static files straight from the app folders, no collectstatic step.
 STATIC_ROOT = None
