@@ -19,6 +19,7 @@ run: setup
 
 test: setup
 	$(VENV)/bin/ruff check .
+	node --test tests/js/
 	$(PY) -m pytest
 
 lint: setup

@@ -1,0 +1,231 @@
+/* tm live: follows a room's events from the push nodes, in seq order, exactly once.
+ *
+ * Plain JavaScript, no build step; loads in the browser (window.TMLive) and in Node
+ * (module.exports) so the ordering logic has unit tests (tests/js/).
+ *
+ * - SeqTracker is the pure core: given the last seq applied, it says whether an
+ *   incoming event is applied, ignored (a duplicate) or held while the gap before it
+ *   is filled from the history API.
+ * - Follower owns the connection: WebSocket first, Server-Sent Events when WebSocket
+ *   fails, reconnects with back-off and jitter, resumes with ?after=<last seq>, and
+ *   asks its owner to fill from history on a gap, a `resync`, or a periodic check
+ *   that finds the room ahead (an event a dead reflektor swallowed).
+ */
+(function (exports) {
+  "use strict";
+
+  function SeqTracker(lastSeq) {
+    this.last = lastSeq || 0;
+    this.held = []; // events after a gap, waiting for the fill
+  }
+
+  /* What to do with `event`: "apply" (and it is now the last), "ignore", "hold", or
+   * "other" for events without a seq (presence, resync, reconnect). */
+  SeqTracker.prototype.offer = function (event) {
+    if (typeof event.seq !== "number") return "other";
+    if (event.seq <= this.last) return "ignore";
+    if (event.seq === this.last + 1 && this.held.length === 0) {
+      this.last = event.seq;
+      return "apply";
+    }
+    this.held.push(event);
+    return "hold";
+  };
+
+  /* History has been read up to `seq`: returns the held events that now apply, in
+   * order. Events still past a gap stay held (the caller fills again). */
+  SeqTracker.prototype.filled = function (seq) {
+    if (seq > this.last) this.last = seq;
+    var self = this;
+    this.held.sort(function (a, b) { return a.seq - b.seq; });
+    var ready = [];
+    var rest = [];
+    this.held.forEach(function (event) {
+      if (event.seq <= self.last) return; // the fill already covered it
+      if (rest.length === 0 && event.seq === self.last + 1) {
+        self.last = event.seq;
+        ready.push(event);
+      } else if (!rest.some(function (e) { return e.seq === event.seq; })) {
+        rest.push(event);
+      }
+    });
+    this.held = rest;
+    return ready;
+  };
+
+  SeqTracker.prototype.hasGap = function () {
+    return this.held.length > 0;
+  };
+
+  function backoff(attempt, random) {
+    var base = Math.min(30000, 500 * Math.pow(2, attempt));
+    return Math.round(base * (0.5 + (random || Math.random)() / 2));
+  }
+
+  /* options: pushUrls, room, after, token (moderators), handlers:
+   *   onEvent(event)          apply one event (seq order guaranteed)
+   *   onOther(event)          presence and friends
+   *   fill(after) -> Promise<seq reached>   read history after `after`, apply it
+   *   checkSeq() -> Promise<room's current seq>
+   *   onStatus(state)         "live" | "connecting" | "offline"
+   */
+  function Follower(options) {
+    this.options = options;
+    this.tracker = new SeqTracker(options.after);
+    this.attempt = 0;
+    this.socket = null;
+    this.source = null;
+    this.filling = null;
+    this.stopped = false;
+    this.useSse = false;
+    this.wsFailuresBeforeOpen = 0;
+    this.base = options.pushUrls[Math.floor(Math.random() * options.pushUrls.length)]
+      .replace(/\/+$/, "");
+  }
+
+  Follower.prototype.start = function () {
+    var self = this;
+    this.connect();
+    // A periodic look at the room's seq catches an event lost after a reflektor took it.
+    this.checkTimer = setInterval(function () { self.check(); }, this.options.checkMs || 30000);
+    if (typeof document !== "undefined") {
+      document.addEventListener("visibilitychange", function () {
+        if (!document.hidden) self.check();
+      });
+    }
+    if (typeof window !== "undefined") {
+      window.addEventListener("online", function () { self.reconnectSoon(0); });
+    }
+  };
+
+  Follower.prototype.query = function () {
+    var q = "?after=" + this.tracker.last;
+    if (this.options.token) q += "&token=" + encodeURIComponent(this.options.token);
+    return q;
+  };
+
+  Follower.prototype.connect = function () {
+    if (this.stopped) return;
+    this.options.onStatus("connecting");
+    if (this.useSse || typeof WebSocket === "undefined") this.connectSse();
+    else this.connectWebSocket();
+  };
+
+  Follower.prototype.connectWebSocket = function () {
+    var self = this;
+    var opened = false;
+    var url = this.base.replace(/^http/, "ws") + "/ws/" + encodeURIComponent(this.options.room) +
+      this.query();
+    var socket;
+    try {
+      socket = new WebSocket(url);
+    } catch (e) {
+      this.useSse = true;
+      this.reconnectSoon(0);
+      return;
+    }
+    this.socket = socket;
+    socket.onopen = function () {
+      opened = true;
+      self.wsFailuresBeforeOpen = 0;
+      self.attempt = 0;
+      self.options.onStatus("live");
+    };
+    socket.onmessage = function (message) { self.receive(message.data); };
+    socket.onclose = function () {
+      if (self.socket !== socket) return;
+      self.socket = null;
+      if (!opened) {
+        // Blocked by a proxy or firewall: after two tries, use Server-Sent Events.
+        self.wsFailuresBeforeOpen += 1;
+        if (self.wsFailuresBeforeOpen >= 2) self.useSse = true;
+      }
+      self.reconnectSoon();
+    };
+  };
+
+  Follower.prototype.connectSse = function () {
+    var self = this;
+    var url = this.base + "/sse/" + encodeURIComponent(this.options.room) + this.query();
+    var source = new EventSource(url);
+    this.source = source;
+    source.onopen = function () {
+      self.attempt = 0;
+      self.options.onStatus("live");
+    };
+    source.onmessage = function (message) { self.receive(message.data); };
+    source.onerror = function () {
+      // EventSource would retry by itself, but with a stale ?after; reconnect ourselves.
+      source.close();
+      if (self.source !== source) return;
+      self.source = null;
+      self.reconnectSoon();
+    };
+  };
+
+  Follower.prototype.disconnect = function () {
+    var socket = this.socket;
+    var source = this.source;
+    this.socket = null;
+    this.source = null;
+    if (socket) socket.close();
+    if (source) source.close();
+  };
+
+  Follower.prototype.reconnectSoon = function (delay) {
+    var self = this;
+    if (this.stopped) return;
+    this.disconnect();
+    this.options.onStatus("offline");
+    clearTimeout(this.reconnectTimer);
+    var wait = delay === undefined ? backoff(this.attempt++) : delay;
+    this.reconnectTimer = setTimeout(function () { self.connect(); }, wait);
+  };
+
+  Follower.prototype.receive = function (text) {
+    var event;
+    try { event = JSON.parse(text); } catch (e) { return; }
+    if (event.type === "resync") { this.fill(); return; }
+    if (event.type === "reconnect") {
+      this.reconnectSoon(typeof event.delay_ms === "number" ? event.delay_ms : undefined);
+      return;
+    }
+    var verdict = this.tracker.offer(event);
+    if (verdict === "apply") this.options.onEvent(event);
+    else if (verdict === "hold") this.fill();
+    else if (verdict === "other") this.options.onOther(event);
+  };
+
+  /* Read history after the last applied seq, then apply what was held. One at a time. */
+  Follower.prototype.fill = function () {
+    var self = this;
+    if (this.filling) return this.filling;
+    this.filling = this.options.fill(this.tracker.last).then(function (seq) {
+      self.filling = null;
+      self.tracker.filled(seq).forEach(function (event) { self.options.onEvent(event); });
+      if (self.tracker.hasGap()) return self.fill();
+    }, function () {
+      self.filling = null;
+      setTimeout(function () { self.fill(); }, backoff(1));
+    });
+    return this.filling;
+  };
+
+  Follower.prototype.check = function () {
+    var self = this;
+    return this.options.checkSeq().then(function (seq) {
+      if (seq > self.tracker.last) return self.fill();
+    }, function () { /* offline: the reconnect logic handles it */ });
+  };
+
+  Follower.prototype.stop = function () {
+    this.stopped = true;
+    clearInterval(this.checkTimer);
+    clearTimeout(this.reconnectTimer);
+    this.disconnect();
+  };
+
+  exports.SeqTracker = SeqTracker;
+  exports.Follower = Follower;
+  exports.backoff = backoff;
+})(typeof module !== "undefined" && module.exports ? module.exports : (window.TMLive = {}));
