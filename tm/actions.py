@@ -20,7 +20,14 @@ from django.utils import timezone
 from . import events, validation
 from .errors import ApiError
 from .models import (
-    Event, Message, MessageStatus, Participant, ProfanityMode, Room, RoomState, hash_token,
+    Event,
+    Message,
+    MessageStatus,
+    Participant,
+    ProfanityMode,
+    Room,
+    RoomState,
+    hash_token,
 )
 from .publish import publish_on_commit
 from .render import message_html
@@ -128,7 +135,10 @@ def update_room(room: Room, changes: dict[str, Any]) -> Room:
     """Apply validated settings changes; publishes room.updated when users see a change."""
     before = _room_data(room)
     with transaction.atomic():
-        room = Room.objects.get(pk=room.pk)
+        # Locked: save() below writes every column, seq included, and a post that
+        # committed between an unlocked read and that save would have its seq undone
+        # (PostgreSQL; SQLite's IMMEDIATE transactions already serialise writers).
+        room = Room.objects.select_for_update().get(pk=room.pk)
         for field, value in changes.items():
             if field == "password":
                 room.set_join_password(value)
@@ -231,7 +241,9 @@ def post_message(room: Room, participant: Participant, raw_text: Any) -> Message
 
 
 def _message_in(room: Room, message_id: int) -> Message:
-    message = Message.objects.filter(room=room, pk=message_id).first()
+    """The message, locked for the caller's transaction: an approve racing a delete
+    must not save the pending copy it read over the deletion."""
+    message = Message.objects.select_for_update().filter(room=room, pk=message_id).first()
     if message is None or message.status in (MessageStatus.DELETED, MessageStatus.REJECTED):
         raise ApiError(404, "not_found", "no such message in this room")
     return message

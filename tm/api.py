@@ -13,7 +13,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from . import actions, validation
 from .auth import (
-    OWNER_COOKIE, PARTICIPANT_COOKIE, enforce_csrf, is_moderator, optional_participant, participant_for,
+    OWNER_COOKIE,
+    PARTICIPANT_COOKIE,
+    enforce_csrf,
+    is_moderator,
+    optional_participant,
+    participant_for,
     require_moderator,
 )
 from .errors import ApiError, api_view, bad_field, read_json

@@ -8,14 +8,18 @@ a bearer token is not, so it needs none.
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest
+from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import CsrfViewMiddleware
 
-from .errors import ApiError
+from .errors import MAX_JSON_BODY, ApiError
 from .models import Participant, Room, hash_token
 
 PARTICIPANT_COOKIE = "tm_p_{room}"
 OWNER_COOKIE = "tm_o_{room}"
+# HTTP requires a 401 to name the scheme that would work (RFC 9110, 15.5.2).
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tm"'}
 
 
 def bearer_token(request: HttpRequest) -> str | None:
@@ -36,7 +40,16 @@ def enforce_csrf(request: HttpRequest) -> None:
         return
     check = _CsrfCheck(lambda r: None)
     check.process_request(request)
-    reason = check.process_view(request, None, (), {})
+    try:
+        reason = check.process_view(request, None, (), {})
+    except RequestDataTooBig:
+        raise ApiError(413, "too_large", f"request body over {MAX_JSON_BODY} bytes") from None
+    except (MultiPartParserError, SuspiciousOperation):
+        # Django looks for the token in a form body before the X-CSRFToken header, and
+        # a broken form (or one with too many fields) raises instead. The API reads
+        # JSON only, so such a body is refused as what it is, in the API's JSON shape.
+        raise ApiError(415, "unsupported_media_type",
+                       "send the body as JSON with Content-Type: application/json") from None
     if reason:
         raise ApiError(403, "csrf_failed", f"CSRF check failed: {reason}")
 
@@ -53,7 +66,8 @@ def _token_from(request: HttpRequest, cookie_name: str) -> tuple[str | None, boo
 def participant_for(request: HttpRequest, room: Room) -> Participant:
     token, from_cookie = _token_from(request, PARTICIPANT_COOKIE.format(room=room.name))
     if not token:
-        raise ApiError(401, "not_joined", "join the room with a nickname first")
+        raise ApiError(401, "not_joined", "join the room with a nickname first",
+                       headers=CHALLENGE)
     if len(token) > 200:
         raise ApiError(403, "bad_token", "that token is not valid for this room")
     participant = Participant.objects.filter(token_hash=hash_token(token)).first()
@@ -90,4 +104,5 @@ def require_moderator(request: HttpRequest, room: Room) -> None:
     if not is_moderator(request, room):
         if request.user.is_authenticated or bearer_token(request):
             raise ApiError(403, "not_moderator", "only the room's teachers can do that")
-        raise ApiError(401, "sign_in", "sign in as the room's teacher to do that")
+        raise ApiError(401, "sign_in", "sign in as the room's teacher to do that",
+                       headers=CHALLENGE)

@@ -68,8 +68,14 @@ def read_json(request: HttpRequest) -> dict[str, Any]:
         raise ApiError(400, "invalid_encoding", "request body is not UTF-8") from None
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise ApiError(400, "invalid_json", f"request body is not JSON: {exc.msg}") from None
+    except (ValueError, RecursionError):
+        # json raises these for input it will not read rather than malformed input: an
+        # integer over Python's 4300-digit limit, or nesting deeper than the recursion
+        # limit (16 KiB of "[" is plenty). Bad input all the same, not a server error.
+        raise ApiError(400, "invalid_json", "request body is JSON too deep or a number "
+                       "too long to read") from None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "request body must be a JSON object")
     return data

@@ -27,6 +27,16 @@ PASSWORD_MAX = 128
 
 # Characters that reorder or hide text: a nickname with them could pose as another.
 _BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+# Invisible characters outside category Cf (Unicode's Default_Ignorable_Code_Point):
+# combining grapheme joiner, variation selectors, Hangul fillers, Khmer inherent
+# vowels, Mongolian selectors. "ann\ufe0f" must not be a second "ann" either.
+_IGNORABLE_RANGES = (
+    (0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
+    (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xE0100, 0xE01EF),
+)
+# Participant.nickname_key's column: NFKC can turn one character into up to 18
+# (U+FDFA), and PostgreSQL refuses an over-long value where SQLite stores it.
+NICKNAME_KEY_MAX = 128
 
 
 class Invalid(ValueError):
@@ -38,6 +48,10 @@ class Invalid(ValueError):
 def _string(value: Any, what: str) -> str:
     if not isinstance(value, str):
         raise Invalid(f"{what} must be a string")
+    # JSON's "\ud800" escape gives a lone surrogate: no UTF-8 encoding exists for it,
+    # so the database driver (or the password hasher) would fail on it with a 500.
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in value):
+        raise Invalid(f"{what} contains invalid characters")
     return unicodedata.normalize("NFC", value)
 
 
@@ -47,8 +61,6 @@ def _refuse_controls(value: str, what: str, allow_newlines: bool = False) -> Non
             continue
         if unicodedata.category(char) == "Cc":
             raise Invalid(f"{what} contains control characters")
-        if 0xD800 <= ord(char) <= 0xDFFF:
-            raise Invalid(f"{what} contains invalid characters")
 
 
 def room_name(value: Any) -> str:
@@ -109,15 +121,24 @@ def nickname(value: Any) -> tuple[str, str]:
         raise Invalid("pick a nickname")
     if len(nick) > NICKNAME_MAX:
         raise Invalid(f"a nickname has at most {NICKNAME_MAX} characters")
+    if len(key) > NICKNAME_KEY_MAX:
+        raise Invalid("that nickname is too long; pick a shorter one")
     return nick, key
+
+
+def _invisible(char: str) -> bool:
+    if unicodedata.category(char) == "Cf":
+        return True
+    code = ord(char)
+    return any(low <= code <= high for low, high in _IGNORABLE_RANGES)
 
 
 def nickname_key(nick: str) -> str:
     """Case-, width- and invisible-character-insensitive form of a nickname."""
     folded = unicodedata.normalize("NFKC", nick).casefold()
-    # Drop format characters (zero-width space, joiners, BOM): invisible, so they
-    # must not make a second "ann".
-    visible = "".join(c for c in folded if unicodedata.category(c) != "Cf")
+    # Drop format characters (zero-width space, joiners, BOM) and the other invisible
+    # ones: they must not make a second "ann".
+    visible = "".join(c for c in folded if not _invisible(c))
     return " ".join(visible.split())
 
 
