@@ -14,6 +14,9 @@ MESSAGE_DELETED = "message.deleted"
 MESSAGE_PENDING = "message.pending"  # moderators only
 ROOM_UPDATED = "room.updated"
 PRESENCE = "presence"  # ekg's own, carries no seq
+# ekg's own: stands in for a moderators-only event (seq only), so other clients see
+# no gap in the room's numbering.
+SKIP = "skip"
 
 # type -> the keys its `data` must carry (extra keys are refused by `check`).
 DATA_KEYS: dict[str, frozenset[str]] = {

@@ -1,0 +1,78 @@
+"""Command line of an ekg push node.
+
+    python -m ekg_py --host 127.0.0.1 --port 8200 --allowed-origin http://127.0.0.1:8000
+
+Prints `ekg listening on HOST:PORT` once it accepts connections (port 0 picks a free
+port, and this line says which), and exits 0 after a graceful SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from . import rooms
+from .server import Config, normalize_origin, serve
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m ekg_py", description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8200, help="0 picks a free port")
+    parser.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN",
+                        help="browser origin allowed to connect (repeatable; '*' for any); "
+                             "added to the comma-separated EKG_ALLOWED_ORIGINS")
+    parser.add_argument("--secret-env", default="TM_INTERNAL_SECRET", metavar="NAME",
+                        help="environment variable holding the shared internal secret")
+    parser.add_argument("--ring-size", type=int, default=rooms.DEFAULT_RING_SIZE,
+                        help="events kept per room for replay")
+    parser.add_argument("--max-queue-bytes", type=int, default=rooms.DEFAULT_MAX_QUEUE_BYTES,
+                        help="a client with more than this queued is disconnected")
+    parser.add_argument("--presence-interval", type=float,
+                        default=rooms.DEFAULT_PRESENCE_INTERVAL,
+                        help="at most one presence message per room per this many seconds")
+    parser.add_argument("--sse-keepalive", type=float, default=15.0,
+                        help="seconds between SSE keep-alive comments")
+    parser.add_argument("--ws-heartbeat", type=float, default=30.0,
+                        help="seconds between WebSocket pings")
+    parser.add_argument("--shutdown-grace", type=float, default=5.0,
+                        help="seconds clients get to close on shutdown")
+    parser.add_argument("--log-level", default="INFO")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    secret = os.environ.get(args.secret_env, "")
+    if not secret:
+        print(f"ekg: {args.secret_env} is not set: the shared secret that signs internal "
+              "calls (tm's TM_INTERNAL_SECRET)", file=sys.stderr)
+        return 2
+    origins = [*os.environ.get("EKG_ALLOWED_ORIGINS", "").split(","), *args.allowed_origin]
+    allowed = frozenset(normalize_origin(origin) for origin in origins if origin.strip())
+    if not allowed:
+        logging.getLogger("ekg").warning(
+            "no --allowed-origin: browsers (which send Origin) cannot connect")
+    if args.ring_size < 1 or args.max_queue_bytes < 1:
+        print("ekg: --ring-size and --max-queue-bytes must be positive", file=sys.stderr)
+        return 2
+    config = Config(secret=secret, allowed_origins=allowed, ring_size=args.ring_size,
+                    max_queue_bytes=args.max_queue_bytes,
+                    presence_interval=args.presence_interval,
+                    sse_keepalive=args.sse_keepalive, ws_heartbeat=args.ws_heartbeat,
+                    shutdown_grace=args.shutdown_grace)
+
+    def announce(host: str, port: int) -> None:
+        print(f"ekg listening on {host}:{port}", flush=True)
+
+    asyncio.run(serve(config, args.host, args.port, announce))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

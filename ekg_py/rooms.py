@@ -1,0 +1,380 @@
+"""The pure core of an ekg push node: rooms, connections, ring buffers, presence.
+
+No aiohttp and no I/O here (STYLE.md, "a pure core beside a thin I/O layer"):
+`server.py` feeds this registry the events that arrive on the internal API and
+implements `Sink` for each browser connection; this module decides who gets what.
+
+Fan-out is built for big rooms: an event is encoded to JSON once per node and the
+same `Encoded` object is appended to every connection's queue; a connection's writer
+(in the server layer) takes everything queued at once and writes it back to back.
+A connection whose queue grows past `max_queue_bytes` is evicted on the spot, so one
+slow reader never holds up its room.
+
+Replay rule (answered by `RingBuffer.since`): a client that connects with `after=N`
+gets the room's events above N from the ring buffer only when the node can prove it
+holds every one of them, i.e. it holds a contiguous run of seqs N+1 .. highest held.
+Otherwise (the events were evicted, a seq in between never arrived, or the node holds
+nothing at all for the room, e.g. it just restarted, whatever N is, 0 included) the
+client gets `{"type": "resync", "room": ..., "after": N}` and reads the history from tm.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+from tm import events
+
+# WebSocket close codes the server layer uses (README.md, "Close codes").
+CLOSE_SLOW_CONSUMER = 1013  # "try again later": the client fell too far behind
+CLOSE_SERVICE_RESTART = 1012  # the node is shutting down; a reconnect message came first
+SLOW_CONSUMER_REASON = "slow consumer: reconnect and resume by seq"
+
+DEFAULT_RING_SIZE = 500
+DEFAULT_MAX_QUEUE_BYTES = 1 << 20
+DEFAULT_PRESENCE_INTERVAL = 1.0
+DEFAULT_MAX_IDLE_ROOMS = 10_000
+
+
+def encode_json(message: dict[str, Any]) -> str:
+    # Compact and without newlines, so it is also one valid SSE `data:` line.
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+class Encoded:
+    """One outgoing message, encoded once and shared by every queue it goes to."""
+
+    __slots__ = ("seq", "data", "moderators_only", "public", "_sse", "_sse_prefix")
+
+    def __init__(self, message: dict[str, Any], *, sse_prefix: bytes = b""):
+        seq = message.get("seq")
+        self.seq: int | None = seq if isinstance(seq, int) else None
+        self.moderators_only = message.get("type") == events.MESSAGE_PENDING
+        self.data = encode_json(message).encode("utf-8")  # a WebSocket text frame's payload
+        self._sse: bytes | None = None
+        self._sse_prefix = sse_prefix
+        # What everyone else gets instead of a moderators-only event: a `skip` that
+        # carries only its seq, so their seq count stays unbroken (no false gap, no
+        # history read per held post). Encoded once, like the event itself.
+        self.public: Encoded | None = None
+        if self.moderators_only and self.seq is not None:
+            self.public = Encoded({"type": events.SKIP, "room": message.get("room"),
+                                   "seq": self.seq})
+
+    def for_connection(self, moderator: bool) -> Encoded | None:
+        if self.moderators_only and not moderator:
+            return self.public
+        return self
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8")
+
+    @property
+    def sse(self) -> bytes:
+        """The Server-Sent Events chunk, built the first time an SSE client needs it."""
+        if self._sse is None:
+            head = b"" if self.seq is None else b"id: %d\n" % self.seq
+            self._sse = self._sse_prefix + head + b"data: " + self.data + b"\n\n"
+        return self._sse
+
+
+class RingBuffer:
+    """The last `capacity` events of one room by seq, in seq order whatever the arrival."""
+
+    def __init__(self, capacity: int = DEFAULT_RING_SIZE):
+        if capacity < 1:
+            raise ValueError("a ring buffer holds at least one event")
+        self.capacity = capacity
+        self._seqs: list[int] = []
+        self._items: dict[int, Encoded] = {}
+        # Seqs at or below this were held and evicted: a late copy is a redelivery.
+        self.evicted_upto = 0
+
+    def __len__(self) -> int:
+        return len(self._seqs)
+
+    @property
+    def lowest(self) -> int | None:
+        return self._seqs[0] if self._seqs else None
+
+    @property
+    def highest(self) -> int | None:
+        return self._seqs[-1] if self._seqs else None
+
+    def seqs(self) -> list[int]:
+        return list(self._seqs)
+
+    def add(self, item: Encoded) -> bool:
+        """Hold `item`; False when its seq was seen already (reflektor redelivers)."""
+        seq = item.seq
+        if seq is None:
+            raise ValueError("only events with a seq go into the ring buffer")
+        if seq <= self.evicted_upto or seq in self._items:
+            return False
+        if not self._seqs or seq > self._seqs[-1]:
+            self._seqs.append(seq)  # the usual case: events arrive in order
+        else:
+            bisect.insort(self._seqs, seq)
+        self._items[seq] = item
+        if len(self._seqs) > self.capacity:
+            dropped = self._seqs.pop(0)
+            del self._items[dropped]
+            self.evicted_upto = max(self.evicted_upto, dropped)
+        return True
+
+    def since(self, after: int) -> list[Encoded] | None:
+        """Every held event above `after`, or None when the node cannot prove it holds
+        them all (the caller then sends a resync). See the module docstring."""
+        if not self._seqs or after + 1 < self._seqs[0]:
+            return None
+        start = bisect.bisect_right(self._seqs, after)
+        tail = self._seqs[start:]
+        # tail holds distinct sorted seqs above `after`: contiguous iff it ends at after+len.
+        if tail and tail[-1] - after != len(tail):
+            return None
+        return [self._items[seq] for seq in tail]
+
+
+class Sink(Protocol):
+    """What the server layer implements for each browser connection."""
+
+    def wake(self) -> None:
+        """The connection's queue went from empty to not empty: write it out."""
+
+    def evict(self, code: int, reason: str) -> None:
+        """Drop the connection now (it fell behind); the registry already forgot it."""
+
+
+class Connection:
+    """One browser connection: its room, its rights and its bounded outgoing queue."""
+
+    __slots__ = ("room", "sink", "moderator", "after", "max_queue_bytes", "queue",
+                 "queued_bytes", "_inflight_bytes", "_slack", "open")
+
+    def __init__(self, room: str, sink: Sink, *, moderator: bool, after: int | None,
+                 max_queue_bytes: int):
+        self.room = room
+        self.sink = sink
+        self.moderator = moderator
+        # Live events at or below what the client said it has are not sent again.
+        self.after = -1 if after is None else after
+        self.max_queue_bytes = max_queue_bytes
+        self.queue: deque[Encoded] = deque()
+        self.queued_bytes = 0  # queued plus taken by the writer and not yet written
+        self._inflight_bytes = 0
+        # Bytes queued past the bound on purpose (a replay): live events may queue up
+        # to the bound on top of them, until the writer has caught up.
+        self._slack = 0
+        self.open = True
+
+    def offer(self, item: Encoded, *, bounded: bool = True) -> bool:
+        """Queue `item`; False when that takes the queue past its bound."""
+        was_empty = not self.queue
+        self.queue.append(item)
+        size = len(item.data)
+        self.queued_bytes += size
+        if not bounded:
+            self._slack += size
+        elif self.queued_bytes > self.max_queue_bytes + self._slack:
+            return False
+        if was_empty:
+            self.sink.wake()
+        return True
+
+    def take(self) -> list[Encoded]:
+        """Everything queued, for one coalesced write. Call `done` once it is written."""
+        batch = list(self.queue)
+        self.queue.clear()
+        self._inflight_bytes += sum(len(item.data) for item in batch)
+        return batch
+
+    def done(self) -> None:
+        """The last batch `take` returned has been handed to the transport."""
+        self.queued_bytes -= self._inflight_bytes
+        self._inflight_bytes = 0
+        self._slack = min(self._slack, self.queued_bytes)
+
+
+class Room:
+    __slots__ = ("name", "ring", "connections", "presence_sent_at", "presence_dirty")
+
+    def __init__(self, name: str, ring_size: int):
+        self.name = name
+        self.ring = RingBuffer(ring_size)
+        self.connections: set[Connection] = set()
+        self.presence_sent_at: float | None = None
+        self.presence_dirty = False
+
+
+class Registry:
+    """Every room this node knows: ring buffers, connections, presence throttling.
+
+    Single-threaded by design (the server calls it from the event loop), so `connect`
+    registers a connection and queues its replay with no event slipping in between.
+    """
+
+    def __init__(self, *, ring_size: int = DEFAULT_RING_SIZE,
+                 max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
+                 presence_interval: float = DEFAULT_PRESENCE_INTERVAL,
+                 max_idle_rooms: int = DEFAULT_MAX_IDLE_ROOMS,
+                 clock: Callable[[], float] = time.monotonic):
+        self.ring_size = ring_size
+        self.max_queue_bytes = max_queue_bytes
+        self.presence_interval = presence_interval
+        self.max_idle_rooms = max_idle_rooms
+        self.clock = clock
+        self._rooms: dict[str, Room] = {}
+        # Rooms with no connection, least recently active first; only their ring
+        # buffers cost memory, so past `max_idle_rooms` the oldest are forgotten.
+        self._idle: OrderedDict[str, None] = OrderedDict()
+        self._presence_due: set[Room] = set()
+        self.evictions = 0
+
+    # -- queries -----------------------------------------------------------------
+    def room(self, name: str) -> Room | None:
+        return self._rooms.get(name)
+
+    def count(self, name: str) -> int:
+        room = self._rooms.get(name)
+        return len(room.connections) if room else 0
+
+    def connections(self) -> Iterator[Connection]:
+        for room in list(self._rooms.values()):
+            yield from list(room.connections)
+
+    def stats(self) -> dict[str, int]:
+        return {"rooms": len(self._rooms),
+                "connections": sum(len(room.connections) for room in self._rooms.values()),
+                "evictions": self.evictions}
+
+    # -- events ------------------------------------------------------------------
+    def publish(self, event: dict[str, Any]) -> bool:
+        """Hold a checked event and queue it for the room. False for a redelivery."""
+        events.check(event)
+        room = self._room(event["room"])
+        item = Encoded(event)
+        if not room.ring.add(item):
+            return False
+        if room.connections:
+            self._fan_out(room, item)
+        else:
+            self._touch_idle(room.name)
+        return True
+
+    def _fan_out(self, room: Room, item: Encoded) -> None:
+        seq = item.seq
+        slow: list[Connection] = []
+        for conn in room.connections:
+            if seq is not None and seq <= conn.after:
+                continue
+            visible = item.for_connection(conn.moderator)
+            if visible is not None and not conn.offer(visible):
+                slow.append(conn)
+        for conn in slow:
+            self.evict(conn)
+
+    # -- connections -------------------------------------------------------------
+    def connect(self, name: str, sink: Sink, *, moderator: bool = False,
+                after: int | None = None) -> Connection:
+        """Register a connection and queue what it must see first: the replay of the
+        events above `after` (or a resync message), nothing when `after` is None."""
+        room = self._room(name)
+        conn = Connection(name, sink, moderator=moderator, after=after,
+                          max_queue_bytes=self.max_queue_bytes)
+        if after is not None:
+            replay = room.ring.since(after)
+            if replay is None:
+                conn.offer(Encoded({"type": "resync", "room": name, "after": after}))
+            else:
+                # Bounded by the ring size, so the replay itself never evicts.
+                for item in replay:
+                    visible = item.for_connection(moderator)
+                    if visible is not None:
+                        conn.offer(visible, bounded=False)
+        room.connections.add(conn)
+        self._idle.pop(name, None)
+        self._presence_changed(room)
+        return conn
+
+    def disconnect(self, conn: Connection) -> None:
+        """Forget a connection (idempotent)."""
+        if not conn.open:
+            return
+        conn.open = False
+        conn.queue.clear()
+        room = self._rooms.get(conn.room)
+        if room is None or conn not in room.connections:
+            return
+        room.connections.discard(conn)
+        if room.connections:
+            self._presence_changed(room)
+        else:
+            self._presence_due.discard(room)
+            room.presence_dirty = False
+            self._touch_idle(room.name)
+
+    def evict(self, conn: Connection) -> None:
+        """Disconnect a connection that fell behind and tell its sink to drop it."""
+        if not conn.open:
+            return
+        self.evictions += 1
+        self.disconnect(conn)
+        conn.sink.evict(CLOSE_SLOW_CONSUMER, SLOW_CONSUMER_REASON)
+
+    def send(self, conn: Connection, message: dict[str, Any], *,
+             sse_prefix: bytes = b"") -> None:
+        """Queue one message for one connection alone (the shutdown's reconnect)."""
+        if conn.open:
+            conn.offer(Encoded(message, sse_prefix=sse_prefix), bounded=False)
+
+    # -- presence ----------------------------------------------------------------
+    def _presence_changed(self, room: Room) -> None:
+        room.presence_dirty = True
+        now = self.clock()
+        sent_at = room.presence_sent_at
+        if sent_at is None or now - sent_at >= self.presence_interval:
+            self._send_presence(room, now)  # leading edge
+        else:
+            self._presence_due.add(room)  # trailing edge, sent by `tick`
+
+    def tick(self) -> None:
+        """Send the presence counts whose throttle interval has passed. The server
+        calls this a few times per interval; tests call it with a fake clock."""
+        if not self._presence_due:
+            return
+        now = self.clock()
+        for room in list(self._presence_due):
+            sent_at = room.presence_sent_at
+            if sent_at is None or now - sent_at >= self.presence_interval:
+                self._presence_due.discard(room)
+                if room.presence_dirty and room.connections:
+                    self._send_presence(room, now)
+
+    def _send_presence(self, room: Room, now: float) -> None:
+        room.presence_sent_at = now
+        room.presence_dirty = False
+        self._presence_due.discard(room)
+        item = Encoded({"type": events.PRESENCE, "room": room.name,
+                        "count": len(room.connections)})
+        self._fan_out(room, item)
+
+    # -- rooms -------------------------------------------------------------------
+    def _room(self, name: str) -> Room:
+        room = self._rooms.get(name)
+        if room is None:
+            room = self._rooms[name] = Room(name, self.ring_size)
+        return room
+
+    def _touch_idle(self, name: str) -> None:
+        self._idle[name] = None
+        self._idle.move_to_end(name)
+        while len(self._idle) > self.max_idle_rooms:
+            oldest, _ = self._idle.popitem(last=False)
+            room = self._rooms.pop(oldest, None)
+            if room is not None:
+                self._presence_due.discard(room)

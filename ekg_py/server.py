@@ -1,0 +1,414 @@
+"""The aiohttp layer of an ekg push node: HTTP routes, WebSocket and SSE writers.
+
+It owns sockets and tasks and nothing else; who gets which event is decided by the
+pure registry in `rooms.py`. Routes (README.md has the protocol):
+
+    POST /internal/rooms/<room>/events   signed event from reflektor -> 202
+    *    /internal/...                   anything else internal -> 404 (reflektor: done)
+    GET  /ws/<room>?after=&token=        WebSocket, one JSON event per text frame
+    GET  /sse/<room>?after=&token=       the same stream as Server-Sent Events
+    GET  /healthz                        rooms, connections, evictions on this node
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import re
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from tm import events, signing
+
+from .rooms import (
+    CLOSE_SERVICE_RESTART,
+    DEFAULT_MAX_QUEUE_BYTES,
+    DEFAULT_PRESENCE_INTERVAL,
+    DEFAULT_RING_SIZE,
+    Connection,
+    Registry,
+)
+
+log = logging.getLogger("ekg")
+
+# Browser paths take room names like tm's (lower-case slugs), a little more loosely so
+# a rule change in tm does not need a change here; anything else is not a room.
+ROOM_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# An evicted client that does not read will never take the close frame: give up soon.
+EVICT_CLOSE_SECONDS = 1.0
+RECONNECT_DELAY_MS = (500, 5000)
+ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "too_large"}
+
+
+@dataclass(frozen=True)
+class Config:
+    secret: str
+    # Browser origins allowed to connect; "*" allows any. A request without an Origin
+    # header (not a browser) is always allowed: README.md, "Origins".
+    allowed_origins: frozenset[str] = frozenset()
+    ring_size: int = DEFAULT_RING_SIZE
+    max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES
+    presence_interval: float = DEFAULT_PRESENCE_INTERVAL
+    sse_keepalive: float = 15.0
+    ws_heartbeat: float = 30.0
+    shutdown_grace: float = 5.0
+
+
+def normalize_origin(origin: str) -> str:
+    return origin.strip().rstrip("/").lower()
+
+
+def error_response(status: int, code: str, message: str,
+                   headers: dict[str, str] | None = None) -> web.Response:
+    body = {"error": {"code": code, "message": message}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+class Client:
+    """The `rooms.Sink` of one browser connection; subclasses know the wire format."""
+
+    def __init__(self, node: Node, request: web.Request):
+        self.node = node
+        self.transport = request.transport
+        self.woken = asyncio.Event()
+        self.conn: Connection | None = None
+        self.finishing = False  # shutting down: write out the queue, then close
+        self.evicted = False
+
+    def wake(self) -> None:
+        self.woken.set()
+
+    def evict(self, code: int, reason: str) -> None:
+        self.evicted = True
+        log.info("evicting a slow client of %s", self.conn.room if self.conn else "?")
+
+    def finish(self, delay_ms: int) -> None:
+        """Shutdown: tell the client when to come back, then close after the queue."""
+        self.finishing = True
+        if self.conn is not None:
+            self.node.registry.send(self.conn, {"type": "reconnect", "delay_ms": delay_ms},
+                                    sse_prefix=b"retry: %d\n" % delay_ms)
+        self.wake()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class WebSocketClient(Client):
+    def __init__(self, node: Node, request: web.Request, ws: web.WebSocketResponse):
+        super().__init__(node, request)
+        self.ws = ws
+        self.writer: asyncio.Task[None] | None = None
+
+    async def write_loop(self, conn: Connection) -> None:
+        ws = self.ws
+        try:
+            while True:
+                await self.woken.wait()
+                self.woken.clear()
+                # Frames go out back to back: send_frame only awaits the transport when
+                # its buffer is over aiohttp's limit and the peer is not reading.
+                for item in conn.take():
+                    await ws.send_frame(item.data, WSMsgType.TEXT)
+                conn.done()
+                if self.finishing and not conn.queue:
+                    await ws.close(code=CLOSE_SERVICE_RESTART, message=b"server restart")
+                    return
+        except (ConnectionError, RuntimeError):
+            return  # the peer went away or the socket closed; the reader ends the handler
+
+    def evict(self, code: int, reason: str) -> None:
+        super().evict(code, reason)
+        if self.writer is not None:
+            self.writer.cancel()
+        self.node.spawn(self._close(code, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        try:
+            async with asyncio.timeout(EVICT_CLOSE_SECONDS):
+                await self.ws.close(code=code, message=reason.encode())
+        except (TimeoutError, ConnectionError):
+            pass
+        finally:
+            self.abort()
+
+
+class SseClient(Client):
+    def evict(self, code: int, reason: str) -> None:
+        super().evict(code, reason)
+        # No close code in SSE: the stream just ends and EventSource comes back with
+        # Last-Event-ID. The queue may be stuck behind a full socket, so abort.
+        self.abort()
+
+
+class Node:
+    """One push node: the registry, its configuration and the live clients."""
+
+    def __init__(self, config: Config, registry: Registry | None = None):
+        self.config = config
+        self.registry = registry or Registry(
+            ring_size=config.ring_size, max_queue_bytes=config.max_queue_bytes,
+            presence_interval=config.presence_interval)
+        self.clients: set[Client] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._no_clients = asyncio.Event()
+        self._no_clients.set()
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def add_client(self, client: Client) -> None:
+        self.clients.add(client)
+        self._no_clients.clear()
+
+    def remove_client(self, client: Client) -> None:
+        self.clients.discard(client)
+        if client.conn is not None:
+            self.registry.disconnect(client.conn)
+        if not self.clients:
+            self._no_clients.set()
+
+    def origin_allowed(self, request: web.Request) -> bool:
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return True  # not a browser: nothing to protect it from
+        allowed = self.config.allowed_origins
+        return "*" in allowed or normalize_origin(origin) in allowed
+
+    async def presence_ticker(self) -> None:
+        period = min(max(self.config.presence_interval / 4, 0.02), 0.25)
+        while True:
+            self.registry.tick()
+            await asyncio.sleep(period)
+
+    async def close_clients(self) -> None:
+        """Tell every client to reconnect after a random delay, then close them all."""
+        for client in list(self.clients):
+            client.finish(random.randint(*RECONNECT_DELAY_MS))
+        try:
+            async with asyncio.timeout(self.config.shutdown_grace):
+                await self._no_clients.wait()
+        except TimeoutError:
+            log.warning("%d clients did not close in time; aborting them", len(self.clients))
+            for client in list(self.clients):
+                client.abort()
+
+
+NODE = web.AppKey("node", Node)
+
+
+# -- handlers ----------------------------------------------------------------------
+async def post_event(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    body = await request.read()
+    reason = signing.verify(node.config.secret, request.headers.get(signing.HEADER),
+                            request.method, request.rel_url.raw_path, body)
+    if reason is not None:
+        return error_response(401, "bad_signature", reason)
+    try:
+        event = json.loads(body)
+        events.check(event)
+    except (ValueError, events.InvalidEvent) as error:  # JSON and UTF-8 errors too
+        return error_response(400, "bad_event", str(error))
+    room = request.match_info["room"]
+    if event["room"] != room:
+        return error_response(400, "room_mismatch",
+                              f"event for {event['room']!r} posted to room {room!r}")
+    fresh = node.registry.publish(event)
+    return web.json_response({"ok": True, "duplicate": not fresh}, status=202)
+
+
+async def internal_not_found(request: web.Request) -> web.Response:
+    return error_response(404, "not_found", "no such internal endpoint")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True, **request.app[NODE].registry.stats()})
+
+
+def _seq_param(text: str | None, name: str) -> int | None:
+    if text is None or text == "":
+        return None
+    if not text.isdigit() or len(text) > 18:
+        raise web.HTTPBadRequest(reason=f"{name} must be a non-negative integer")
+    return int(text)
+
+
+def _stream_request(request: web.Request) -> tuple[str, int | None, bool]:
+    """Room, after and moderator of a browser stream, or an HTTP error to answer."""
+    node = request.app[NODE]
+    room = request.match_info["room"]
+    if not ROOM_NAME_RE.match(room):
+        raise web.HTTPNotFound(reason="no such room")
+    if not node.origin_allowed(request):
+        raise web.HTTPForbidden(reason="origin not allowed")
+    after = _seq_param(request.query.get("after"), "after")
+    token = request.query.get("token")
+    moderator = False
+    if token is not None:
+        # A bad token is refused rather than downgraded, so a moderator page notices
+        # that it must fetch a fresh token instead of silently missing pending posts.
+        if not signing.check_moderator_token(node.config.secret, token, room):
+            raise web.HTTPForbidden(reason="invalid or expired moderator token")
+        moderator = True
+    return room, after, moderator
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    node = request.app[NODE]
+    room, after, moderator = _stream_request(request)
+    ws = web.WebSocketResponse(compress=False, heartbeat=node.config.ws_heartbeat,
+                               max_msg_size=64 * 1024)
+    await ws.prepare(request)
+    client = WebSocketClient(node, request, ws)
+    node.add_client(client)
+    conn = client.conn = node.registry.connect(room, client, moderator=moderator, after=after)
+    client.writer = asyncio.get_running_loop().create_task(client.write_loop(conn))
+    try:
+        async for _message in ws:
+            pass  # clients have nothing to say; reading handles pings and the close
+    finally:
+        try:
+            if client.finishing:
+                # The writer is closing with 1012 after the reconnect message; the
+                # shutdown grace period bounds this wait (it aborts what is left).
+                with contextlib.suppress(Exception):
+                    await client.writer
+            else:
+                client.writer.cancel()
+        finally:
+            # Also when the handler is cancelled (the transport closed) mid-wait.
+            node.remove_client(client)
+    return ws
+
+
+async def sse(request: web.Request) -> web.StreamResponse:
+    node = request.app[NODE]
+    room, after, moderator = _stream_request(request)
+    last_id = request.headers.get("Last-Event-ID", "").strip()
+    if last_id.isdigit() and len(last_id) <= 18:
+        after = max(after or 0, int(last_id))
+    headers = {"Content-Type": "text/event-stream; charset=utf-8",
+               "Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no"}
+    headers.update(_cors_headers(request))
+    response = web.StreamResponse(headers=headers)
+    await response.prepare(request)
+    client = SseClient(node, request)
+    node.add_client(client)
+    conn = client.conn = node.registry.connect(room, client, moderator=moderator, after=after)
+    try:
+        while not client.evicted:
+            try:
+                async with asyncio.timeout(node.config.sse_keepalive):
+                    await client.woken.wait()
+            except TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            client.woken.clear()
+            batch = conn.take()
+            if batch:  # one write for everything queued since the last one
+                await response.write(b"".join(item.sse for item in batch))
+            conn.done()
+            if client.finishing and not conn.queue:
+                await response.write_eof()
+                break
+    except ConnectionError:
+        pass
+    finally:
+        node.remove_client(client)
+    return response
+
+
+def _cors_headers(request: web.Request) -> dict[str, str]:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return {}
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+async def sse_preflight(request: web.Request) -> web.Response:
+    if not request.app[NODE].origin_allowed(request):
+        return error_response(403, "forbidden", "origin not allowed")
+    headers = _cors_headers(request)
+    headers.update({"Access-Control-Allow-Methods": "GET",
+                    "Access-Control-Allow-Headers": "Last-Event-ID, Cache-Control",
+                    "Access-Control-Max-Age": "600"})
+    return web.Response(status=204, headers=headers)
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
+    """Errors as ARCHITECTURE.md's JSON, including the router's own 404 and 405."""
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        headers = {"Allow": error.headers["Allow"]} if "Allow" in error.headers else None
+        return error_response(error.status, ERROR_CODES.get(error.status, "error"),
+                              error.reason, headers)
+
+
+def create_app(config: Config, registry: Registry | None = None) -> web.Application:
+    app = web.Application(middlewares=[json_errors])
+    node = app[NODE] = Node(config, registry)
+    app.router.add_post("/internal/rooms/{room}/events", post_event)
+    # Registered after the events route: any other internal call (or method) is a 404,
+    # which reflektor counts as done.
+    app.router.add_route("*", "/internal/{tail:.*}", internal_not_found)
+    app.router.add_get("/ws/{room}", websocket)
+    app.router.add_get("/sse/{room}", sse)
+    app.router.add_route("OPTIONS", "/sse/{room}", sse_preflight)
+    app.router.add_get("/healthz", healthz)
+
+    async def ticker(app: web.Application):
+        task = node.spawn(node.presence_ticker())
+        yield
+        task.cancel()
+
+    app.cleanup_ctx.append(ticker)
+    return app
+
+
+async def serve(config: Config, host: str, port: int,
+                announce: Callable[[str, int], None] | None = None) -> None:
+    """Run until SIGTERM or SIGINT, then tell clients to reconnect and close them."""
+    app = create_app(config)
+    node = app[NODE]
+    # handler_cancellation ends an SSE handler as soon as its client disconnects, so
+    # presence counts drop at once instead of at the next keep-alive.
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None,
+                           shutdown_timeout=1.0, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=2048)
+    await site.start()
+    bound_host, bound_port = runner.addresses[0][:2]
+    if announce is not None:
+        announce(bound_host, bound_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+        log.info("shutting down: %d clients to send away", len(node.clients))
+        for running_site in list(runner.sites):
+            await running_site.stop()
+        await node.close_clients()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        with contextlib.suppress(Exception):
+            await runner.cleanup()

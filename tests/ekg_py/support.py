@@ -1,0 +1,200 @@
+"""Helpers for the ekg tests: events, signed posts, a node in a subprocess, waits.
+
+Every wait is a multiple of one time unit, TIME_SCALE seconds (TM_TEST_TIME_SCALE).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.conftest import TIME_SCALE
+from tm import events, signing
+
+UNIT = TIME_SCALE  # seconds
+SECRET = "ekg-test-secret"
+ROOT = Path(__file__).resolve().parents[2]
+CLI_ORIGIN = "http://127.0.0.1:8000"
+ENV_ORIGIN = "http://env.example"
+
+
+def make_event(room: str, seq: int, event_type: str = events.MESSAGE_CREATED,
+               text: str = "hello") -> dict:
+    data: dict[str, Any] = {"id": seq, "nickname": "ann", "text": text, "html": text,
+                            "created": "2026-11-23T10:00:00.000Z"}
+    if event_type == events.MESSAGE_PENDING:
+        data["held_for"] = "moderation"
+    elif event_type == events.MESSAGE_DELETED:
+        data = {"id": seq}
+    return events.make(event_type, room, seq, data, datetime.now(UTC))
+
+
+def event_path(room: str) -> str:
+    return f"/internal/rooms/{room}/events"
+
+
+async def post_event(session: aiohttp.ClientSession, base: str, event: Any = None, *,
+                     room: str | None = None, body: bytes | None = None,
+                     path: str | None = None, signature: str | None = "sign",
+                     sign_body: bytes | None = None, now: float | None = None,
+                     secret: str = SECRET) -> tuple[int, Any]:
+    """POST an event as reflektor replays tm's request: signed over path and body."""
+    if body is None:
+        body = json.dumps(event, separators=(",", ":")).encode()
+    if path is None:
+        path = event_path(room if room is not None else event["room"])
+    headers = {"Content-Type": "application/json"}
+    if signature == "sign":
+        signature = signing.sign(secret, "POST", path,
+                                 body if sign_body is None else sign_body, now=now)
+    if signature is not None:
+        headers[signing.HEADER] = signature
+    async with session.post(base + path, data=body, headers=headers) as response:
+        return response.status, await response.json(content_type=None)
+
+
+async def publish(session: aiohttp.ClientSession, base: str, room: str,
+                  seqs: range | list[int], **kwargs: Any) -> None:
+    for seq in seqs:
+        status, answer = await post_event(session, base, make_event(room, seq, **kwargs))
+        assert status == 202, answer
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5 * UNIT,
+                     interval: float = 0.02) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if await check():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout:.1f}s")
+        await asyncio.sleep(interval)
+
+
+async def next_json(ws: aiohttp.ClientWebSocketResponse, *, skip_presence: bool = True,
+                    timeout: float = 5 * UNIT) -> dict:
+    """The next JSON message on a WebSocket, presence messages left out by default."""
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError("no message in time")
+        message = await ws.receive(timeout=remaining)
+        if message.type is not aiohttp.WSMsgType.TEXT:
+            raise AssertionError(f"expected a text frame, got {message.type!r} {message.data}")
+        decoded = json.loads(message.data)
+        if skip_presence and decoded.get("type") == events.PRESENCE:
+            continue
+        return decoded
+
+
+async def next_seqs(ws: aiohttp.ClientWebSocketResponse, count: int) -> list[int]:
+    return [(await next_json(ws))["seq"] for _ in range(count)]
+
+
+async def nothing_more(ws: aiohttp.ClientWebSocketResponse, wait: float = 0.3 * UNIT) -> None:
+    """No further non-presence message arrives within `wait`."""
+    try:
+        message = await next_json(ws, timeout=wait)
+    except (AssertionError, TimeoutError):
+        return
+    raise AssertionError(f"unexpected message {message}")
+
+
+class SseReader:
+    """A minimal EventSource: parses `id:`, `data:`, `retry:` and comment lines."""
+
+    def __init__(self, response: aiohttp.ClientResponse):
+        self.response = response
+        self.comments: list[str] = []
+        self.retry: int | None = None
+
+    async def next_event(self, *, skip_presence: bool = True,
+                         timeout: float = 5 * UNIT) -> tuple[str | None, dict]:
+        """(id, decoded data) of the next event; raises EOFError at the stream's end."""
+        async with asyncio.timeout(timeout):
+            event_id: str | None = None
+            data: list[str] = []
+            while True:
+                raw = await self.response.content.readline()
+                if not raw:
+                    raise EOFError("stream ended")
+                line = raw.decode().rstrip("\n")
+                if line == "":
+                    if data:
+                        decoded = json.loads("\n".join(data))
+                        if skip_presence and decoded.get("type") == events.PRESENCE:
+                            event_id, data = None, []
+                            continue
+                        return event_id, decoded
+                    continue
+                field, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if field == "":
+                    self.comments.append(value)
+                elif field == "id":
+                    event_id = value
+                elif field == "data":
+                    data.append(value)
+                elif field == "retry":
+                    self.retry = int(value)
+
+
+class EkgProcess:
+    """`python -m ekg_py` on a free loopback port, as tests and operators start it."""
+
+    def __init__(self, log_dir: Path, *args: str, env: dict[str, str] | None = None):
+        self.log_path = log_dir / f"ekg-{time.monotonic_ns()}.log"
+        environment = {**os.environ, "TM_INTERNAL_SECRET": SECRET,
+                       "EKG_ALLOWED_ORIGINS": ENV_ORIGIN, **(env or {})}
+        command = [sys.executable, "-m", "ekg_py", "--host", "127.0.0.1", "--port", "0",
+                   "--allowed-origin", CLI_ORIGIN, *args]
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=environment,
+                                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                            stderr=log)
+        self.port = self._read_port(timeout=10 * UNIT)
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def _read_port(self, timeout: float) -> int:
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.process.stdout], [], [], 0.1)
+            if ready:
+                line = self.process.stdout.readline().decode()
+                if line.startswith("ekg listening on "):
+                    return int(line.rsplit(":", 1)[1])
+                if not line and self.process.poll() is not None:
+                    break
+        self.stop()
+        raise RuntimeError(f"ekg did not start: {self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def signal(self, signum: int = signal.SIGTERM) -> None:
+        self.process.send_signal(signum)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10 * UNIT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()

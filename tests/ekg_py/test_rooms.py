@@ -1,0 +1,335 @@
+"""The pure core of ekg (ekg_py/rooms.py): no sockets, a fake clock, recording sinks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ekg_py import rooms
+from ekg_py.rooms import Encoded, Registry, RingBuffer
+from tm import events
+
+from .support import make_event
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class RecordingSink:
+    """Writes instantly unless told to stall; records what it was sent and evictions."""
+
+    def __init__(self, stalled: bool = False) -> None:
+        self.conn: rooms.Connection | None = None
+        self.stalled = stalled
+        self.sent: list[dict] = []
+        self.evicted: tuple[int, str] | None = None
+        self.wakes = 0
+
+    def wake(self) -> None:
+        self.wakes += 1
+
+    def evict(self, code: int, reason: str) -> None:
+        self.evicted = (code, reason)
+
+    def flush(self) -> list[dict]:
+        """What a writer task does: take the queue in one batch and write it."""
+        assert self.conn is not None
+        if not self.stalled:
+            self.sent.extend(json.loads(item.text) for item in self.conn.take())
+            self.conn.done()
+        return self.sent
+
+    def seqs(self) -> list[int]:
+        return [m["seq"] for m in self.flush() if "seq" in m]
+
+    def presence(self) -> list[int]:
+        return [m["count"] for m in self.flush() if m.get("type") == events.PRESENCE]
+
+
+def connect(registry: Registry, room: str, *, stalled: bool = False, **kwargs) -> RecordingSink:
+    sink = RecordingSink(stalled=stalled)
+    sink.conn = registry.connect(room, sink, **kwargs)
+    return sink
+
+
+def item(room: str, seq: int) -> Encoded:
+    return Encoded(make_event(room, seq))
+
+
+# -- ring buffer ---------------------------------------------------------------------
+def test_ring_buffer_keeps_the_last_events_in_seq_order_whatever_the_arrival():
+    ring = RingBuffer(capacity=5)
+    for seq in [3, 1, 2, 5, 4]:
+        assert ring.add(item("r", seq))
+    assert ring.seqs() == [1, 2, 3, 4, 5]
+    assert ring.add(item("r", 6))
+    assert ring.seqs() == [2, 3, 4, 5, 6]
+    assert ring.evicted_upto == 1
+
+
+def test_ring_buffer_ignores_redeliveries_including_of_evicted_seqs():
+    ring = RingBuffer(capacity=3)
+    for seq in range(1, 6):
+        ring.add(item("r", seq))
+    assert not ring.add(item("r", 5))  # still held
+    assert not ring.add(item("r", 1))  # held once, evicted since
+    assert ring.seqs() == [3, 4, 5]
+
+
+@pytest.mark.parametrize(("held", "after", "expected"), [
+    ([1, 2, 3], 0, [1, 2, 3]),
+    ([1, 2, 3], 1, [2, 3]),
+    ([1, 2, 3], 3, []),  # up to date
+    ([1, 2, 3], 9, []),  # ahead of this node: the rest arrives live
+    ([5, 6, 7], 4, [5, 6, 7]),  # lowest held is the first one asked for
+    ([5, 6, 7], 3, None),  # 4 is not held (evicted, or before this node started)
+    ([5, 6, 7], 0, None),
+    ([1, 2, 4], 1, None),  # 3 has not arrived: a gap, cannot prove it
+    ([1, 2, 4], 2, None),
+    ([1, 2, 4], 4, []),
+    ([], 0, None),  # no history at all (just started): even after=0 resyncs
+    ([], 7, None),
+])
+def test_replay_only_when_the_node_holds_every_event_above_after(held, after, expected):
+    ring = RingBuffer(capacity=10)
+    for seq in held:
+        ring.add(item("r", seq))
+    replay = ring.since(after)
+    assert (None if replay is None else [i.seq for i in replay]) == expected
+
+
+# -- registry: events, replay, resync --------------------------------------------------
+def test_each_event_is_encoded_once_and_shared_by_every_connection():
+    registry = Registry()
+    sinks = [connect(registry, "r") for _ in range(3)]
+    registry.publish(make_event("r", 1))
+    taken = [s.conn.take() for s in sinks]
+    events_only = [[i for i in batch if i.seq is not None] for batch in taken]
+    assert events_only[0][0] is events_only[1][0] is events_only[2][0]
+
+
+def test_live_events_reach_every_connection_of_the_room_only():
+    registry = Registry()
+    a, b = connect(registry, "r"), connect(registry, "r")
+    other = connect(registry, "elsewhere")
+    for seq in (1, 2, 3):
+        assert registry.publish(make_event("r", seq))
+    assert a.seqs() == b.seqs() == [1, 2, 3]
+    assert other.seqs() == []
+
+
+def test_redelivered_and_out_of_order_events_reach_clients_once():
+    registry = Registry()
+    sink = connect(registry, "r")
+    assert registry.publish(make_event("r", 2))
+    assert registry.publish(make_event("r", 1))  # late, but new
+    assert not registry.publish(make_event("r", 2))
+    assert not registry.publish(make_event("r", 1))
+    assert sink.seqs() == [2, 1]
+    assert registry.room("r").ring.seqs() == [1, 2]
+
+
+def test_connect_with_after_replays_then_goes_live_without_a_gap():
+    registry = Registry()
+    for seq in range(1, 6):
+        registry.publish(make_event("r", seq))
+    sink = connect(registry, "r", after=2)
+    registry.publish(make_event("r", 6))
+    assert sink.seqs() == [3, 4, 5, 6]
+
+
+def test_connect_without_after_gets_live_events_only():
+    registry = Registry()
+    registry.publish(make_event("r", 1))
+    sink = connect(registry, "r")
+    registry.publish(make_event("r", 2))
+    assert sink.seqs() == [2]
+
+
+@pytest.mark.parametrize("after", [0, 3])
+def test_resync_when_the_node_has_no_history_for_the_room(after):
+    registry = Registry()
+    sink = connect(registry, "fresh", after=after)
+    assert sink.flush()[0] == {"type": "resync", "room": "fresh", "after": after}
+
+
+def test_resync_when_the_events_were_evicted_then_live_events_follow():
+    registry = Registry(ring_size=3)
+    for seq in range(1, 8):
+        registry.publish(make_event("r", seq))
+    sink = connect(registry, "r", after=2)
+    registry.publish(make_event("r", 8))
+    sent = [m for m in sink.flush() if m["type"] != events.PRESENCE]
+    assert sent[0] == {"type": "resync", "room": "r", "after": 2}
+    assert [m["seq"] for m in sent[1:]] == [8]
+
+
+def test_live_events_the_client_already_has_are_not_sent_again():
+    registry = Registry()
+    registry.publish(make_event("r", 1))
+    sink = connect(registry, "r", after=5)  # it saw up to 5 through another node
+    for seq in range(2, 8):
+        registry.publish(make_event("r", seq))
+    assert sink.seqs() == [6, 7]
+
+
+# -- moderators ----------------------------------------------------------------------
+def test_pending_messages_reach_moderators_only_live_and_in_replay():
+    # Everyone else gets a `skip` holding only the seq, so their numbering has no gap.
+    registry = Registry()
+    student = connect(registry, "r", after=0)
+    moderator = connect(registry, "r", after=0, moderator=True)
+    registry.publish(make_event("r", 1))
+    registry.publish(make_event("r", 2, events.MESSAGE_PENDING))
+    registry.publish(make_event("r", 3))
+    assert moderator.flush()[0]["type"] == "resync"
+    student_messages = [m for m in student.flush() if "seq" in m]
+    assert [m["seq"] for m in student_messages] == [1, 2, 3]
+    assert student_messages[1] == {"type": "skip", "room": "r", "seq": 2}
+    assert moderator.seqs()[-3:] == [1, 2, 3]
+
+    late_student = connect(registry, "r", after=0)
+    late_moderator = connect(registry, "r", after=0, moderator=True)
+    replayed = late_student.flush()
+    assert [(m["type"], m["seq"]) for m in replayed] == [
+        ("message.created", 1), ("skip", 2), ("message.created", 3)]
+    assert late_moderator.seqs() == [1, 2, 3]
+
+
+# -- slow connections ----------------------------------------------------------------
+def test_a_slow_connection_is_evicted_and_the_room_carries_on():
+    big = "x" * 1000
+    registry = Registry(max_queue_bytes=5_000)
+    slow = connect(registry, "r", stalled=True)
+    fast = connect(registry, "r")
+    for seq in range(1, 11):
+        registry.publish(make_event("r", seq, text=big))
+        fast.flush()
+    assert slow.evicted == (rooms.CLOSE_SLOW_CONSUMER, rooms.SLOW_CONSUMER_REASON)
+    assert registry.count("r") == 1
+    assert registry.stats()["evictions"] == 1
+    assert fast.seqs() == list(range(1, 11))
+
+
+def test_the_bound_counts_what_the_writer_took_until_it_is_written():
+    registry = Registry(max_queue_bytes=3_000)
+    sink = connect(registry, "r")
+    registry.publish(make_event("r", 1, text="x" * 1000))
+    sink.conn.take()  # the writer is stuck writing this batch
+    registry.publish(make_event("r", 2, text="x" * 1000))
+    registry.publish(make_event("r", 3, text="x" * 1000))
+    assert sink.evicted is not None
+
+
+def test_a_replay_never_evicts_and_wakes_the_writer_once():
+    registry = Registry(ring_size=50, max_queue_bytes=2_000)
+    for seq in range(1, 51):
+        registry.publish(make_event("r", seq))
+    sink = connect(registry, "r", after=0)
+    assert sink.wakes == 1
+    registry.publish(make_event("r", 51))  # live events still fit on top of the replay
+    assert sink.evicted is None
+    assert sink.seqs() == list(range(1, 52))
+    for seq in range(52, 70):  # once the replay is written, the bound is the bound again
+        registry.publish(make_event("r", seq))
+    assert sink.evicted is not None
+
+
+def test_a_disconnected_connection_gets_nothing_more():
+    registry = Registry()
+    sink = connect(registry, "r")
+    registry.disconnect(sink.conn)
+    registry.disconnect(sink.conn)  # idempotent
+    registry.publish(make_event("r", 1))
+    assert sink.seqs() == []
+    assert registry.count("r") == 0
+
+
+# -- presence ------------------------------------------------------------------------
+def test_presence_is_sent_at_once_then_throttled_with_a_trailing_final_count():
+    clock = FakeClock()
+    registry = Registry(presence_interval=1.0, clock=clock)
+    watcher = connect(registry, "r")
+    assert watcher.presence() == [1]  # leading edge
+
+    clock.advance(0.1)
+    others = [connect(registry, "r") for _ in range(3)]
+    registry.disconnect(others[0].conn)
+    registry.tick()
+    assert watcher.presence() == [1]  # within the interval: held back
+
+    clock.advance(0.5)
+    registry.tick()
+    assert watcher.presence() == [1]
+
+    clock.advance(0.5)
+    registry.tick()
+    assert watcher.presence() == [1, 3]  # trailing edge: the final count
+    assert others[1].presence() == [3]
+
+    clock.advance(5)
+    registry.tick()
+    assert watcher.presence() == [1, 3]  # nothing changed, nothing sent
+
+
+def test_presence_is_at_most_once_per_interval_under_churn():
+    clock = FakeClock()
+    registry = Registry(presence_interval=1.0, clock=clock)
+    watcher = connect(registry, "r")
+    for _ in range(50):  # five seconds of joins and leaves every 0.1 s
+        clock.advance(0.1)
+        registry.disconnect(connect(registry, "r").conn)
+        connect(registry, "r")
+        registry.tick()
+    clock.advance(1.0)
+    registry.tick()
+    counts = watcher.presence()
+    assert 5 <= len(counts) <= 7
+    assert counts[-1] == registry.count("r") == 51
+
+
+def test_presence_is_per_room_and_carries_no_seq():
+    clock = FakeClock()
+    registry = Registry(clock=clock)
+    a = connect(registry, "a")
+    connect(registry, "b")
+    message = a.flush()[0]
+    assert message == {"type": "presence", "room": "a", "count": 1}
+
+
+# -- rooms ---------------------------------------------------------------------------
+def test_idle_rooms_past_the_limit_are_forgotten_oldest_first():
+    registry = Registry(max_idle_rooms=2)
+    held = connect(registry, "busy")
+    for name in ["a", "b", "c"]:
+        registry.publish(make_event(name, 1))
+    assert registry.room("a") is None
+    assert registry.room("b") is not None and registry.room("c") is not None
+    assert registry.room("busy") is not None  # rooms with connections are never dropped
+    registry.disconnect(held.conn)
+    assert registry.room("b") is None
+
+
+def test_publish_refuses_malformed_events():
+    with pytest.raises(events.InvalidEvent):
+        Registry().publish({"type": "message.created", "room": "r"})
+
+
+def test_sse_encoding_carries_the_seq_as_id_and_one_data_line():
+    event = make_event("r", 42, text="two\nlines")
+    chunk = Encoded(event).sse.decode()
+    lines = chunk.split("\n")
+    assert lines[0] == "id: 42"
+    assert json.loads(lines[1].removeprefix("data: ")) == event
+    assert chunk.endswith("\n\n") and len(lines) == 4
+    reconnect = Encoded({"type": "reconnect", "delay_ms": 900}, sse_prefix=b"retry: 900\n")
+    assert reconnect.sse == b'retry: 900\ndata: {"type":"reconnect","delay_ms":900}\n\n'

@@ -1,0 +1,509 @@
+"""ekg as it runs: `python -m ekg_py` in a subprocess on a free port, real clients.
+
+Events arrive as reflektor replays them (signed POSTs); browsers are aiohttp WebSocket
+clients, a small EventSource reader, and one raw socket that never reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import aiohttp
+import pytest
+
+from tm import events, signing
+
+from .support import (
+    CLI_ORIGIN,
+    ENV_ORIGIN,
+    ROOT,
+    SECRET,
+    UNIT,
+    SseReader,
+    eventually,
+    make_event,
+    next_json,
+    next_seqs,
+    nothing_more,
+    post_event,
+    publish,
+)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def health(session: aiohttp.ClientSession, base: str) -> dict:
+    async with session.get(base + "/healthz") as response:
+        return await response.json()
+
+
+# -- fan-out ---------------------------------------------------------------------------
+def test_websocket_and_sse_clients_receive_signed_events_in_order(ekg, room):
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            sockets = [await session.ws_connect(f"{ekg.base}/ws/{room}") for _ in range(5)]
+            streams = []
+            for _ in range(2):
+                response = await session.get(f"{ekg.base}/sse/{room}")
+                assert response.status == 200
+                assert response.headers["Content-Type"].startswith("text/event-stream")
+                streams.append(SseReader(response))
+            await eventually(lambda: _count(session, ekg.base, room, 7))
+            await publish(session, ekg.base, room, range(1, 21))
+            for ws in sockets:
+                assert await next_seqs(ws, 20) == list(range(1, 21))
+            for stream in streams:
+                received = [await stream.next_event() for _ in range(20)]
+                assert [event_id for event_id, _ in received] == [str(s) for s in range(1, 21)]
+                assert [data["seq"] for _, data in received] == list(range(1, 21))
+                assert received[0][1] == {**received[0][1], "type": "message.created",
+                                          "room": room, "v": 1}
+                stream.response.close()
+            for ws in sockets:
+                await ws.close()
+
+    run(scenario())
+
+
+async def _count(session: aiohttp.ClientSession, base: str, room: str, expected: int) -> bool:
+    # The count of one room is not exposed; with rooms of their own, tests watch presence
+    # instead. Here: the node-wide count has at least the expected connections.
+    return (await health(session, base))["connections"] >= expected
+
+
+def test_a_redelivered_event_is_acknowledged_and_not_sent_twice(ekg, room):
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(f"{ekg.base}/ws/{room}")
+            await next_json(ws, skip_presence=False)  # connected: its presence arrives
+            event = make_event(room, 1)
+            assert await post_event(session, ekg.base, event) == (
+                202, {"ok": True, "duplicate": False})
+            assert await post_event(session, ekg.base, event) == (
+                202, {"ok": True, "duplicate": True})
+            await publish(session, ekg.base, room, [2])
+            assert await next_seqs(ws, 2) == [1, 2]
+            await ws.close()
+
+    run(scenario())
+
+
+# -- replay and resync -----------------------------------------------------------------
+def test_resume_with_after_replays_from_the_ring_buffer_then_goes_live(ekg, room):
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            await publish(session, ekg.base, room, range(1, 11))
+            ws = await session.ws_connect(f"{ekg.base}/ws/{room}?after=4")
+            assert await next_seqs(ws, 6) == [5, 6, 7, 8, 9, 10]
+            await publish(session, ekg.base, room, [11])
+            assert await next_seqs(ws, 1) == [11]
+            await ws.close()
+            async with session.get(f"{ekg.base}/sse/{room}?after=8") as response:
+                stream = SseReader(response)
+                assert [(await stream.next_event())[0] for _ in range(3)] == ["9", "10", "11"]
+
+    run(scenario())
+
+
+def test_resync_when_the_node_no_longer_holds_the_events(ekg, room):
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            await publish(session, ekg.base, room, range(1, 61))  # the ring holds 50
+            ws = await session.ws_connect(f"{ekg.base}/ws/{room}?after=3")
+            assert await next_json(ws) == {"type": "resync", "room": room, "after": 3}
+            await publish(session, ekg.base, room, [61])
+            assert await next_seqs(ws, 1) == [61]
+            await ws.close()
+            ws = await session.ws_connect(f"{ekg.base}/ws/{room}?after=11")
+            assert await next_seqs(ws, 50) == list(range(12, 62))  # 12..61 still held
+            await ws.close()
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("after", [0, 5])
+def test_resync_when_the_node_has_no_history_for_the_room(ekg, room, after):
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(f"{ekg.base}/ws/{room}?after={after}")
+            assert await next_json(ws) == {"type": "resync", "room": room, "after": after}
+            await ws.close()
+
+    run(scenario())
+
+
+def test_resync_when_an_event_in_between_has_not_arrived(ekg, room):
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            await publish(session, ekg.base, room, [1, 2, 4])
+            ws = await session.ws_connect(f"{ekg.base}/ws/{room}?after=1")
+            assert await next_json(ws) == {"type": "resync", "room": room, "after": 1}
+            await publish(session, ekg.base, room, [3])  # late, still delivered live
+            assert await next_seqs(ws, 1) == [3]
+            await ws.close()
+
+    run(scenario())
+
+
+def test_sse_honours_last_event_id_taking_the_larger_of_it_and_after(ekg, room):
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            await publish(session, ekg.base, room, range(1, 11))
+            for query, last_id, first in [("", "6", 7), ("?after=3", "6", 7),
+                                          ("?after=8", "6", 9), ("?after=2", "junk", 3)]:
+                async with session.get(f"{ekg.base}/sse/{room}{query}",
+                                       headers={"Last-Event-ID": last_id}) as response:
+                    event_id, data = await SseReader(response).next_event()
+                    assert (event_id, data["seq"]) == (str(first), first), (query, last_id)
+
+    run(scenario())
+
+
+def test_sse_sends_keep_alive_comments(ekg, room):
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{ekg.base}/sse/{room}") as response:
+                lines = []
+                async with asyncio.timeout(5 * UNIT):  # keep-alive every 0.3 s here
+                    while lines.count(b": keep-alive\n") < 2:
+                        lines.append(await response.content.readline())
+                others = set(lines) - {b": keep-alive\n", b"\n"}
+                assert all(b'"type":"presence"' in line for line in others)
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("query", ["after=-1", "after=abc", "after=1.5"])
+def test_a_bad_after_is_a_400(ekg, room, query):
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            for kind in ("ws", "sse"):
+                async with session.get(f"{ekg.base}/{kind}/{room}?{query}") as response:
+                    assert response.status == 400
+                    assert (await response.json())["error"]["code"] == "bad_request"
+
+    run(scenario())
+
+
+# -- the internal endpoint ---------------------------------------------------------------
+@pytest.mark.parametrize("case", ["missing", "wrong", "other-secret", "stale", "future",
+                                  "tampered", "other-path", "malformed"])
+def test_internal_endpoint_refuses_bad_signatures_with_401(ekg, room, case):
+    event = make_event(room, 1)
+    body = json.dumps(event).encode()
+    path = f"/internal/rooms/{room}/events"
+    kwargs: dict = {
+        "missing": {"signature": None},
+        "wrong": {"signature": f"t={int(time.time())},v1={'0' * 64}"},
+        "other-secret": {"secret": "not-the-secret"},
+        "stale": {"now": time.time() - 61},
+        "future": {"now": time.time() + 61},
+        "tampered": {"sign_body": body.replace(b"hello", b"HELLO")},
+        "other-path": {"signature": signing.sign(SECRET, "POST", "/internal/rooms/x/events",
+                                                 body)},
+        "malformed": {"signature": "v1=abc"},
+    }[case]
+
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(f"{ekg.base}/ws/{room}")
+            status, answer = await post_event(session, ekg.base, body=body, path=path, **kwargs)
+            assert status == 401
+            assert answer["error"]["code"] == "bad_signature"
+            await nothing_more(ws)
+            await ws.close()
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("body", [
+    b"not json",
+    b"\xff\xfe",
+    b"[]",
+    json.dumps({"v": 1, "type": "message.created", "room": "x", "seq": 1}).encode(),
+    json.dumps({**make_event("x", 1), "seq": 0}).encode(),
+    json.dumps({**make_event("x", 1), "type": "presence"}).encode(),
+])
+def test_internal_endpoint_refuses_a_bad_envelope_with_400(ekg, body):
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            status, answer = await post_event(session, ekg.base, body=body, room="x")
+            assert status == 400
+            assert answer["error"]["code"] == "bad_event"
+
+    run(scenario())
+
+
+def test_internal_endpoint_refuses_an_event_for_another_room_with_400(ekg, room):
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(f"{ekg.base}/ws/{room}")
+            status, answer = await post_event(session, ekg.base, make_event("elsewhere", 1),
+                                              room=room)
+            assert status == 400
+            assert answer["error"]["code"] == "room_mismatch"
+            await nothing_more(ws)
+            await ws.close()
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("POST", "/internal/rooms/r/messages"),
+    ("POST", "/internal/flush"),
+    ("GET", "/internal/rooms/r/events"),
+    ("DELETE", "/internal/rooms/r/events"),
+    ("POST", "/internal/rooms/r/events/extra"),
+])
+def test_unknown_internal_calls_are_404_which_reflektor_counts_as_done(ekg, method, path):
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            body = b"{}"
+            headers = {signing.HEADER: signing.sign(SECRET, method, path, body)}
+            async with session.request(method, ekg.base + path, data=body,
+                                       headers=headers) as response:
+                assert response.status == 404
+                assert (await response.json())["error"]["code"] == "not_found"
+
+    run(scenario())
+
+
+# -- origins and moderators ---------------------------------------------------------------
+def test_a_websocket_handshake_from_an_unlisted_origin_is_refused_with_403(ekg, room):
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(f"{ekg.base}/ws/{room}",
+                                         headers={"Origin": "http://evil.example"})
+            assert refused.value.status == 403
+            async with session.get(f"{ekg.base}/sse/{room}",
+                                   headers={"Origin": "http://evil.example"}) as response:
+                assert response.status == 403
+            # Listed origins (from the flag and from EKG_ALLOWED_ORIGINS) and
+            # origin-less clients (not browsers) connect.
+            for headers in ({"Origin": CLI_ORIGIN}, {"Origin": ENV_ORIGIN + "/"}, {}):
+                ws = await session.ws_connect(f"{ekg.base}/ws/{room}", headers=headers)
+                await ws.close()
+            async with session.get(f"{ekg.base}/sse/{room}",
+                                   headers={"Origin": CLI_ORIGIN}) as response:
+                assert response.status == 200
+                assert response.headers["Access-Control-Allow-Origin"] == CLI_ORIGIN
+
+    run(scenario())
+
+
+def test_pending_messages_reach_moderator_connections_only(ekg, room):
+    token = signing.moderator_token(SECRET, room)
+
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            student = await session.ws_connect(f"{ekg.base}/ws/{room}")
+            moderator = await session.ws_connect(f"{ekg.base}/ws/{room}?token={token}")
+            moderator_sse = await session.get(f"{ekg.base}/sse/{room}?token={token}")
+            student_sse = await session.get(f"{ekg.base}/sse/{room}")
+            await publish(session, ekg.base, room, [1])
+            await publish(session, ekg.base, room, [2], event_type=events.MESSAGE_PENDING)
+            await publish(session, ekg.base, room, [3])
+            assert [m["type"] for m in [await next_json(moderator) for _ in range(3)]] == [
+                "message.created", "message.pending", "message.created"]
+            student_got = [await next_json(student) for _ in range(3)]
+            assert [(m["type"], m["seq"]) for m in student_got] == [
+                ("message.created", 1), ("skip", 2), ("message.created", 3)]
+            assert "data" not in student_got[1]
+            moderator_stream, student_stream = SseReader(moderator_sse), SseReader(student_sse)
+            assert [(await moderator_stream.next_event())[1]["seq"] for _ in range(3)] == [1, 2, 3]
+            student_sse_got = [(await student_stream.next_event())[1] for _ in range(3)]
+            assert [m["type"] for m in student_sse_got] == [
+                "message.created", "skip", "message.created"]
+            # A replay holds the skip, not the pending message, for students too.
+            late = await session.ws_connect(f"{ekg.base}/ws/{room}?after=0")
+            late_got = [await next_json(late) for _ in range(3)]
+            assert [m["type"] for m in late_got] == ["message.created", "skip", "message.created"]
+            for ws in (student, moderator, late):
+                await ws.close()
+            moderator_sse.close()
+            student_sse.close()
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("token", ["junk", "other-room", "expired"])
+def test_a_bad_moderator_token_is_refused_with_403(ekg, room, token):
+    value = {"junk": "a.b.c",
+             "other-room": signing.moderator_token(SECRET, "other-room"),
+             "expired": signing.moderator_token(SECRET, room, now=time.time() - 10, ttl=5)}[token]
+
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(f"{ekg.base}/ws/{room}", params={"token": value})
+            assert refused.value.status == 403
+
+    run(scenario())
+
+
+# -- presence --------------------------------------------------------------------------
+def test_presence_counts_follow_connections(ekg, room):
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            watcher = await session.ws_connect(f"{ekg.base}/ws/{room}")
+            latest = {"count": 0}
+
+            async def count_is(expected: int) -> bool:
+                try:
+                    message = await next_json(watcher, skip_presence=False, timeout=0.05)
+                except (AssertionError, TimeoutError):
+                    return latest["count"] == expected
+                assert message["type"] == "presence" and "seq" not in message
+                latest["count"] = message["count"]
+                return latest["count"] == expected
+
+            await eventually(lambda: count_is(1))
+            others = [await session.ws_connect(f"{ekg.base}/ws/{room}") for _ in range(3)]
+            stream = await session.get(f"{ekg.base}/sse/{room}")
+            await eventually(lambda: count_is(5))
+            for ws in others[:2]:
+                await ws.close()
+            stream.close()
+            await eventually(lambda: count_is(2))
+            for ws in (watcher, others[2]):
+                await ws.close()
+
+    run(scenario())
+
+
+# -- slow clients ----------------------------------------------------------------------
+async def raw_websocket_that_never_reads(port: int, path: str) -> socket.socket:
+    """A WebSocket client with a tiny receive buffer that stops reading after the
+    handshake: the server's queue for it can only grow."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await loop.sock_connect(sock, ("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+               "Sec-WebSocket-Version: 13\r\n\r\n")
+    await loop.sock_sendall(sock, request.encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = await asyncio.wait_for(loop.sock_recv(sock, 1), 5 * UNIT)
+        assert chunk, "closed during the handshake"
+        answer += chunk
+    assert answer.startswith(b"HTTP/1.1 101"), answer
+    return sock
+
+
+def test_a_slow_client_is_disconnected_while_the_others_keep_receiving(start_ekg, room):
+    node = start_ekg("--max-queue-bytes", str(64 * 1024))
+    big = "x" * 16_000
+
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            slow = await raw_websocket_that_never_reads(node.port, f"/ws/{room}")
+            readers = [await session.ws_connect(f"{node.base}/ws/{room}", max_msg_size=0)
+                       for _ in range(3)]
+            received: list[list[int]] = [[] for _ in readers]
+
+            async def read(ws, into):
+                while True:
+                    into.append((await next_json(ws, timeout=30 * UNIT))["seq"])
+
+            reading = [asyncio.ensure_future(read(ws, into))
+                       for ws, into in zip(readers, received, strict=True)]
+
+            async def evicted() -> bool:
+                return (await health(session, node.base))["evictions"] == 1
+
+            # Publish until the socket buffers in between are full and the node's queue
+            # for the slow client passes its bound (a few MB on loopback); bounded.
+            published = 0
+            while published < 800 and not await evicted():
+                await publish(session, node.base, room, range(published + 1, published + 21),
+                              text=big)
+                published += 20
+            assert await evicted(), "the slow client was never disconnected"
+            await publish(session, node.base, room, [published + 1])
+            published += 1
+
+            async def all_read() -> bool:
+                return all(len(into) == published for into in received)
+
+            await eventually(all_read, timeout=10 * UNIT)
+            assert received == [list(range(1, published + 1))] * 3
+            assert (await health(session, node.base))["connections"] == 3
+            for task in reading:
+                task.cancel()
+            slow.close()
+            for ws in readers:
+                await ws.close()
+
+    run(scenario())
+    assert "evicting a slow client" in node.log()
+
+
+# -- shutdown and the command line --------------------------------------------------------
+def test_sigterm_tells_clients_to_reconnect_closes_them_and_exits_0(start_ekg, room):
+    node = start_ekg()
+
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            sockets = [await session.ws_connect(f"{node.base}/ws/{room}") for _ in range(3)]
+            response = await session.get(f"{node.base}/sse/{room}")
+            stream = SseReader(response)
+            await eventually(lambda: _count(session, node.base, room, 4))
+            node.signal(signal.SIGTERM)
+            delays = set()
+            for ws in sockets:
+                message = await next_json(ws)
+                assert message["type"] == "reconnect"
+                assert 500 <= message["delay_ms"] <= 5000
+                delays.add(message["delay_ms"])
+                closing = await ws.receive(timeout=5 * UNIT)
+                assert closing.type is aiohttp.WSMsgType.CLOSE
+                assert closing.data == 1012
+            _, message = await stream.next_event()
+            assert message["type"] == "reconnect"
+            assert stream.retry == message["delay_ms"]  # EventSource waits that long
+            with pytest.raises(EOFError):
+                await stream.next_event()
+            response.close()
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, lambda: node.process.wait(10 * UNIT))
+
+    started = time.monotonic()
+    assert run(scenario()) == 0
+    assert time.monotonic() - started < 5 * UNIT  # no client was left to the grace timeout
+
+
+def test_the_command_line_refuses_to_start_without_the_secret():
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("TM_INTERNAL_SECRET", "EKG_SECRET")}
+    result = subprocess.run(
+        [sys.executable, "-m", "ekg_py", "--port", "0", "--secret-env", "EKG_SECRET"],
+        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=10 * UNIT)
+    assert result.returncode == 2
+    assert "EKG_SECRET is not set" in result.stderr
+
+
+def test_the_secret_can_come_from_another_variable(start_ekg, room):
+    node = start_ekg("--secret-env", "EKG_SECRET",
+                     env={"TM_INTERNAL_SECRET": "", "EKG_SECRET": SECRET})
+
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            assert (await post_event(session, node.base, make_event(room, 1)))[0] == 202
+
+    run(scenario())
+
