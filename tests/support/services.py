@@ -56,7 +56,8 @@ class Service:
         return self
 
     def _pump(self, process: subprocess.Popen) -> None:
-        with open(self.log_path, "a") as log:
+        # Closing the pipe at EOF: an unclosed one is a ResourceWarning, an error in tests.
+        with open(self.log_path, "a") as log, process.stdout:
             for line in process.stdout:
                 log.write(line)
                 log.flush()
