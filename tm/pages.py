@@ -121,6 +121,7 @@ def page_data(request: HttpRequest, room: Room, mode: str, **extra) -> dict:
 
 
 def visible_messages(room: Room, count: int = STREAM_LENGTH) -> list[Message]:
+    # Templates get these as `stream`: `messages` is Django's flash notices (base.html).
     latest = Message.objects.filter(room=room, status=MessageStatus.VISIBLE).order_by("-seq")
     return list(reversed(latest[:count]))
 
@@ -232,7 +233,7 @@ def room(request: HttpRequest, room: Room) -> HttpResponse:
         "room": room,
         "participant": participant,
         "moderator": moderator,
-        "messages": visible_messages(room) if readable else [],
+        "stream": visible_messages(room) if readable else [],
         "readable": readable,
         "join_errors": join_errors,
         "join_values": request.POST if request.method == "POST" else {},
@@ -267,7 +268,7 @@ def _reader_page(template: str, mode: str) -> Callable:
                               "Ask the teacher for the room's share link.")
         data = page_data(request, room, mode, key=request.GET.get("key", ""))
         return render(request, template, {
-            "room": room, "messages": visible_messages(room), "page_data": data,
+            "room": room, "stream": visible_messages(room), "page_data": data,
             "room_url": public_url(request, f"/{room.name}"),
         })
 
@@ -291,7 +292,7 @@ def embed(request: HttpRequest, room: Room) -> HttpResponse:
                           embed=True)
     response = render(request, "tm/embed.html", {
         "room": room,
-        "messages": visible_messages(room) if not room.has_password else [],
+        "stream": visible_messages(room) if not room.has_password else [],
         "page_data": page_data(request, room, "embed", password_required=room.has_password,
                                accountable=room.accountable),
     })

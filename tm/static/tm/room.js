@@ -119,6 +119,11 @@
     }
     stream.insertBefore(node, before || firstPending());
     updateEmpty();
+    // Our held post was approved: the "waiting for approval" note has done its job.
+    if (composeError && composeError.classList.contains("is-note") && m.nickname === page.nickname) {
+      composeError.textContent = "";
+      composeError.classList.remove("is-note");
+    }
   }
 
   function firstPending() {
@@ -191,7 +196,8 @@
   }
 
   function poll() {
-    var stick = nearBottom();
+    // Readers who scrolled up to read keep their place; the wall always shows the newest.
+    var stick = page.mode === "projector" || nearBottom();
     var path = historyPath();
     return api("GET", path).then(function (r) {
       if (r.status === 410) { window.location.reload(); return; }
@@ -263,6 +269,7 @@
     event.preventDefault();
     var text = textBox.value.trim();
     composeError.textContent = "";
+    composeError.classList.remove("is-note");
     if (!text) { composeError.textContent = "Write something first."; return; }
     if (roomState !== "open") return;
     var placeholder = pendingNode(text);
@@ -275,7 +282,6 @@
       if (r.status === 201) {
         placeholder.remove();
         if (r.body.status === "pending") {
-          composeError.textContent = "";
           announce("Sent. Your message will show once the teacher approves it.");
         } else {
           addMessage(r.body);
@@ -299,8 +305,10 @@
     if (r && r.status === 403) refreshRoom();
   }
 
+  // A note (not an error) under the post box, e.g. "waiting for approval".
   function announce(message) {
     composeError.textContent = message;
+    composeError.classList.add("is-note");
   }
 
   if (compose && textBox) {
@@ -360,7 +368,12 @@
   }
 
   if (stream) {
-    if (page.mode !== "projector") scrollToNewest();
+    // The server wrote times in UTC; show them like the ones added here, in local time.
+    var times = stream.querySelectorAll("time.msg-time[datetime]");
+    Array.prototype.forEach.call(times, function (node) {
+      node.textContent = timeLabel(node.getAttribute("datetime")) || node.textContent;
+    });
+    scrollToNewest();
     schedule();
   }
 })();
