@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import actions, flags, validation
+from . import actions, flags, signing, validation
 from .api import can_read, current_seq, parse_room_settings
 from .auth import OWNER_COOKIE, PARTICIPANT_COOKIE, is_moderator, optional_participant
 from .errors import ApiError
@@ -107,7 +107,12 @@ def public_url(request: HttpRequest, path: str) -> str:
 
 
 def page_data(request: HttpRequest, room: Room, mode: str, **extra) -> dict:
-    """What static/tm/room.js needs, handed over as JSON (json_script), not inline JS."""
+    """What static/tm/room.js needs, handed over as JSON (json_script), not inline JS.
+
+    A moderator's page also gets a push token, so the push nodes send it held posts.
+    """
+    if extra.get("moderator"):
+        extra["push_token"] = signing.moderator_token(settings.TM_INTERNAL_SECRET, room.name)
     return {
         "room": room.name,
         "mode": mode,

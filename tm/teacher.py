@@ -127,7 +127,7 @@ def moderate(request: HttpRequest, room: Room) -> HttpResponse:
         "pause_choices": PAUSE_CHOICES,
         "lifetimes": LIFETIMES,
         "profanity_modes": ProfanityMode.choices,
-        "page_data": page_data(request, room, "moderator", seq=current_seq(room)),
+        "page_data": page_data(request, room, "moderator", moderator=True),
     })
 
 

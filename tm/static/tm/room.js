@@ -233,6 +233,86 @@
     }, delay);
   }
 
+  // -- live: events pushed by the ekg nodes (live.js keeps them in seq order) --------
+  var presence = document.getElementById("presence");
+  var waitingLink = document.getElementById("waiting-link");
+  var offlineTimer = null;
+
+  /* Read history after `after` and apply it; resolves to the seq it reached. */
+  function fill(after) {
+    var stick = page.mode === "projector" || nearBottom();
+    var path = "/messages?after=" + after + "&limit=500";
+    if (page.key) path += "&key=" + encodeURIComponent(page.key);
+    return api("GET", path).then(function (r) {
+      if (r.status === 410) { window.location.reload(); return after; }
+      if (r.status !== 200 || !r.body) throw new Error("history " + r.status);
+      (r.body.deleted || []).forEach(removeMessage);
+      r.body.messages.forEach(addMessage);
+      if (stick && r.body.messages.length) scrollToNewest();
+      refreshRoom();
+      if (r.body.has_more) return fill(r.body.seq);
+      return r.body.seq;
+    });
+  }
+
+  function applyEvent(event) {
+    var stick = page.mode === "projector" || nearBottom();
+    var data = event.data || {};
+    if (event.type === "message.created") {
+      addMessage({ id: data.id, seq: event.seq, nickname: data.nickname, html: data.html,
+                   created: data.created });
+      if (stick) scrollToNewest();
+    } else if (event.type === "message.deleted") {
+      removeMessage(data.id);
+    } else if (event.type === "room.updated") {
+      applyRoom(data);
+    } else if (event.type === "message.pending" && waitingLink) {
+      var count = Number(waitingLink.dataset.count || 0) + 1;
+      waitingLink.dataset.count = count;
+      waitingLink.textContent = count + (count === 1 ? " post waits" : " posts wait") +
+        " for approval";
+      waitingLink.hidden = false;
+    }
+    // "skip" (a held post this page may not see) only advances the seq.
+  }
+
+  function showPresence(event) {
+    if (event.type !== "presence" || !presence) return;
+    presence.textContent = event.count + (event.count === 1 ? " person here" : " people here");
+    presence.hidden = false;
+  }
+
+  function showStatus(state) {
+    clearTimeout(offlineTimer);
+    if (state === "live") { showConnection(true); return; }
+    // A reconnect that succeeds at once should not flash a warning.
+    offlineTimer = setTimeout(function () { showConnection(false); }, 3000);
+  }
+
+  function follow() {
+    if (!page.push_urls || !page.push_urls.length || !window.TMLive) {
+      schedule(); // no push node configured: follow the room through the history API
+      return;
+    }
+    new window.TMLive.Follower({
+      pushUrls: page.push_urls,
+      room: page.room,
+      after: lastSeq,
+      token: page.push_token || null,
+      onEvent: applyEvent,
+      onOther: showPresence,
+      onStatus: showStatus,
+      fill: fill,
+      checkSeq: function () {
+        var path = page.key ? "?key=" + encodeURIComponent(page.key) : "";
+        return api("GET", path).then(function (r) {
+          if (r.status !== 200 || !r.body) throw new Error("room " + r.status);
+          return r.body.seq;
+        });
+      }
+    }).start();
+  }
+
   // -- posting -----------------------------------------------------------------------
   function updateCounter() {
     if (!textBox || !counterLeft) return;
@@ -362,7 +442,6 @@
         token = r.body.token;
         remember(JSON.stringify({ token: token, nickname: r.body.nickname }));
         showCompose(r.body.nickname);
-        poll();
       }, function () { error.textContent = "No connection. Try again."; });
     });
   }
@@ -374,6 +453,6 @@
       node.textContent = timeLabel(node.getAttribute("datetime")) || node.textContent;
     });
     scrollToNewest();
-    schedule();
+    follow();
   }
 })();
