@@ -23,7 +23,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import actions, validation
-from .api import current_seq, share_key
+from .api import share_key
 from .auth import is_moderator
 from .errors import ApiError
 from .models import Message, MessageStatus, Participant, ProfanityMode, Room, RoomState
