@@ -29,9 +29,9 @@ class Reflektor:
 
     def request(self, method: str, path: str, body: bytes = b"",
                 headers: dict[str, str] | None = None, port: int | None = None,
-                ) -> tuple[int, Any]:
+                timeout: float = 10) -> tuple[int, Any]:
         """One request on a fresh connection; returns (status, JSON body or raw bytes)."""
-        connection = http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=10)
+        connection = http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=timeout)
         try:
             connection.request(method, path, body=body, headers=headers or {})
             response = connection.getresponse()
@@ -43,11 +43,11 @@ class Reflektor:
         except ValueError:
             return response.status, data
 
-    def post_event(self, seq: int, room: str = "bio-101") -> int:
+    def post_event(self, seq: int, room: str = "bio-101", timeout: float = 10) -> int:
         body = json.dumps({"room": room, "seq": seq}).encode()
         status, _ = self.request("POST", f"/internal/rooms/{room}/events", body,
                                  {"Content-Type": "application/json",
-                                  "X-TM-Signature": f"t=1,v1={seq:064x}"})
+                                  "X-TM-Signature": f"t=1,v1={seq:064x}"}, timeout=timeout)
         return status
 
     def admin(self, method: str, path: str) -> tuple[int, Any]:
