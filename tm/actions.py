@@ -75,6 +75,9 @@ def _room_data(room: Room) -> dict[str, Any]:
         "paused_until": events.iso_utc(room.paused_until) if room.paused_until else None,
         "moderated": room.moderated,
         "expires_at": events.iso_utc(room.expires_at),
+        # The analytics collector reads these to decide where a room's posts count.
+        "analytics": room.analytics,
+        "event_scope": room.event_scope,
     }
 
 
@@ -98,7 +101,8 @@ def check_open_for_posts(room: Room) -> None:
 def create_room(
     *, name: str, lifetime: int, topic: str = "", owner=None, moderated: bool = False,
     accountable: bool = False, password: str = "", profanity_mode: str = ProfanityMode.OFF,
-    max_length: int = 140, allowed_origins: str = "",
+    max_length: int = 140, allowed_origins: str = "", analytics: bool = False,
+    event_scope: str | None = None,
 ) -> tuple[Room, str | None]:
     """Create a room (arguments already validated). Returns (room, owner key or None).
 
@@ -121,6 +125,9 @@ def create_room(
                 expires_at=now + timedelta(seconds=lifetime), moderated=moderated,
                 accountable=accountable, profanity_mode=profanity_mode,
                 max_length=max_length, allowed_origins=allowed_origins,
+                analytics=analytics,
+                event_scope=(validation.default_event_scope(name) if event_scope is None
+                             else event_scope),
                 owner_key_hash=hash_token(owner_key) if owner_key else "",
             )
             room.set_join_password(password)

@@ -100,7 +100,7 @@ def _set_cookie(response: HttpResponse, request: HttpRequest, name: str, value: 
 
 # -- rooms ------------------------------------------------------------------------
 CREATE_FIELDS = {"name", "topic", "lifetime", "moderated", "accountable", "password",
-                 "profanity_mode", "max_length", "allowed_origins"}
+                 "profanity_mode", "max_length", "allowed_origins", "analytics", "event_scope"}
 
 
 def parse_room_settings(data: dict[str, Any], creating: bool) -> dict[str, Any]:
@@ -110,7 +110,7 @@ def parse_room_settings(data: dict[str, Any], creating: bool) -> dict[str, Any]:
         clean["topic"] = _field(data, "topic", validation.topic)
     if "lifetime" in data:
         clean["lifetime"] = _field(data, "lifetime", validation.lifetime)
-    for name in ("moderated", "accountable"):
+    for name in ("moderated", "accountable", "analytics"):
         if name in data:
             clean[name] = _field(data, name, validation.flag, name)
     if "password" in data:
@@ -123,6 +123,8 @@ def parse_room_settings(data: dict[str, Any], creating: bool) -> dict[str, Any]:
         clean["max_length"] = _field(data, "max_length", validation.message_limit)
     if "allowed_origins" in data:
         clean["allowed_origins"] = _field(data, "allowed_origins", validation.origins)
+    if "event_scope" in data:
+        clean["event_scope"] = _field(data, "event_scope", validation.event_scope)
     if creating:
         clean.setdefault("lifetime", DEFAULT_LIFETIME)
     return clean
@@ -151,6 +153,7 @@ def rooms(request: HttpRequest) -> HttpResponse:
 
 
 PATCH_FIELDS = {"topic", "state", "pause_minutes", "lifetime", "moderated", "accountable",
+                "analytics", "event_scope",
                 "password", "profanity_mode", "max_length", "allowed_origins"}
 
 

@@ -23,7 +23,8 @@ DATA_KEYS: dict[str, frozenset[str]] = {
     MESSAGE_CREATED: frozenset({"id", "nickname", "text", "html", "created"}),
     MESSAGE_PENDING: frozenset({"id", "nickname", "text", "html", "created", "held_for"}),
     MESSAGE_DELETED: frozenset({"id"}),
-    ROOM_UPDATED: frozenset({"topic", "state", "paused_until", "moderated", "expires_at"}),
+    ROOM_UPDATED: frozenset({"topic", "state", "paused_until", "moderated", "expires_at",
+                             "analytics", "event_scope"}),
 }
 ENVELOPE_KEYS = frozenset({"v", "type", "room", "seq", "ts", "data"})
 

@@ -60,6 +60,10 @@ class Room(models.Model):
     allowed_origins = models.TextField(blank=True)
     # Last event sequence number handed out; the next event takes seq + 1.
     seq = models.BigIntegerField(default=0)
+    # Live word and sentiment charts for this room, on its teacher's pages (sotu/).
+    analytics = models.BooleanField(default=False)
+    # The shared event (e.g. "sotu") whose charts count this room's posts; "" for none.
+    event_scope = models.CharField(max_length=40, blank=True)
     # Lets an anonymous creator moderate: sha256 of the key shown once at creation.
     owner_key_hash = models.CharField(max_length=64, blank=True)
 

@@ -38,6 +38,8 @@ def room_json(room: Room, seq: int, moderator: bool = False) -> dict[str, Any]:
         "accountable": room.accountable,
         "password_required": room.has_password,
         "max_length": room.max_length,
+        "analytics": room.analytics,
+        "event_scope": room.event_scope,
         "expires_at": iso_utc(room.expires_at),
         "seq": seq,
         "push_urls": list(settings.TM_PUSH_URLS),

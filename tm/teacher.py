@@ -186,6 +186,8 @@ def _settings_from_form(request: HttpRequest) -> dict:
             "moderated": post.get("moderated") == "on",
             "max_length": validation.message_limit(_int_field(request, "max_length")),
             "allowed_origins": validation.origins(post.get("allowed_origins", "")),
+            "analytics": post.get("analytics") == "on",
+            "event_scope": validation.event_scope(post.get("event_scope", "")),
         }
     except validation.Invalid as error:
         raise ApiError(400, "invalid", error.message) from None

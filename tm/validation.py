@@ -171,6 +171,27 @@ def message_text(value: Any, limit: int) -> str:
     return text
 
 
+# Rooms whose name holds one of these count in that shared event unless they opt out.
+DEFAULT_EVENTS = (("stateoftheunion", "sotu"), ("sotu", "sotu"))
+
+
+def default_event_scope(room_name: str) -> str:
+    for marker, event in DEFAULT_EVENTS:
+        if marker in room_name:
+            return event
+    return ""
+
+
+def event_scope(value: Any) -> str:
+    """An event name like room names (sotu, debate-2026), or "" to count in none."""
+    if value is None or value == "":
+        return ""
+    name = _string(value, "event_scope").strip().lower()
+    if not ROOM_NAME_RE.match(name):
+        raise Invalid("an event name uses 1 to 40 letters a-z, digits and dashes")
+    return name
+
+
 def origins(value: Any) -> str:
     """Allowed embed origins: a list of https origins (or http://localhost for tests)."""
     if isinstance(value, str):

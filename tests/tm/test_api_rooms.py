@@ -324,3 +324,31 @@ def test_delete_removes_the_room_and_everything_in_it(room, join, moderator, api
         assert not model.objects.exists()
     assert_error(api.get(ROOM), 404, "room_not_found")
     assert_error(moderator.delete(ROOM), 404, "room_not_found")
+
+
+# -- analytics settings (read by the sotu collector) ---------------------------------
+@pytest.mark.parametrize("name, scope", [("sotu-2027", "sotu"), ("stateoftheunion", "sotu"),
+                                         ("my-sotu-watch", "sotu"), ("bio-101", "")])
+def test_rooms_named_for_the_state_of_the_union_count_in_it_by_default(make_room, name, scope):
+    body, _ = make_room(name)
+    assert body["event_scope"] == scope
+    assert body["analytics"] is False
+
+
+def test_a_room_can_opt_out_of_its_event_and_turn_on_its_own_charts(make_room, api):
+    body, key = make_room("sotu-watch", event_scope="")
+    assert body["event_scope"] == ""
+    api.token = key
+    response = api.patch("/api/v1/rooms/sotu-watch", {"analytics": True, "event_scope": "Debate-1"})
+    assert response.status_code == 200, response.content
+    assert response.json()["analytics"] is True
+    assert response.json()["event_scope"] == "debate-1"
+    event = Event.objects.filter(type="room.updated").latest("seq").envelope
+    assert event["data"]["analytics"] is True and event["data"]["event_scope"] == "debate-1"
+
+
+@pytest.mark.parametrize("value", ["no spaces", 5, True, "x" * 41, ["sotu"]])
+def test_bad_event_scopes(make_room, api, value):
+    response = api.post("/api/v1/rooms", {"name": "ev-room", "event_scope": value})
+    assert response.status_code == 400
+    assert "event_scope" in response.json()["error"]["fields"]
