@@ -130,7 +130,11 @@ TM_RATE_AUTH_PER_CLIENT = "20/m"
 
 # Push nodes (ekg) the pages connect to; one is picked at random per browser.
 TM_PUSH_URLS: list[str] = []
-# Every page's Content-Security-Policy (settings/csp.py); redo it where TM_PUSH_URLS changes.
+# sotu pulse, which streams the live charts; None hides them.
+TM_PULSE_URL: str | None = None
+# Event name -> embeddable video URL for its dashboard (/events/<name>).
+TM_EVENT_VIDEOS: dict[str, str] = {}
+# Every page's Content-Security-Policy (settings/csp.py); redo it where these change.
 CONTENT_SECURITY_POLICY = csp.policy(TM_PUSH_URLS)
 # Local reflektor and neighbours, tried in turn by tm/publish.py.
 TM_REFLEKTOR_URLS: list[str] = ["http://127.0.0.1:8100"]

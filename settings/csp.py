@@ -20,6 +20,17 @@ def push_sources(push_urls: list[str]) -> list[str]:
     return sources
 
 
+def parse_pairs(text: str) -> dict[str, str]:
+    """ "sotu=https://a,debate=https://b" -> {"sotu": "https://a", "debate": "https://b"}."""
+    pairs = (item.split("=", 1) for item in text.split(",") if "=" in item)
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def policy(push_urls: list[str]) -> dict:
     return {
         "DIRECTIVES": {
@@ -32,5 +43,6 @@ def policy(push_urls: list[str]) -> dict:
             "base-uri": ["'none'"],
             "form-action": ["'self'"],
             "frame-ancestors": ["'none'"],
+            "frame-src": ["'none'"],  # the event dashboard opens it for its video
         }
     }

@@ -32,7 +32,9 @@ TM_PUBLIC_URL = _env("TM_PUBLIC_URL")  # https://tm.example.org, for share links
 TM_REFLEKTOR_URLS = _env_list("TM_REFLEKTOR_URLS", "http://127.0.0.1:8100")
 TM_PUSH_URLS = _env_list("TM_PUSH_URLS")  # https://push.example.org (wss:// derived)
 
-CONTENT_SECURITY_POLICY = csp.policy(TM_PUSH_URLS)
+TM_PULSE_URL = os.environ.get("TM_PULSE_URL") or None  # optional: the analytics charts
+TM_EVENT_VIDEOS = csp.parse_pairs(os.environ.get("TM_EVENT_VIDEOS", ""))  # sotu=https://...
+CONTENT_SECURITY_POLICY = csp.policy([*TM_PUSH_URLS, *([TM_PULSE_URL] if TM_PULSE_URL else [])])
 
 DATABASES = {
     "default": {

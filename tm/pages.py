@@ -23,6 +23,8 @@ from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from settings.csp import origin_of as csp_origin
+
 from . import actions, flags, signing, validation
 from .api import can_read, current_seq, parse_room_settings
 from .auth import OWNER_COOKIE, PARTICIPANT_COOKIE, is_moderator, optional_participant
@@ -399,3 +401,31 @@ def transcript_csv(request: HttpRequest, room: Room) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{_download_name(room, "csv")}"'
     return response
 
+
+
+# -- analytics --------------------------------------------------------------------------
+def charts_data(scope: str, token: str | None = None) -> dict:
+    """What static/tm/charts.js needs to follow one analytics scope on sotu pulse."""
+    return {"pulse_url": settings.TM_PULSE_URL, "scope": scope, "token": token}
+
+
+@require_GET
+def event_dashboard(request: HttpRequest, event: str) -> HttpResponse:
+    """The live charts of a shared event (every room that counts in it), with its video."""
+    try:
+        name = validation.event_scope(event)
+    except validation.Invalid:
+        name = ""
+    if not name:
+        return error_page(request, 404, "No such event", "Event names use letters, "
+                          "digits and dashes, like sotu.")
+    video_url = settings.TM_EVENT_VIDEOS.get(name)
+    response = render(request, "tm/event_dashboard.html", {
+        "event": name,
+        "video_url": video_url,
+        "charts": {"scope": f"event:{name}", "title": "Live: what the rooms are saying"},
+        "charts_data": charts_data(f"event:{name}"),
+    })
+    if video_url:
+        response._csp_replace = {"frame-src": [csp_origin(video_url)]}
+    return response

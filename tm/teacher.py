@@ -10,6 +10,7 @@ import functools
 from collections.abc import Callable
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -22,12 +23,20 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import actions, validation
+from . import actions, signing, validation
 from .api import share_key
 from .auth import is_moderator
 from .errors import ApiError
 from .models import Message, MessageStatus, Participant, ProfanityMode, Room, RoomState
-from .pages import LIFETIMES, error_page, load_room, page_data, page_errors, public_url
+from .pages import (
+    LIFETIMES,
+    charts_data,
+    error_page,
+    load_room,
+    page_data,
+    page_errors,
+    public_url,
+)
 from .ratelimits import limit
 
 PAUSE_CHOICES = [(5, "5 minutes"), (10, "10 minutes"), (30, "30 minutes"), (0, "until I resume")]
@@ -128,6 +137,10 @@ def moderate(request: HttpRequest, room: Room) -> HttpResponse:
         "lifetimes": LIFETIMES,
         "profanity_modes": ProfanityMode.choices,
         "page_data": page_data(request, room, "moderator", moderator=True),
+        "charts": {"scope": f"room:{room.name}", "title": "Live: what this room is saying"},
+        "charts_data": charts_data(f"room:{room.name}",
+                                   signing.moderator_token(settings.TM_INTERNAL_SECRET,
+                                                           room.name)),
     })
 
 

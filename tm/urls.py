@@ -44,6 +44,7 @@ urlpatterns = [
     path("healthz", pages.healthz, name="healthz"),
     path("", pages.home, name="home"),
     path("join", pages.join_by_name, name="join-by-name"),
+    path("events/<str:event>", pages.event_dashboard, name="event-dashboard"),
     path("<str:room>", pages.room, name="room"),
     path("<str:room>/post", pages.post, name="room-post"),
     path("<str:room>/projector", pages.projector, name="projector"),

@@ -15,7 +15,7 @@ ROOM_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 RESERVED_ROOM_NAMES = frozenset({
     "api", "admin", "accounts", "static", "dashboard", "new", "join", "help", "about",
     "internal", "ws", "sse", "media", "favicon-ico", "robots-txt", "login", "logout",
-    "signup", "settings", "rooms", "embed", "healthz",
+    "signup", "settings", "rooms", "embed", "healthz", "events",
 })
 MIN_LIFETIME = 3600
 MAX_LIFETIME = 365 * 24 * 3600
