@@ -321,30 +321,30 @@ def qr_code(request: HttpRequest, room: Room) -> HttpResponse:
 
 
 # -- transcript ------------------------------------------------------------------------
-def _transcript_rows(request: HttpRequest, room: Room) -> tuple[list[Message], bool, dict]:
-    moderator = is_moderator(request, room, check_csrf=False)
-    messages = list(Message.objects.filter(room=room, status=MessageStatus.VISIBLE)
-                    .select_related("participant").order_by("seq"))
-    real_names = {}
-    if moderator and room.accountable:
-        real_names = {m.pk: m.participant.real_name for m in messages if m.participant}
-    return messages, moderator, real_names
+def transcript_view(render_rows: Callable) -> Callable:
+    """A transcript format: readers only; gets the visible messages in seq order and,
+    for the room's teachers in an accountable room, each one's real name by id."""
+
+    @require_GET
+    @load_room
+    @functools.wraps(render_rows)
+    def view(request: HttpRequest, room: Room) -> HttpResponse:
+        if not can_read(request, room):
+            return error_page(request, 403, "This room has a password",
+                              "Join the room to read its transcript.")
+        messages = list(Message.objects.filter(room=room, status=MessageStatus.VISIBLE)
+                        .select_related("participant").order_by("seq"))
+        real_names: dict[int, str] = {}
+        if room.accountable and is_moderator(request, room, check_csrf=False):
+            real_names = {m.pk: m.participant.real_name for m in messages if m.participant}
+        return render_rows(request, room, messages, real_names)
+
+    return view
 
 
-def _transcript_allowed(request: HttpRequest, room: Room) -> HttpResponse | None:
-    if can_read(request, room):
-        return None
-    return error_page(request, 403, "This room has a password",
-                      "Join the room to read its transcript.")
-
-
-@require_GET
-@load_room
-def transcript(request: HttpRequest, room: Room) -> HttpResponse:
-    denied = _transcript_allowed(request, room)
-    if denied:
-        return denied
-    messages, moderator, real_names = _transcript_rows(request, room)
+@transcript_view
+def transcript(request: HttpRequest, room: Room, messages: list[Message],
+               real_names: dict[int, str]) -> HttpResponse:
     rows = [(m, real_names.get(m.pk, "")) for m in messages]
     return render(request, "tm/transcript.html", {
         "room": room, "rows": rows, "show_real_names": bool(real_names),
@@ -356,13 +356,9 @@ def _download_name(room: Room, extension: str) -> str:
     return f"{room.name}-{timezone.now():%Y%m%d-%H%M}.{extension}"
 
 
-@require_GET
-@load_room
-def transcript_text(request: HttpRequest, room: Room) -> HttpResponse:
-    denied = _transcript_allowed(request, room)
-    if denied:
-        return denied
-    messages, _, real_names = _transcript_rows(request, room)
+@transcript_view
+def transcript_text(request: HttpRequest, room: Room, messages: list[Message],
+                    real_names: dict[int, str]) -> HttpResponse:
     lines = [f"Transcript of {room.name}" + (f": {room.topic}" if room.topic else ""), ""]
     for m in messages:
         who = m.nickname + (f" ({real_names[m.pk]})" if m.pk in real_names else "")
@@ -377,13 +373,9 @@ def _csv_safe(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-@require_GET
-@load_room
-def transcript_csv(request: HttpRequest, room: Room) -> HttpResponse:
-    denied = _transcript_allowed(request, room)
-    if denied:
-        return denied
-    messages, _, real_names = _transcript_rows(request, room)
+@transcript_view
+def transcript_csv(request: HttpRequest, room: Room, messages: list[Message],
+                   real_names: dict[int, str]) -> HttpResponse:
     out = io.StringIO()
     writer = csv.writer(out)
     header = ["seq", "time_utc", "nickname", "text"]
