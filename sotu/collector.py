@@ -1,0 +1,438 @@
+"""The collector: a reflektor target that turns tm's events into word counts and ticks.
+
+    python -m sotu.collector --port 8400 --clouddb http://127.0.0.1:8301 \
+        --tickdb http://127.0.0.1:8302 --tm http://127.0.0.1:8000
+
+The aiohttp layer, and nothing more: signature checks, room facts from tm, the flush
+task and shutdown. What counts is decided by the pure modules (`scopes`, `analysis`,
+`buckets`). Routes (README.md has the contract):
+
+    POST /internal/rooms/<room>/events   signed event from reflektor -> 202
+    *    anything else                   404 (reflektor counts it as done)
+    GET  /healthz                        counters, for operators
+
+Prints `collector listening on HOST:PORT` once it accepts requests (`--port 0` picks a
+free port). On SIGTERM or SIGINT it stops accepting, finishes the requests under way,
+writes every count it holds to flatdb (retrying up to `--stop-timeout`) and exits 0;
+1 if some counts could not be written (the log says how many).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from aiohttp import web
+
+from tm import events, signing
+
+from .analysis import Analyzer
+from .buckets import TICKS_DB, WORDS_DB, SeenEvents, Tally, parse_iso
+from .flatdb_client import FlatDB, FlatDBError, split_batches
+from .scopes import ROOM_NAME_RE, RoomCache, RoomFacts, default_facts, facts_from
+
+log = logging.getLogger("sotu.collector")
+ERROR_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found",
+               405: "method_not_allowed", 413: "too_large"}
+
+
+@dataclass(frozen=True)
+class Config:
+    secret: str
+    clouddb: str
+    tickdb: str
+    tm: str | None = None          # tm's base URL for room facts; None: defaults only
+    flush_interval: float = 1.0    # seconds between flushes
+    word_grace: float = 1.0        # a word bucket is written this long after it closes
+    tick_grace: float = 0.5        # a tick likewise
+    retention: float = 65.0        # buckets stay in memory for late messages this long
+    max_entries: int = 1_000_000   # words + ticks held in memory (README: "Memory")
+    max_words_written: int = 2_000  # words per bucket value in clouddb
+    tm_timeout: float = 2.0        # one room lookup at tm
+    flatdb_timeout: float = 5.0    # one flatdb call
+    retry_max: float = 10.0        # longest wait between flushes while flatdb fails
+    stop_timeout: float = 10.0     # how long shutdown keeps trying to write
+
+
+# Fields tm adds to room.updated for analytics (README.md, "What tm sends"). A
+# room.updated with or without them is accepted, whichever tm/events.py requires, so
+# neither tm nor the collector must deploy first; missing ones take their defaults.
+ANALYTICS_ROOM_FIELDS = frozenset({"analytics", "event_scope"})
+
+
+def check_event(event: Any) -> None:
+    """`tm.events.check`, tolerant of the analytics fields on room.updated."""
+    try:
+        events.check(event)
+    except events.InvalidEvent:
+        data = event.get("data") if isinstance(event, dict) else None
+        if not isinstance(data, dict) or event.get("type") != events.ROOM_UPDATED:
+            raise
+        required = events.DATA_KEYS[events.ROOM_UPDATED] & ANALYTICS_ROOM_FIELDS
+        patched = {key: value for key, value in data.items()
+                   if key not in ANALYTICS_ROOM_FIELDS}
+        patched.update({key: data.get(key) for key in required})
+        events.check({**event, "data": patched})
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+class Collector:
+    """The state of one collector process: tally, room facts, flatdb clients."""
+
+    def __init__(self, config: Config, clock: Callable[[], float] = time.time):
+        self.config = config
+        self.clock = clock
+        self.analyzer = Analyzer()
+        self.tally = Tally(clock, stem=self.analyzer.stem, retention=config.retention,
+                           word_grace=config.word_grace, tick_grace=config.tick_grace,
+                           max_entries=config.max_entries,
+                           max_words_written=config.max_words_written)
+        self.rooms = RoomCache()
+        self.seen = SeenEvents(clock)
+        self.session: aiohttp.ClientSession | None = None
+        self.dbs: dict[str, FlatDB] = {}
+        self._fetches: dict[str, asyncio.Task[RoomFacts]] = {}
+        self._flush_lock = asyncio.Lock()
+        self.counters = {"received": 0, "duplicates": 0, "counted": 0, "not_in_scope": 0,
+                         "deleted": 0, "room_updates": 0, "room_lookups": 0,
+                         "room_lookup_failures": 0, "flushes": 0, "flush_failures": 0}
+        self.last_flush_error: str | None = None
+        self.unflushed_at_stop: int | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        self.session = aiohttp.ClientSession()
+        self.dbs = {WORDS_DB: FlatDB(self.config.clouddb, self.session,
+                                     self.config.flatdb_timeout),
+                    TICKS_DB: FlatDB(self.config.tickdb, self.session,
+                                     self.config.flatdb_timeout)}
+
+    async def close(self) -> None:
+        for task in list(self._fetches.values()):
+            task.cancel()
+        if self.session is not None:
+            await self.session.close()
+
+    # -- events ----------------------------------------------------------------------
+    async def handle(self, event: dict[str, Any]) -> str:
+        """Take one checked event; returns what became of it (for the answer)."""
+        self.counters["received"] += 1
+        room = event["room"]
+        if not self.seen.first_time(room, event["seq"]):
+            self.counters["duplicates"] += 1
+            return "duplicate"
+        kind = event["type"]
+        data = event["data"]
+        if kind == events.ROOM_UPDATED:
+            self.rooms.from_event(facts_from(room, data))
+            self.counters["room_updates"] += 1
+            return "room_updated"
+        if kind == events.MESSAGE_DELETED:
+            if self.tally.delete((room, data["id"])):
+                self.counters["deleted"] += 1
+                return "uncounted"
+            return "ignored"
+        if kind != events.MESSAGE_CREATED:
+            return "ignored"  # message.pending: only approved posts (message.created) count
+        facts = await self.facts(room)
+        scopes = facts.scopes
+        if not scopes:
+            self.counters["not_in_scope"] += 1
+            return "not_in_scope"
+        try:
+            at = parse_iso(event["ts"])
+        except (TypeError, ValueError):
+            at = self.clock()
+        text = data["text"] if isinstance(data["text"], str) else ""
+        analysis = self.analyzer.analyse(text)
+        self.tally.add(scopes, at, analysis.words, analysis.sentiment, (room, data["id"]))
+        self.counters["counted"] += 1
+        return "counted"
+
+    async def facts(self, room: str) -> RoomFacts:
+        """The room's facts: cached; on a miss asked of tm (others wait for that one)."""
+        facts, fresh = self.rooms.get(room)
+        if facts is not None:
+            if not fresh:
+                self._fetch(room)  # answer with what we know; refresh behind it
+            return facts
+        return await asyncio.shield(self._fetch(room))
+
+    def _fetch(self, room: str) -> asyncio.Task[RoomFacts]:
+        task = self._fetches.get(room)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._lookup(room))
+            self._fetches[room] = task
+            task.add_done_callback(lambda _t: self._fetches.pop(room, None))
+        return task
+
+    async def _lookup(self, room: str) -> RoomFacts:
+        generation = self.rooms.generation(room)
+        if not self.config.tm or self.session is None:
+            facts = default_facts(room)
+            self.rooms.from_fetch(facts, generation)
+            return facts
+        self.counters["room_lookups"] += 1
+        url = f"{self.config.tm.rstrip('/')}/api/v1/rooms/{quote(room, safe='')}"
+        fallback = False
+        try:
+            async with self.session.get(
+                    url, timeout=aiohttp.ClientTimeout(total=self.config.tm_timeout),
+                    headers={"Accept": "application/json"}) as response:
+                if response.status == 200:
+                    body = await response.json(content_type=None)
+                    facts = facts_from(room, body if isinstance(body, dict) else {})
+                elif response.status in (404, 410):
+                    facts = default_facts(room)  # gone: nothing more will be posted
+                else:
+                    raise aiohttp.ClientResponseError(response.request_info, (),
+                                                      status=response.status)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            self.counters["room_lookup_failures"] += 1
+            log.warning("room %s: tm did not answer (%r); using the defaults for now",
+                        room, error)
+            facts, fallback = default_facts(room), True
+        if not self.rooms.from_fetch(facts, generation, fallback=fallback):
+            facts = self.rooms.get(room)[0] or facts  # a room.updated came meanwhile
+        return facts
+
+    # -- flushing --------------------------------------------------------------------
+    async def flush(self, force: bool = False) -> bool:
+        """Write what is due (everything when `force`); True when nothing failed."""
+        async with self._flush_lock:
+            ok = True
+            for db, keys in self.tally.keys_needing_base(force).items():
+                if not keys:
+                    continue
+                try:
+                    self.tally.apply_base(db, await self.dbs[db].get_many(keys))
+                except FlatDBError as error:
+                    ok = self._failed(error)
+            writes = self.tally.plan(force)
+            for db in (WORDS_DB, TICKS_DB):
+                mine = [write for write in writes if write.db == db]
+                by_key = {write.key: write for write in mine}
+                for batch in split_batches([(write.key, write.value) for write in mine]):
+                    try:
+                        await self.dbs[db].put_batch(batch)
+                    except FlatDBError as error:
+                        ok = self._failed(error)
+                        break  # this db is in trouble; try again next time
+                    self.tally.written(by_key[key] for key, _ in batch)
+            self.tally.forget_old()
+            if ok:
+                self.counters["flushes"] += 1
+            return ok
+
+    def _failed(self, error: Exception) -> bool:
+        self.counters["flush_failures"] += 1
+        message = str(error)
+        if message != self.last_flush_error:
+            log.warning("flatdb write failed, counts kept for the next try: %s", message)
+        self.last_flush_error = message
+        return False
+
+    async def flush_loop(self) -> None:
+        delay = self.config.flush_interval
+        while True:
+            await asyncio.sleep(delay)
+            if await self.flush():
+                delay = self.config.flush_interval
+            else:  # back off while flatdb is down; counts wait in memory (bounded)
+                delay = min(max(delay * 2, self.config.flush_interval), self.config.retry_max)
+
+    async def final_flush(self) -> bool:
+        """Shutdown: write everything held, retrying until `stop_timeout`."""
+        deadline = time.monotonic() + self.config.stop_timeout
+        delay = 0.1
+        while True:
+            if await self.flush(force=True) and self.tally.pending() == 0:
+                self.unflushed_at_stop = 0
+                return True
+            if time.monotonic() + delay > deadline:
+                self.unflushed_at_stop = self.tally.pending()
+                log.error("stopping with %d buckets/ticks not written to flatdb: %s",
+                          self.unflushed_at_stop, self.last_flush_error)
+                return False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    def stats(self) -> dict[str, Any]:
+        tally = self.tally
+        return {"ok": True, **self.counters, "pending": tally.pending(),
+                "entries": tally.entries, "rooms_cached": len(self.rooms),
+                "words_over_cap": tally.stats.words_over_cap,
+                "dropped_entries": tally.stats.dropped_entries,
+                "dropped_buckets": tally.stats.dropped_buckets,
+                "last_flush_error": self.last_flush_error}
+
+
+COLLECTOR = web.AppKey("collector", Collector)
+
+
+# -- handlers --------------------------------------------------------------------------
+async def post_event(request: web.Request) -> web.Response:
+    collector = request.app[COLLECTOR]
+    body = await request.read()
+    reason = signing.verify(collector.config.secret, request.headers.get(signing.HEADER),
+                            request.method, request.rel_url.raw_path, body)
+    if reason is not None:
+        return error_response(401, "bad_signature", reason)
+    room = request.match_info["room"]
+    if not ROOM_NAME_RE.match(room):
+        return error_response(400, "bad_room", "not a room name")
+    try:
+        event = json.loads(body)
+        check_event(event)
+    except (ValueError, events.InvalidEvent) as error:  # JSON and UTF-8 errors too
+        return error_response(400, "bad_event", str(error))
+    if event["room"] != room:
+        return error_response(400, "room_mismatch",
+                              f"event for {event['room']!r} posted to room {room!r}")
+    outcome = await collector.handle(event)
+    return web.json_response({"ok": True, "outcome": outcome}, status=202)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response(request.app[COLLECTOR].stats())
+
+
+async def not_found(request: web.Request) -> web.Response:
+    return error_response(404, "not_found", "no such endpoint")
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
+    """Errors as ARCHITECTURE.md's JSON; every unknown path or method is a 404."""
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        # 405 too: reflektor counts 404 as done, any other 4xx as dropped-and-logged.
+        status = 404 if error.status == 405 else error.status
+        return error_response(status, ERROR_CODES.get(status, "error"), error.reason)
+
+
+def create_app(config: Config, clock: Callable[[], float] = time.time) -> web.Application:
+    app = web.Application(middlewares=[json_errors], client_max_size=1024 * 1024)
+    collector = app[COLLECTOR] = Collector(config, clock)
+    app.router.add_post("/internal/rooms/{room}/events", post_event)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_route("*", "/{tail:.*}", not_found)
+
+    async def lifecycle(app: web.Application):
+        await collector.start()
+        flusher = asyncio.get_running_loop().create_task(collector.flush_loop())
+        yield
+        # Runs after the server stopped accepting and the requests under way finished.
+        flusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flusher
+        try:
+            await collector.final_flush()
+        finally:
+            await collector.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+async def serve(config: Config, host: str, port: int,
+                announce: Callable[[str, int], None] | None = None) -> int:
+    """Run until SIGTERM or SIGINT; 0 when every count reached flatdb, else 1."""
+    app = create_app(config)
+    collector = app[COLLECTOR]
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=1024)
+    await site.start()
+    bound_host, bound_port = runner.addresses[0][:2]
+    if announce is not None:
+        announce(bound_host, bound_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+        log.info("stopping: writing %d pending buckets/ticks", collector.tally.pending())
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await runner.cleanup()  # stops the site, waits for requests, final flush
+    unflushed = collector.unflushed_at_stop
+    log.info("stopped: counted=%d unflushed=%s", collector.counters["counted"], unflushed)
+    return 0 if unflushed == 0 else 1
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    defaults = Config(secret="", clouddb="", tickdb="")
+    parser = argparse.ArgumentParser(prog="python -m sotu.collector",
+                                     description="sotu collector: words and ticks to flatdb")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8400, help="0 picks a free port")
+    parser.add_argument("--clouddb", default="http://127.0.0.1:8301",
+                        help="flatdb for word buckets")
+    parser.add_argument("--tickdb", default="http://127.0.0.1:8302",
+                        help="flatdb for per-second ticks")
+    parser.add_argument("--tm", default=None,
+                        help="tm's base URL, to look rooms up (without it: defaults only)")
+    parser.add_argument("--secret-env", default="TM_INTERNAL_SECRET", metavar="NAME",
+                        help="environment variable holding the shared internal secret")
+    parser.add_argument("--flush-interval", type=float, default=defaults.flush_interval)
+    parser.add_argument("--retention", type=float, default=defaults.retention,
+                        help="seconds a closed bucket stays in memory for late messages")
+    parser.add_argument("--max-entries", type=int, default=defaults.max_entries,
+                        help="words and ticks held in memory at most (flatdb down)")
+    parser.add_argument("--max-words-written", type=int, default=defaults.max_words_written,
+                        help="most used words kept in each clouddb value")
+    parser.add_argument("--retry-max", type=float, default=defaults.retry_max,
+                        help="longest wait between flush attempts while flatdb fails")
+    parser.add_argument("--stop-timeout", type=float, default=defaults.stop_timeout,
+                        help="seconds shutdown keeps trying to write to flatdb")
+    parser.add_argument("--log-level", default="INFO")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    secret = os.environ.get(args.secret_env, "")
+    if not secret:
+        print(f"collector: {args.secret_env} is not set: the shared secret that signs "
+              "internal calls (tm's TM_INTERNAL_SECRET)", file=sys.stderr)
+        return 2
+    if args.flush_interval <= 0 or args.max_entries < 1 or args.max_words_written < 1:
+        print("collector: --flush-interval, --max-entries and --max-words-written must be "
+              "positive", file=sys.stderr)
+        return 2
+    config = Config(secret=secret, clouddb=args.clouddb, tickdb=args.tickdb, tm=args.tm,
+                    flush_interval=args.flush_interval, retention=args.retention,
+                    max_entries=args.max_entries, max_words_written=args.max_words_written,
+                    retry_max=args.retry_max, stop_timeout=args.stop_timeout)
+
+    def announce(host: str, port: int) -> None:
+        print(f"collector listening on {host}:{port}", flush=True)
+
+    return asyncio.run(serve(config, args.host, args.port, announce))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

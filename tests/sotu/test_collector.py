@@ -1,0 +1,203 @@
+"""The collector as it runs: `python -m sotu.collector` against two real flatdb processes.
+
+Events arrive as reflektor replays them (signed POSTs). Messages carry a `ts` some
+seconds in the past, so their word bucket is closed and written within a flush
+interval; the shutdown tests use the current time (an open bucket) instead.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from datetime import UTC, datetime
+
+import requests
+
+from tm import signing
+
+from .support import (
+    UNIT,
+    bucket_of,
+    deleted,
+    message,
+    past_moment,
+    post,
+    room_updated,
+    scan,
+    second_of,
+    start_collector,
+    start_flatdb,
+    stored,
+    wait_until,
+)
+
+
+def _eventually_stored(base: str, key: str, expected, timeout: float = 5) -> None:
+    try:
+        wait_until(lambda: stored(base, key) == expected, timeout=timeout)
+    except AssertionError:
+        raise AssertionError(f"{key} never became {expected!r}; "
+                             f"it is {stored(base, key)!r}") from None
+
+
+def _accepted(response: requests.Response) -> dict:
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+# -- counting --------------------------------------------------------------------------
+def test_a_sotu_room_counts_words_and_ticks_for_the_sotu_event(collector, stores, name):
+    # tm answers for the room as today's tm does: without the analytics fields.
+    room = f"sotu-watch-{name}"
+    moment = past_moment(30)
+    texts = ["Taxes are too high, @bob!", "Lower TAXES now: great https://ex.com/taxes",
+             "the taxed economy is good", "fuck taxes"]
+    for seq, text in enumerate(texts, start=1):
+        assert _accepted(post(collector.url, message(room, seq, text, moment))) == {
+            "ok": True, "outcome": "counted"}
+    words_key = f"event:sotu:{bucket_of(moment)}"
+    _eventually_stored(stores.clouddb.url, words_key,
+                       {"taxes": 4, "high": 1, "lower": 1, "great": 1, "economy": 1,
+                        "good": 1})
+    # AFINN-165: great +3, good +3, fuck -4; mean over 4 messages.
+    _eventually_stored(stores.tickdb.url, f"event:sotu:{second_of(moment)}", {
+        "n": 4, "sentiment": 0.5})
+    assert scan(stores.clouddb.url, f"room:{room}:") == {}  # analytics is off by default
+
+
+def test_rooms_follow_tms_analytics_and_event_settings(collector, stores, fake_tm, name):
+    room = f"civics-{name}"
+    fake_tm.rooms[room] = {"name": room, "state": "open", "analytics": True,
+                           "event_scope": f"debate-{name}"}
+    moment = past_moment(25)
+    _accepted(post(collector.url, message(room, 1, "Healthcare healthcare!", moment)))
+    for scope in (f"room:{room}", f"event:debate-{name}"):
+        _eventually_stored(stores.clouddb.url, f"{scope}:{bucket_of(moment)}",
+                           {"healthcare": 1})
+        _eventually_stored(stores.tickdb.url, f"{scope}:{second_of(moment)}", {
+            "n": 1, "sentiment": 0.0})
+
+
+def test_room_updated_turns_scopes_on_and_off(collector, stores, fake_tm, name):
+    room = f"hist-{name}"  # not sotu-named, and tm says nothing: no scope
+    moment = past_moment(20)
+    assert _accepted(post(collector.url, message(room, 1, "colonies", moment)))[
+        "outcome"] == "not_in_scope"
+    assert _accepted(post(collector.url, room_updated(room, 2, analytics=True)))[
+        "outcome"] == "room_updated"
+    _accepted(post(collector.url, message(room, 3, "revolution", moment)))
+    _eventually_stored(stores.clouddb.url, f"room:{room}:{bucket_of(moment)}", {"revolution": 1})
+
+    sotu_room = f"stateoftheunion-{name}"
+    _accepted(post(collector.url, room_updated(sotu_room, 1, event_scope="off")))
+    assert _accepted(post(collector.url, message(sotu_room, 2, "opted out", moment)))[
+        "outcome"] == "not_in_scope"
+    assert fake_tm.requests.count(f"/api/v1/rooms/{sotu_room}") == 0  # known from the event
+
+
+def test_a_redelivered_event_counts_once_and_late_messages_merge(collector, stores, name):
+    room = f"dup-{name}"
+    fake_event = f"dup-{name}"
+    _accepted(post(collector.url, room_updated(room, 1, event_scope=fake_event)))
+    moment = past_moment(15)
+    first = message(room, 2, "borders", moment)
+    assert _accepted(post(collector.url, first))["outcome"] == "counted"
+    assert _accepted(post(collector.url, first))["outcome"] == "duplicate"
+    key = f"event:{fake_event}:{bucket_of(moment)}"
+    _eventually_stored(stores.clouddb.url, key, {"borders": 1})
+    # A late message for a bucket already written: the bucket is written again, merged.
+    # "borders" and "border" are one stem; on a tie the shorter form is shown.
+    _accepted(post(collector.url, message(room, 3, "border security", moment)))
+    _eventually_stored(stores.clouddb.url, key, {"border": 2, "security": 1})
+    _eventually_stored(stores.tickdb.url, f"event:{fake_event}:{second_of(moment)}", {
+        "n": 2, "sentiment": 0.0})
+
+
+# -- refusals --------------------------------------------------------------------------
+def test_unsigned_stale_wrong_and_tampered_requests_are_refused(collector, stores, name):
+    room = f"sotu-sig-{name}"
+    event = message(room, 1, "sneaky words", past_moment(30))
+    assert post(collector.url, event, signature=None).status_code == 401
+    assert post(collector.url, event, now=time.time() - 120).status_code == 401
+    assert post(collector.url, event, signature="t=1,v1=00").status_code == 401
+    tampered = post(collector.url, event, sign_body=b'{"other": "body"}')
+    assert tampered.status_code == 401
+    assert tampered.json()["error"]["code"] == "bad_signature"
+    bad = post(collector.url, room=room, body=b"{not json")
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_event"
+    elsewhere = post(collector.url, event, room=f"other-{name}")
+    assert elsewhere.status_code == 400
+    assert elsewhere.json()["error"]["code"] == "room_mismatch"
+    time.sleep(0.3 * UNIT)  # several flush intervals: nothing may have been counted
+    assert all("sneaky" not in value for value in scan(stores.clouddb.url, "event:").values())
+
+
+def test_every_other_path_and_method_is_404(collector):
+    for method, path in [("GET", "/"), ("POST", "/internal/rooms/r/other"),
+                         ("GET", "/internal/rooms/r/events"), ("PUT", "/internal/x"),
+                         ("POST", "/internal/rooms/r/events/extra")]:
+        body = b"{}"
+        headers = {signing.HEADER: signing.sign("sotu-test-secret", method, path, body)}
+        response = requests.request(method, collector.url + path, data=body,
+                                    headers=headers, timeout=5)
+        assert response.status_code == 404, (method, path, response.text)
+        assert response.json()["error"]["code"] == "not_found"
+
+
+# -- stopping and failures ---------------------------------------------------------------
+def _fresh_bucket_moment() -> datetime:
+    """Now, early enough in its bucket that the bucket stays open for the test."""
+    while time.time() % 10 > 8:  # 3 s left before it is written: ample
+        time.sleep(0.1)
+    return datetime.now(UTC)
+
+
+def test_sigterm_writes_open_buckets_and_deletes_take_unwritten_words_back(
+        own_stores, tmp_path, name):
+    service = start_collector(tmp_path, own_stores.clouddb.url, own_stores.tickdb.url)
+    room = f"sotu-stop-{name}"
+    moment = _fresh_bucket_moment()
+    _accepted(post(service.url, message(room, 1, "inflation inflation", moment,
+                                        message_id=11)))
+    _accepted(post(service.url, message(room, 2, "inflation wages", moment, message_id=12)))
+    _accepted(post(service.url, message(room, 3, "idiots wages", moment, message_id=13)))
+    assert _accepted(post(service.url, deleted(room, 4, 13)))["outcome"] == "uncounted"
+    service.signal(signal.SIGTERM)
+    assert service.wait() == 0, service.log_tail()
+    assert stored(own_stores.clouddb.url, f"event:sotu:{bucket_of(moment)}") == {
+        "inflation": 2, "wages": 1}
+    # Ticks are not taken back: three messages were posted in that second.
+    assert stored(own_stores.tickdb.url, f"event:sotu:{second_of(moment)}")["n"] == 3
+
+
+def test_counts_wait_for_a_flatdb_that_is_down_and_merge_across_restarts(
+        own_stores, tmp_path, name):
+    room = f"sotu-down-{name}"
+    moment = past_moment(20)
+    key = f"event:sotu:{bucket_of(moment)}"
+    first = start_collector(tmp_path, own_stores.clouddb.url, own_stores.tickdb.url,
+                            "--retry-max", str(0.2 * UNIT), name="collector-1")
+    clouddb_port = own_stores.clouddb.port
+    own_stores.clouddb.stop()
+    _accepted(post(first.url, message(room, 1, "climate", moment)))
+    wait_until(lambda: requests.get(first.url + "/healthz", timeout=5).json()[
+        "flush_failures"] >= 2, message="no failed flush while clouddb was down")
+    # tickdb is up: its half of the counts is written meanwhile.
+    _eventually_stored(own_stores.tickdb.url, f"event:sotu:{second_of(moment)}", {
+        "n": 1, "sentiment": 0.0})
+    own_stores.clouddb = start_flatdb("clouddb-again", tmp_path / "clouddb", tmp_path,
+                                      port=clouddb_port)
+    _eventually_stored(own_stores.clouddb.url, key, {"climate": 1})
+    first.signal(signal.SIGTERM)
+    assert first.wait() == 0, first.log_tail()
+
+    # A new collector adds to what the first one wrote instead of overwriting it.
+    second = start_collector(tmp_path, own_stores.clouddb.url, own_stores.tickdb.url,
+                             name="collector-2")
+    try:
+        _accepted(post(second.url, message(room, 2, "climate change", moment)))
+        _eventually_stored(own_stores.clouddb.url, key, {"climate": 2, "change": 1})
+        _eventually_stored(own_stores.tickdb.url, f"event:sotu:{second_of(moment)}",
+                           {"n": 2, "sentiment": 0.0})
+    finally:
+        second.stop()
