@@ -145,6 +145,7 @@ def update_room(room: Room, changes: dict[str, Any]) -> Room:
         # Locked: save() below writes every column, seq included, and a post that
         # committed between an unlocked read and that save would have its seq undone
         # (PostgreSQL; SQLite's IMMEDIATE transactions already serialise writers).
+        # The event's seq is taken after the save, by an UPDATE of the column alone.
         room = Room.objects.select_for_update().get(pk=room.pk)
         for field, value in changes.items():
             if field == "password":
@@ -160,10 +161,13 @@ def update_room(room: Room, changes: dict[str, Any]) -> Room:
                     room.paused_until = None
             else:
                 setattr(room, field, value)
+        # Saved before the event is recorded, so that on commit the room's cache is
+        # flushed (Room.save) before the event is published: a client that hears of
+        # the change and reads the room must not get the cached copy from before it.
+        room.save()
         if _room_data(room) != before:
             _emit(room, events.ROOM_UPDATED, _room_data(room))
             room.seq = Room.objects.filter(pk=room.pk).values_list("seq", flat=True).get()
-        room.save()
     return room
 
 

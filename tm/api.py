@@ -163,7 +163,11 @@ def room_detail(request: HttpRequest, room: str) -> HttpResponse:
     if request.method == "GET":
         actions.check_live(the_room)
         moderator = is_moderator(request, the_room, check_csrf=False)
-        return JsonResponse(room_json(the_room, current_seq(the_room), moderator=moderator))
+        # State and seq from one read of the row, not the cached copy and a later seq:
+        # clients keep or drop this answer by its seq against the room events they
+        # applied, so the seq must be the one of exactly this state.
+        fresh = Room.objects.filter(pk=the_room.pk).first() or the_room
+        return JsonResponse(room_json(fresh, fresh.seq, moderator=moderator))
     require_moderator(request, the_room)
     if request.method == "DELETE":
         actions.delete_room(the_room)

@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.cache import cache
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 # Cached "no such room" marker: a miss is cached too, so a stream of requests for a
@@ -103,12 +103,20 @@ class Room(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         super().save(*args, **kwargs)
-        self.flush_cache()
+        self._flush_now_and_on_commit()
 
     def delete(self, *args, **kwargs):
         result = super().delete(*args, **kwargs)
-        self.flush_cache()
+        self._flush_now_and_on_commit()
         return result
+
+    def _flush_now_and_on_commit(self) -> None:
+        self.flush_cache()
+        # And again once the change is visible to others: a request that missed the
+        # cache between the flush above and the commit read the row as it was and
+        # cached that for ROOM_CACHE_SECONDS (a pause that did not show, a new room
+        # cached as missing). Outside a transaction on_commit runs at once.
+        transaction.on_commit(self.flush_cache)
 
     # -- state ----------------------------------------------------------------
     @property

@@ -16,7 +16,8 @@
 
   function SeqTracker(lastSeq) {
     this.last = lastSeq || 0;
-    this.held = []; // events after a gap, waiting for the fill
+    this.held = []; // events after a gap, or during a fill, waiting for the fill
+    this.filling = false; // a history read is under way (set by the Follower)
   }
 
   /* What to do with `event`: "apply" (and it is now the last), "ignore", "hold", or
@@ -24,7 +25,10 @@
   SeqTracker.prototype.offer = function (event) {
     if (typeof event.seq !== "number") return "other";
     if (event.seq <= this.last) return "ignore";
-    if (event.seq === this.last + 1 && this.held.length === 0) {
+    // While history is being read, even the next event waits: the history answer may
+    // have been written before it (a message, then its deletion, both pushed while the
+    // answer was on its way), and applied after the event it would undo it.
+    if (event.seq === this.last + 1 && this.held.length === 0 && !this.filling) {
       this.last = event.seq;
       return "apply";
     }
@@ -35,6 +39,7 @@
   /* History has been read up to `seq`: returns the held events that now apply, in
    * order. Events still past a gap stay held (the caller fills again). */
   SeqTracker.prototype.filled = function (seq) {
+    this.filling = false;
     if (seq > this.last) this.last = seq;
     var self = this;
     this.held.sort(function (a, b) { return a.seq - b.seq; });
@@ -200,6 +205,7 @@
   Follower.prototype.fill = function () {
     var self = this;
     if (this.filling) return this.filling;
+    this.tracker.filling = true; // until filled(): what arrives meanwhile is held
     this.filling = this.options.fill(this.tracker.last).then(function (seq) {
       self.filling = null;
       self.tracker.filled(seq).forEach(function (event) { self.options.onEvent(event); });

@@ -149,7 +149,14 @@
   }
 
   // -- room state --------------------------------------------------------------------
-  function applyRoom(room) {
+  // The room's seq when the state shown was read (or pushed). An answer to a room read
+  // can arrive after a newer room.updated event; applied then, it would bring back the
+  // old topic or state until the next change.
+  var roomSeq = page.seq || 0;
+
+  function applyRoom(room, seq) {
+    if (seq < roomSeq) return;
+    roomSeq = seq;
     if (topicNode) {
       topicNode.textContent = room.topic || "";
       topicNode.hidden = !room.topic;
@@ -217,7 +224,7 @@
   function refreshRoom() {
     var path = page.key ? "?key=" + encodeURIComponent(page.key) : "";
     return api("GET", path).then(function (r) {
-      if (r.status === 200 && r.body) applyRoom(r.body);
+      if (r.status === 200 && r.body) applyRoom(r.body, r.body.seq);
     });
   }
 
@@ -265,7 +272,7 @@
     } else if (event.type === "message.deleted") {
       removeMessage(data.id);
     } else if (event.type === "room.updated") {
-      applyRoom(data);
+      applyRoom(data, event.seq);
     } else if (event.type === "message.pending" && waitingLink) {
       var count = Number(waitingLink.dataset.count || 0) + 1;
       waitingLink.dataset.count = count;
