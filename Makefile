@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export TM_PORT := $(PORT)
 
-.PHONY: run test setup lint check-deploy clean
+.PHONY: run test setup lint check-deploy clean bench
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -21,6 +21,10 @@ test: setup
 	$(VENV)/bin/ruff check .
 	node --test tests/js/
 	$(PY) -m pytest
+
+# Benchmarks (bench/README.md): figures appended to BENCHMARKS.md; ~7 minutes.
+bench: setup
+	bench/run_all.sh
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from tm import events, signing
 
@@ -33,6 +33,7 @@ from .rooms import (
     DEFAULT_PRESENCE_INTERVAL,
     DEFAULT_RING_SIZE,
     Connection,
+    Encoded,
     Registry,
 )
 
@@ -44,6 +45,7 @@ ROOM_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 # An evicted client that does not read will never take the close frame: give up soon.
 EVICT_CLOSE_SECONDS = 1.0
 RECONNECT_DELAY_MS = (500, 5000)
+HEARTBEAT_JITTER = 0.2  # each connection pings every --ws-heartbeat x (0.8 .. 1.2)
 ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 413: "too_large"}
 
@@ -78,13 +80,12 @@ class Client:
     def __init__(self, node: Node, request: web.Request):
         self.node = node
         self.transport = request.transport
-        self.woken = asyncio.Event()
         self.conn: Connection | None = None
         self.finishing = False  # shutting down: write out the queue, then close
         self.evicted = False
 
     def wake(self) -> None:
-        self.woken.set()
+        raise NotImplementedError
 
     def evict(self, code: int, reason: str) -> None:
         self.evicted = True
@@ -103,28 +104,76 @@ class Client:
             self.transport.abort()
 
 
+def _frames(batch: list[Encoded]) -> bytes:
+    return batch[0].frame if len(batch) == 1 else b"".join(item.frame for item in batch)
+
+
 class WebSocketClient(Client):
+    """Writes go straight to the socket: each event's frame is built once per node
+    (`Encoded.frame`) and a connection's whole queue goes out in one write.
+
+    The fast path takes no task: the registry's wake-up puts the connection on the
+    node's flush list, and one callback per loop turn writes every listed connection
+    whose socket takes data (Node.flush_soon). Only a connection whose socket is backed
+    up (the transport's buffer over its high-water mark), or that is shutting down,
+    gets a writer task, for as long as that lasts: it waits for the socket, then writes
+    everything queued meanwhile. While it runs, everything for that connection goes
+    through it, so order holds. An idle connection holds no task and no Event.
+    """
+
     def __init__(self, node: Node, request: web.Request, ws: web.WebSocketResponse):
         super().__init__(node, request)
         self.ws = ws
+        self.protocol = request.protocol
         self.writer: asyncio.Task[None] | None = None
+        self.writing = False  # a writer task owns the queue until it is written out
 
-    async def write_loop(self, conn: Connection) -> None:
+    def wake(self) -> None:
+        if self.writing:
+            return  # the running writer task takes it with the rest
+        if self.finishing:
+            self._start_writer()
+        else:
+            self.node.flush_soon(self)
+
+    def flush(self) -> None:
+        conn = self.conn
+        if self.writing or conn is None or not conn.queue:
+            return
+        if self.finishing or self.protocol.writing_paused:
+            self._start_writer()
+            return
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.ws.closed:
+            return  # going away: the handler's reader ends and forgets the connection
+        transport.write(_frames(conn.take()))
+        conn.done()
+
+    def _start_writer(self) -> None:
+        if not self.writing and self.conn is not None:
+            self.writing = True
+            self.writer = asyncio.get_running_loop().create_task(self._write_out(self.conn))
+
+    async def _write_out(self, conn: Connection) -> None:
         ws = self.ws
+        protocol = self.protocol
         try:
-            while True:
-                await self.woken.wait()
-                self.woken.clear()
-                # Frames go out back to back: send_frame only awaits the transport when
-                # its buffer is over aiohttp's limit and the peer is not reading.
-                for item in conn.take():
-                    await ws.send_frame(item.data, WSMsgType.TEXT)
-                conn.done()
-                if self.finishing and not conn.queue:
-                    await ws.close(code=CLOSE_SERVICE_RESTART, message=b"server restart")
+            while conn.queue:
+                if protocol.writing_paused:
+                    # Offers meanwhile pile up in conn.queue, where they count against
+                    # the bound: a client that never reads gets evicted.
+                    await protocol._drain_helper()  # what aiohttp's own writer awaits
+                transport = self.transport
+                if transport is None or transport.is_closing() or ws.closed:
                     return
+                transport.write(_frames(conn.take()))
+                conn.done()
+            if self.finishing:
+                await ws.close(code=CLOSE_SERVICE_RESTART, message=b"server restart")
         except (ConnectionError, RuntimeError):
             return  # the peer went away or the socket closed; the reader ends the handler
+        finally:
+            self.writing = False
 
     def evict(self, code: int, reason: str) -> None:
         super().evict(code, reason)
@@ -143,6 +192,13 @@ class WebSocketClient(Client):
 
 
 class SseClient(Client):
+    def __init__(self, node: Node, request: web.Request):
+        super().__init__(node, request)
+        self.woken = asyncio.Event()
+
+    def wake(self) -> None:
+        self.woken.set()
+
     def evict(self, code: int, reason: str) -> None:
         super().evict(code, reason)
         # No close code in SSE: the stream just ends and EventSource comes back with
@@ -159,6 +215,7 @@ class Node:
             ring_size=config.ring_size, max_queue_bytes=config.max_queue_bytes,
             presence_interval=config.presence_interval)
         self.clients: set[Client] = set()
+        self._to_flush: list[WebSocketClient] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._no_clients = asyncio.Event()
         self._no_clients.set()
@@ -168,6 +225,23 @@ class Node:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    def flush_soon(self, client: WebSocketClient) -> None:
+        """Write `client`'s queue at the end of this loop turn: an event fanned out to a
+        room costs one callback, not one task wake-up per connection, and events that
+        arrive in the same turn go out in one write per connection."""
+        self._to_flush.append(client)
+        if len(self._to_flush) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        clients, self._to_flush = self._to_flush, []
+        for client in clients:
+            try:
+                client.flush()
+            except Exception:  # one broken connection must not stop the room
+                log.exception("writing to a WebSocket client failed")
+                client.abort()
 
     def add_client(self, client: Client) -> None:
         self.clients.add(client)
@@ -269,25 +343,29 @@ def _stream_request(request: web.Request) -> tuple[str, int | None, bool]:
 async def websocket(request: web.Request) -> web.StreamResponse:
     node = request.app[NODE]
     room, after, moderator = _stream_request(request)
-    ws = web.WebSocketResponse(compress=False, heartbeat=node.config.ws_heartbeat,
-                               max_msg_size=64 * 1024)
+    # Jittered per connection: a class connects within a second or two, and pings that
+    # all come due together (aiohttp rounds them to whole seconds) stall the node while
+    # it handles thousands of pongs at once.
+    heartbeat = node.config.ws_heartbeat * random.uniform(1 - HEARTBEAT_JITTER,
+                                                          1 + HEARTBEAT_JITTER)
+    ws = web.WebSocketResponse(compress=False, heartbeat=heartbeat, max_msg_size=64 * 1024)
     await ws.prepare(request)
     client = WebSocketClient(node, request, ws)
     node.add_client(client)
-    conn = client.conn = node.registry.connect(room, client, moderator=moderator, after=after)
-    client.writer = asyncio.get_running_loop().create_task(client.write_loop(conn))
+    client.conn = node.registry.connect(room, client, moderator=moderator, after=after)
     try:
         async for _message in ws:
             pass  # clients have nothing to say; reading handles pings and the close
     finally:
         try:
-            if client.finishing:
+            writer = client.writer
+            if writer is not None and client.finishing:
                 # The writer is closing with 1012 after the reconnect message; the
                 # shutdown grace period bounds this wait (it aborts what is left).
                 with contextlib.suppress(Exception):
-                    await client.writer
-            else:
-                client.writer.cancel()
+                    await writer
+            elif writer is not None:
+                writer.cancel()
         finally:
             # Also when the handler is cancelled (the transport closed) mid-wait.
             node.remove_client(client)

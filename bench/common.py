@@ -1,0 +1,467 @@
+"""What every benchmark here shares: the machine, processes that are always cleaned
+up, CPU time and RSS from /proc, percentiles, and appending figures to BENCHMARKS.md.
+
+Every process a benchmark starts is the leader of its own process group, and
+`Processes.close` (run on normal exit, on an exception, on SIGINT/SIGTERM and when the
+benchmark's time limit fires) sends SIGTERM to each of those groups by id, then
+SIGKILL to what is left: gunicorn's workers go with their master.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import platform
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
+BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
+NODE_DIR = ROOT / "bench" / "node"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+SERVER_CORE = 0
+LOAD_CORE = 1
+BENCHMARKS_HEADER = """# Benchmarks
+
+Figures from the benchmarks in `bench/` (bench/README.md says what each one measures and
+how). Each run appends its own section with the command, the machine and the load
+average when it started; compare runs on the same machine, and prefer a quiet one.
+"""
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+# -- the machine ----------------------------------------------------------------------
+def _first_match(path: str, pattern: str) -> str:
+    try:
+        match = re.search(pattern, Path(path).read_text(), re.MULTILINE)
+    except OSError:
+        return "?"
+    return match.group(1).strip() if match else "?"
+
+
+def node_version() -> str:
+    node = shutil.which("node")
+    if node is None:
+        return "not installed"
+    return subprocess.run([node, "--version"], capture_output=True, text=True,
+                          timeout=10).stdout.strip()
+
+
+def ws_version() -> str:
+    try:
+        return json.loads((NODE_DIR / "node_modules" / "ws" / "package.json").read_text())[
+            "version"]
+    except (OSError, ValueError, KeyError):
+        return "not installed"
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def machine() -> dict[str, str]:
+    mem_kib = int(_first_match("/proc/meminfo", r"^MemTotal:\s+(\d+)") or 0)
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": str(os.cpu_count()),
+        "cpu": _first_match("/proc/cpuinfo", r"^model name\s*:\s*(.+)$"),
+        "memory": f"{mem_kib / 1024 / 1024:.1f} GiB",
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "node": node_version(),
+        "load average at start": load_average(),
+    }
+
+
+def machine_line(info: dict[str, str]) -> str:
+    return (f"{info['date']}; {info['nproc']} cores ({info['cpu']}), {info['memory']}, "
+            f"Linux {info['kernel']}, Python {info['python']}, Node {info['node']}; "
+            f"load average at start {info['load average at start']}")
+
+
+# -- /proc --------------------------------------------------------------------------
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a process (all its threads), /proc/<pid>/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK  # utime, stime
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc/<pid>/stat."""
+    return sum(cpu_times(pid))
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process below it (gunicorn's master and its workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat[stat.rindex(")") + 2:].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    total = 0.0
+    for member in descendants(pid):
+        try:
+            total += cpu_seconds(member)
+        except OSError:
+            pass  # exited meanwhile
+    return total
+
+
+def rss_bytes(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_SIZE
+
+
+def raise_nofile() -> None:
+    """Soft RLIMIT_NOFILE up to the hard limit (20,000 on the bench machines)."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def pin_self(core: int) -> None:
+    if hasattr(os, "sched_setaffinity") and core < (os.cpu_count() or 1):
+        os.sched_setaffinity(0, {core})
+
+
+def taskset(core: int | None, args: Sequence[str]) -> list[str]:
+    if core is None or shutil.which("taskset") is None or core >= (os.cpu_count() or 1):
+        return list(args)
+    return ["taskset", "-c", str(core), *args]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# -- statistics -----------------------------------------------------------------------
+def percentile(values: Sequence[float], p: float) -> float:
+    """The p-th percentile (0-100), linear between closest ranks; nan when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * p / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+# -- processes ------------------------------------------------------------------------
+class Proc:
+    """One started process: its log, its announced port, its pid."""
+
+    def __init__(self, name: str, popen: subprocess.Popen, log_path: Path):
+        self.name = name
+        self.popen = popen
+        self.log_path = log_path
+        self.port = 0
+        self.admin_port: int | None = None
+        self.lines: list[str] = []
+        self._ready = threading.Event()
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+class Processes:
+    """Starts processes in their own process groups and always stops them."""
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = log_dir
+        self.procs: list[Proc] = []
+
+    def start(self, name: str, args: Sequence[str], *, env: dict[str, str] | None = None,
+              ready: str | None = None, timeout: float = 30.0, stdin: bool = False,
+              cwd: Path = ROOT) -> Proc:
+        """Start `args`; with `ready` (a regex with one group, the port), wait for that
+        line on stdout. stdout+stderr go to <log_dir>/<name>.log."""
+        log_path = self.log_dir / f"{name}.log"
+        popen = subprocess.Popen(
+            list(args), cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+            start_new_session=True, preexec_fn=raise_nofile)
+        proc = Proc(name, popen, log_path)
+        self.procs.append(proc)
+        pattern = re.compile(ready) if ready else None
+
+        def pump() -> None:
+            with open(log_path, "a") as log, popen.stdout:
+                for line in popen.stdout:
+                    log.write(line)
+                    log.flush()
+                    proc.lines.append(line)
+                    if pattern and not proc._ready.is_set():
+                        match = pattern.search(line)
+                        if match:
+                            groups = [g for g in match.groups() if g]
+                            proc.port = int(groups[0]) if groups else 0
+                            proc.admin_port = int(groups[1]) if len(groups) > 1 else None
+                            proc._ready.set()
+            proc._ready.set()  # EOF: stop waiting either way
+
+        threading.Thread(target=pump, daemon=True).start()
+        if pattern:
+            if not proc._ready.wait(timeout) or (pattern.groups and not proc.port):
+                raise BenchError(f"{name} did not start; its log:\n{proc.log_tail()}")
+            if popen.poll() is not None:
+                raise BenchError(f"{name} exited with {popen.returncode}:\n{proc.log_tail()}")
+        return proc
+
+    def stop(self, proc: Proc, timeout: float = 10.0) -> None:
+        popen = proc.popen
+        if popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(popen.pid, signal.SIGTERM)
+            try:
+                popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        # The group may outlive its leader (gunicorn workers): kill what is left of it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(popen.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            popen.wait(5)
+        if popen.stdin:
+            with contextlib.suppress(OSError):
+                popen.stdin.close()
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            self.stop(proc)
+        self.procs.clear()
+
+
+class _TimeLimit(BaseException):
+    pass
+
+
+@contextlib.contextmanager
+def bench_session(name: str, time_limit: float) -> Iterator[Processes]:
+    """Processes that are stopped however the block ends, a log directory, and a hard
+    time limit (SIGALRM) so a stuck benchmark cannot run on."""
+    log_dir = Path(tempfile.mkdtemp(prefix=f"tm-bench-{name}-"))
+    procs = Processes(log_dir)
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    def on_alarm(_signum, _frame):
+        raise _TimeLimit(f"{name}: over its time limit of {time_limit:.0f} s")
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(int(time_limit))
+    print(f"[{name}] logs in {log_dir}", flush=True)
+    try:
+        yield procs
+    except _TimeLimit as error:
+        raise BenchError(str(error)) from None
+    finally:
+        signal.alarm(0)
+        procs.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+# -- services -------------------------------------------------------------------------
+def start_memcached(procs: Processes) -> str:
+    binary = shutil.which("memcached")
+    if binary is None:
+        raise BenchError("memcached is not installed (apt-get install memcached)")
+    port = free_port()
+    args = [binary, "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-m", "64", "-c", "4096"]
+    if os.geteuid() == 0:
+        args += ["-u", "nobody"]  # memcached refuses to run as root
+    procs.start("memcached", args)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return f"127.0.0.1:{port}"
+        except OSError:
+            if time.monotonic() > deadline:
+                raise BenchError("memcached did not open its port") from None
+            time.sleep(0.05)
+
+
+def start_ekg(procs: Processes, secret: str, core: int | None = SERVER_CORE,
+              extra: Sequence[str] = ()) -> Proc:
+    return procs.start(
+        "ekg", taskset(core, [PYTHON, "-m", "ekg_py", "--port", "0",
+                              "--allowed-origin", "http://127.0.0.1", "--log-level",
+                              "WARNING", *extra]),
+        env={"TM_INTERNAL_SECRET": secret}, ready=r"ekg listening on 127\.0\.0\.1:(\d+)")
+
+
+def start_node_ws(procs: Processes, secret: str, core: int | None = SERVER_CORE) -> Proc:
+    if not (NODE_DIR / "node_modules" / "ws").exists():
+        raise BenchError("bench/node has no node_modules: run `npm install` in bench/node "
+                         "(or `make bench`, which does)")
+    return procs.start(
+        "node-ws", taskset(core, ["node", str(NODE_DIR / "broadcast.js"), "--port", "0"]),
+        env={"TM_INTERNAL_SECRET": secret}, ready=r"node-ws listening on 127\.0\.0\.1:(\d+)")
+
+
+def start_reflektor(procs: Processes, targets: Sequence[str],
+                    core: int | None = None) -> Proc:
+    args = [PYTHON, "-m", "reflektor", "--port", "0", "--admin-port", "0"]
+    for target in targets:
+        args += ["--target", target]
+    return procs.start("reflektor", taskset(core, args),
+                       ready=r"reflektor listening on 127\.0\.0\.1:(\d+) admin 127\.0\.0\.1:(\d+)")
+
+
+UNLIMITED_RATES = {
+    "TM_RATE_POST_PER_PARTICIPANT": "100000/s",
+    "TM_RATE_POST_PER_CLIENT": "100000/s",
+    "TM_RATE_JOIN_PER_CLIENT": "100000/s",
+    "TM_RATE_CREATE_ROOM_PER_CLIENT": "100000/s",
+}
+
+
+def start_tm(procs: Processes, *, memcached: str, secret: str, workers: int,
+             reflektor_urls: Sequence[str] = (), core: int | None = None) -> tuple[Proc, str]:
+    """tm under gunicorn (sync workers, settings.test, a fresh SQLite file), as
+    tests/support/tm_server.py starts it, with the rate limits lifted."""
+    db_path = procs.log_dir / f"tm-{secrets.token_hex(3)}.sqlite3"
+    env = {
+        "DJANGO_SETTINGS_MODULE": "settings.test",
+        "TM_DB_PATH": str(db_path),
+        "TM_MEMCACHED": memcached,
+        "TM_CACHE_PREFIX": "bench-" + secrets.token_hex(4),
+        "TM_SECRET_KEY": secrets.token_urlsafe(32),
+        "TM_CLIENT_KEY_SECRET": secrets.token_urlsafe(32),
+        "TM_INTERNAL_SECRET": secret,
+        "TM_REFLEKTOR_URLS": ",".join(reflektor_urls),
+        **UNLIMITED_RATES,
+    }
+    migrate = subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=ROOT,
+                             env={**os.environ, **env}, capture_output=True, text=True,
+                             timeout=120)
+    if migrate.returncode != 0:
+        raise BenchError(f"migrate failed:\n{migrate.stdout[-2000:]}{migrate.stderr[-2000:]}")
+    port = free_port()
+    gunicorn = str(Path(PYTHON).parent / "gunicorn")
+    # gunicorn.conf.py (read from the cwd) logs every request to stdout, as in production.
+    proc = procs.start(
+        "tm", taskset(core, [gunicorn, "tm.wsgi:application", "-b", f"127.0.0.1:{port}",
+                             "-w", str(workers), "--graceful-timeout", "2"]),
+        env=env, ready=r"Listening at: http://127\.0\.0\.1:(\d+)")
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    import urllib.request
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as answer:  # noqa: S310
+                if answer.status == 200:
+                    return proc, url
+        except OSError:
+            pass
+        if time.monotonic() > deadline or proc.popen.poll() is not None:
+            raise BenchError(f"tm did not answer /healthz:\n{proc.log_tail()}")
+        time.sleep(0.1)
+
+
+# -- the load generator (bench/wsclients.py) -----------------------------------------
+class LoadGen:
+    """Drives a bench/wsclients.py process over its stdin/stdout (JSON lines)."""
+
+    def __init__(self, procs: Processes, name: str, args: Sequence[str],
+                 core: int | None = LOAD_CORE):
+        self.proc = procs.start(name, taskset(core, [PYTHON, "-m", "bench.wsclients",
+                                                     *args]), stdin=True)
+        self._seen = 0
+
+    def _next(self, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            while self._seen < len(self.proc.lines):
+                line = self.proc.lines[self._seen]
+                self._seen += 1
+                if line.startswith("{"):
+                    return json.loads(line)
+            if self.proc.popen.poll() is not None and self._seen >= len(self.proc.lines):
+                raise BenchError(f"{self.proc.name} exited:\n{self.proc.log_tail()}")
+            if time.monotonic() > deadline:
+                raise BenchError(f"{self.proc.name}: no answer in {timeout:.0f} s:\n"
+                                 f"{self.proc.log_tail()}")
+            time.sleep(0.005)
+
+    def expect(self, event: str, timeout: float) -> dict:
+        message = self._next(timeout)
+        if message.get("event") != event:
+            raise BenchError(f"{self.proc.name}: expected {event!r}, got {message}")
+        return message
+
+    def command(self, line: str) -> None:
+        assert self.proc.popen.stdin is not None
+        self.proc.popen.stdin.write(line + "\n")
+        self.proc.popen.stdin.flush()
+
+
+# -- BENCHMARKS.md --------------------------------------------------------------------
+def append_section(markdown: str) -> None:
+    """Append one section to BENCHMARKS.md (created with a header if missing), under
+    an exclusive lock and re-reading the file first: another benchmark may be writing
+    its own section at the same time."""
+    with open(BENCHMARKS_MD, "a+", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            handle.seek(0)
+            current = handle.read()
+            if not current.strip():
+                prefix = BENCHMARKS_HEADER + "\n"
+            else:  # exactly one blank line between sections
+                prefix = "\n" * (2 - (len(current) - len(current.rstrip("\n"))))
+            handle.write(prefix + markdown.strip("\n") + "\n")
+            handle.flush()
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    print(f"appended to {BENCHMARKS_MD}", flush=True)
+
+
+def command_line() -> str:
+    """How this benchmark was run, for its section in BENCHMARKS.md."""
+    return " ".join([f".venv/bin/python -m bench.{Path(sys.argv[0]).stem}", *sys.argv[1:]])

@@ -1,0 +1,163 @@
+"""tm's post endpoint under load: p50 and p90 of POST /api/v1/rooms/<room>/messages,
+with publish to reflektor off and then on.
+
+    .venv/bin/python -m bench.post_endpoint [--posters 1 4] [--posts 2000] [--workers 4]
+
+tm runs under gunicorn (sync workers, settings.test, SQLite in WAL mode, a real
+memcached for rate-limit counters and cached rooms, rate limits lifted). For each
+count in `--posters`, that many participants of one room post as fast as they get
+answers, `--posts` in all after a warm-up of 50 (not counted; a single poster posts a
+quarter as many); latency is measured by the client, from sending the request to the
+whole answer (a new TCP connection each time: gunicorn's sync workers close it). Each
+run on a fresh database, with publish:
+
+- publish off: TM_REFLEKTOR_URLS empty, tm stores the message and answers;
+- publish on: tm posts each event, signed, to a local reflektor (which replays it to
+  an ekg_py node with no clients) before it answers, as in production.
+
+Nothing is pinned: tm's workers use both cores; the posters (one asyncio process,
+this one) share them. The original product's figures, quoted (not measured here):
+p50 3 ms, p90 4 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import sys
+import time
+
+import aiohttp
+
+from . import common
+from .e2e import create_rooms
+
+ORIGINAL = {"p50": 3.0, "p90": 4.0}
+WARM_UP = 50
+
+
+async def hammer(tm_url: str, room: str, tokens: list[str], posts: int) -> list[float]:
+    """Each token posts in turn as soon as its last post is answered; returns the
+    latencies (seconds) of the posts after the warm-up."""
+    latencies: list[float] = []
+    failures: list[int] = []
+    counter = iter(range(WARM_UP + posts))
+    connector = aiohttp.TCPConnector(limit=len(tokens) * 2)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def poster(token: str) -> None:
+            headers = {"Authorization": f"Bearer {token}"}
+            for number in counter:
+                text = f"post {number}: can you go over the second example again, please?"
+                sent = time.perf_counter()
+                async with session.post(f"{tm_url}/api/v1/rooms/{room}/messages",
+                                        json={"text": text}, headers=headers) as answer:
+                    await answer.read()
+                    status = answer.status
+                elapsed = time.perf_counter() - sent
+                if status != 201:
+                    failures.append(status)
+                elif number >= WARM_UP:
+                    latencies.append(elapsed)
+
+        await asyncio.gather(*(poster(token) for token in tokens))
+    if failures:
+        raise common.BenchError(f"{len(failures)} posts failed: {sorted(set(failures))}")
+    return latencies
+
+
+async def join_many(tm_url: str, room: str, count: int) -> list[str]:
+    tokens = []
+    async with aiohttp.ClientSession() as session:
+        for number in range(count):
+            async with session.post(f"{tm_url}/api/v1/rooms/{room}/join",
+                                    json={"nickname": f"poster-{number}"}) as answer:
+                if answer.status != 201:
+                    raise common.BenchError(f"join: {answer.status} {await answer.text()}")
+                tokens.append((await answer.json())["token"])
+    return tokens
+
+
+def run_one(procs: common.Processes, args: argparse.Namespace, posters: int,
+            publish: bool) -> dict:
+    secret = secrets.token_urlsafe(32)
+    memcached = common.start_memcached(procs)
+    relays: list[str] = []
+    if publish:
+        ekg = common.start_ekg(procs, secret, core=None)
+        relay = common.start_reflektor(procs, [f"http://127.0.0.1:{ekg.port}"])
+        relays = [f"http://127.0.0.1:{relay.port}"]
+    tm, tm_url = common.start_tm(procs, memcached=memcached, secret=secret,
+                                 workers=args.workers, reflektor_urls=relays)
+    try:
+        room = "bench-posts"
+        asyncio.run(create_rooms(tm_url, [room]))
+        tokens = asyncio.run(join_many(tm_url, room, posters))
+        posts = args.posts if posters > 1 else max(100, args.posts // 4)
+        cpu0 = common.tree_cpu_seconds(tm.pid)
+        began = time.monotonic()
+        latencies = asyncio.run(hammer(tm_url, room, tokens, posts))
+        wall = time.monotonic() - began
+        cpu = common.tree_cpu_seconds(tm.pid) - cpu0
+    finally:
+        procs.close()  # this run's services; the next run starts its own
+    result = {
+        "publish": publish, "posters": posters, "posts": len(latencies),
+        "p50": common.percentile(latencies, 50) * 1000,
+        "p90": common.percentile(latencies, 90) * 1000,
+        "p99": common.percentile(latencies, 99) * 1000,
+        "posts_per_s": (WARM_UP + posts) / wall,
+        "tm_cpu_ms_per_post": cpu / (WARM_UP + posts) * 1000,
+    }
+    print(f"[post_endpoint] {result}", flush=True)
+    return result
+
+
+def report(results: list[dict], args: argparse.Namespace, info: dict[str, str]) -> str:
+    lines = [
+        f"## tm's post endpoint under load ({info['date']})",
+        "",
+        f"Command: `{common.command_line()}`  ",
+        f"Machine: {common.machine_line(info)}  ",
+        f"Setup: gunicorn with {args.workers} sync workers, settings.test (SQLite WAL, "
+        "memcached), rate limits lifted; N participants of one room post back to back "
+        f"(warm-up of {WARM_UP} not counted); client-side latency, a new connection per "
+        "post; nothing pinned, the posters share the machine. Publish on: tm posts each "
+        "event to a local reflektor (-> an ekg_py node) before it answers.",
+        "",
+        "| posters | publish to reflektor | posts | p50 ms | p90 ms | p99 ms | posts / s "
+        "| tm CPU ms / post |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        lines.append(f"| {r['posters']} | {'on' if r['publish'] else 'off'} | {r['posts']} "
+                     f"| {r['p50']:.1f} | {r['p90']:.1f} | {r['p99']:.1f} "
+                     f"| {r['posts_per_s']:.0f} | {r['tm_cpu_ms_per_post']:.1f} |")
+    lines.append(f"| | original product (quoted, not measured here) | | {ORIGINAL['p50']:.0f} "
+                 f"| {ORIGINAL['p90']:.0f} | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.post_endpoint", description=__doc__)
+    parser.add_argument("--posters", type=int, nargs="+", default=[1, 4],
+                        help="concurrent posters, one run each")
+    parser.add_argument("--posts", type=int, default=2000, help="posts counted per run")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--time-limit", type=float, default=300)
+    parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    info = common.machine()
+    print(f"[post_endpoint] {common.machine_line(info)}", flush=True)
+    with common.bench_session("post_endpoint", args.time_limit) as procs:
+        results = [run_one(procs, args, posters, publish)
+                   for publish in (False, True) for posters in args.posters]
+    text = report(results, args, info)
+    print(text)
+    if not args.no_write:
+        common.append_section(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
