@@ -140,13 +140,15 @@ def create_room(
 
 def update_room(room: Room, changes: dict[str, Any]) -> Room:
     """Apply validated settings changes; publishes room.updated when users see a change."""
-    before = _room_data(room)
     with transaction.atomic():
         # Locked: save() below writes every column, seq included, and a post that
         # committed between an unlocked read and that save would have its seq undone
         # (PostgreSQL; SQLite's IMMEDIATE transactions already serialise writers).
         # The event's seq is taken after the save, by an UPDATE of the column alone.
         room = Room.objects.select_for_update().get(pk=room.pk)
+        # Compared with the locked row, not the caller's (cached) copy: that one may
+        # be behind, and a change it happens to match would send no room.updated.
+        before = _room_data(room)
         for field, value in changes.items():
             if field == "password":
                 room.set_join_password(value)

@@ -21,6 +21,13 @@ from django.utils import timezone
 _MISSING = "__missing__"
 ROOM_CACHE_SECONDS = 300
 MISSING_CACHE_SECONDS = 30
+# Put in a room's cache entry when the room is written, before and after the commit,
+# for a few seconds: readers that find it read the database and cache nothing. A plain
+# delete is not enough: a reader that missed the cache and read the row just before a
+# write committed would cache the old row after the delete, for ROOM_CACHE_SECONDS (a
+# pause that lets posts through, a room.updated that is never sent).
+_WRITING = "__writing__"
+WRITE_GUARD_SECONDS = 5
 
 
 class RoomState(models.TextChoices):
@@ -89,17 +96,21 @@ class Room(models.Model):
         cached = cache.get(key)
         if cached == _MISSING:
             return None
-        if cached is not None:
+        if cached is not None and cached != _WRITING:
             return cached
         room = cls.objects.filter(name=name).first()
+        if cached == _WRITING:
+            return room  # maybe the row from before a write's commit: not for the cache
+        # add, not set: a write that began since our read has put _WRITING there.
         if room is None:
-            cache.set(key, _MISSING, MISSING_CACHE_SECONDS)
+            cache.add(key, _MISSING, MISSING_CACHE_SECONDS)
         else:
-            cache.set(key, room, ROOM_CACHE_SECONDS)
+            cache.add(key, room, ROOM_CACHE_SECONDS)
         return room
 
     def flush_cache(self) -> None:
-        cache.delete(self.cache_key(self.name))
+        """Drop the cached copy; readers use the database for WRITE_GUARD_SECONDS."""
+        cache.set(self.cache_key(self.name), _WRITING, WRITE_GUARD_SECONDS)
 
     def save(self, *args, **kwargs) -> None:
         super().save(*args, **kwargs)
@@ -112,10 +123,9 @@ class Room(models.Model):
 
     def _flush_now_and_on_commit(self) -> None:
         self.flush_cache()
-        # And again once the change is visible to others: a request that missed the
-        # cache between the flush above and the commit read the row as it was and
-        # cached that for ROOM_CACHE_SECONDS (a pause that did not show, a new room
-        # cached as missing). Outside a transaction on_commit runs at once.
+        # Again once the change is visible to others, so the guard outlasts the commit
+        # (a long transaction could outlive the first one). Outside a transaction
+        # on_commit runs at once.
         transaction.on_commit(self.flush_cache)
 
     # -- state ----------------------------------------------------------------

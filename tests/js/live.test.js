@@ -54,6 +54,40 @@ test("a second gap after a fill stays held", () => {
   assert.deepStrictEqual(t.filled(6).map((e) => e.seq), [7]);
 });
 
+test("during a fill even the next event is held, and applied after the history", () => {
+  // The history answer can predate events pushed while it was on its way (a message
+  // and its deletion): applied after them, it would show the deleted message again.
+  const t = new SeqTracker(4);
+  t.filling = true;
+  assert.strictEqual(t.offer(ev(5)), "hold");
+  assert.strictEqual(t.offer(ev(6)), "hold");
+  // The history reached 5: 5 is not applied twice, 6 follows it.
+  assert.deepStrictEqual(t.filled(5).map((e) => e.seq), [6]);
+  assert.strictEqual(t.filling, false);
+  assert.strictEqual(t.offer(ev(7)), "apply");
+});
+
+test("the Follower marks its tracker as filling until the history is applied", async () => {
+  const { Follower } = require("../../tm/static/tm/live.js");
+  const applied = [];
+  let answer;
+  const follower = new Follower({
+    pushUrls: ["http://push.example"], room: "r", after: 4,
+    onEvent: (e) => applied.push(e.seq), onOther: () => {}, onStatus: () => {},
+    fill: () => new Promise((resolve) => { answer = resolve; }),
+    checkSeq: () => Promise.resolve(4),
+  });
+  const filling = follower.fill();
+  follower.receive(JSON.stringify(ev(5)));
+  follower.receive(JSON.stringify(ev(6)));
+  assert.deepStrictEqual(applied, []);
+  answer(4); // the history read found nothing new: 5 and 6 apply now, in order
+  await filling;
+  assert.deepStrictEqual(applied, [5, 6]);
+  follower.receive(JSON.stringify(ev(7)));
+  assert.deepStrictEqual(applied, [5, 6, 7]);
+});
+
 test("back-off doubles, is capped, and has jitter", () => {
   assert.strictEqual(backoff(0, () => 1), 500);
   assert.strictEqual(backoff(0, () => 0), 250);

@@ -58,6 +58,9 @@ class TmServer:
     db_path: Path
     log_path: Path
     process: subprocess.Popen | None = None
+    # The server's environment, for commands that must share its database and cache
+    # (the outbox relay in tests/support/stack.py).
+    env: dict[str, str] | None = None
 
     def create_room(self, name: str, **fields) -> tuple[dict, ApiSession]:
         """Create a room anonymously; returns its JSON (with owner_key) and the owner's
@@ -105,8 +108,11 @@ def _wait_for_health(url: str, process: subprocess.Popen, log_path: Path) -> Non
 
 @contextlib.contextmanager
 def running_tm(tmp: Path, extra_env: dict[str, str] | None = None,
-               workers: int = 2) -> Iterator[TmServer]:
-    """Migrate a fresh database and serve tm under gunicorn until the block ends."""
+               workers: int = 2, port: int | None = None) -> Iterator[TmServer]:
+    """Migrate a fresh database and serve tm under gunicorn until the block ends.
+
+    `port` is for callers that must know tm's address before it starts (a push node
+    that allows tm's origin); by default a free one is picked."""
     db_path = tmp / "tm.sqlite3"
     log_path = tmp / "gunicorn.log"
     env = {
@@ -127,7 +133,7 @@ def running_tm(tmp: Path, extra_env: dict[str, str] | None = None,
                                  timeout=60 * TIME_SCALE)
     if migrate.returncode != 0:
         pytest.fail(f"migrate failed:\n{log_path.read_text(errors='replace')[-4000:]}")
-    port = free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     log = log_path.open("a")
     process = subprocess.Popen(
@@ -137,7 +143,7 @@ def running_tm(tmp: Path, extra_env: dict[str, str] | None = None,
     )
     try:
         _wait_for_health(url, process, log_path)
-        yield TmServer(url=url, db_path=db_path, log_path=log_path, process=process)
+        yield TmServer(url=url, db_path=db_path, log_path=log_path, process=process, env=env)
     finally:
         process.terminate()
         try:

@@ -18,6 +18,7 @@ def _room(name="chem-1"):
 @pytest.mark.django_db
 def test_a_hit_skips_the_database():
     _room()
+    cache.delete(Room.cache_key("chem-1"))  # the write guard has run out
     assert Room.get("chem-1").name == "chem-1"
     with CaptureQueriesContext(connection) as queries:
         assert Room.get("chem-1").name == "chem-1"
@@ -43,6 +44,29 @@ def test_save_and_delete_flush_the_key():
     assert Room.get("chem-1").topic == "acids"
     room.delete()
     assert Room.get("chem-1") is None
+
+
+@pytest.mark.django_db
+def test_after_a_write_readers_use_the_database_and_cache_nothing_for_a_while():
+    room = _room()
+    room.topic = "acids"
+    room.save()
+    with CaptureQueriesContext(connection) as queries:
+        assert Room.get("chem-1").topic == "acids"
+        assert Room.get("chem-1").topic == "acids"
+    assert len(queries) == 2
+    assert cache.get(Room.cache_key("chem-1")) == "__writing__"
+
+
+@pytest.mark.django_db
+def test_a_row_read_before_a_write_cannot_be_cached_over_its_guard():
+    room = _room()
+    cache.delete(Room.cache_key("chem-1"))
+    read_before = Room.objects.get(name="chem-1")  # a reader that missed the cache...
+    room.topic = "acids"
+    room.save()  # ...a write commits before it caches what it read
+    assert not cache.add(Room.cache_key("chem-1"), read_before)  # what Room.get does
+    assert Room.get("chem-1").topic == "acids"
 
 
 @pytest.mark.django_db

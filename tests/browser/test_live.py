@@ -1,0 +1,121 @@
+"""The pages follow their room by push: two Chromium pages, tm with a push node.
+
+This module starts its own stack (tests/support/stack.py: ekg, reflektor, tm with
+TM_PUSH_URLS, the outbox relay), subprocesses only: Playwright's sync API owns this
+thread's event loop. With push URLs configured the room page does not poll at all
+(room.js follows the node and only checks the room's seq every 30 s), so a change
+that shows on the other page within a second or so came by push; the WebSocket
+frames each page received are recorded to show it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
+
+from tests.conftest import TIME_SCALE
+from tests.support.stack import Stack, running_stack
+
+from .conftest import DESKTOP, UNIT_MS
+from .test_flow import create_room_from_home, join_room, send, stream_message
+
+pytestmark = pytest.mark.browser
+
+# Well under room.js's 2 s poll interval (which it does not even use with push).
+PUSH_WAIT_MS = 1500 * TIME_SCALE
+
+
+@pytest.fixture(scope="module")
+def live_stack(tmp_path_factory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("live-stack")) as stack:
+        yield stack
+    log = stack.tm.log_path.read_text(errors="replace")
+    assert "Traceback" not in log, log[-4000:]
+
+
+@pytest.fixture
+def live_context(browser: Browser, live_stack: Stack) -> Iterator[Callable[[], BrowserContext]]:
+    contexts: list[BrowserContext] = []
+
+    def make() -> BrowserContext:
+        context = browser.new_context(base_url=live_stack.tm_url, viewport=DESKTOP)
+        context.set_default_timeout(5 * UNIT_MS)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+class Frames:
+    """The WebSocket URLs a page opened and the text frames it received on them."""
+
+    def __init__(self, page: Page):
+        self.urls: list[str] = []
+        self.received: list[str] = []
+        page.on("websocket", self._opened)
+
+    def _opened(self, socket: WebSocket) -> None:
+        self.urls.append(socket.url)
+        socket.on("framereceived", lambda payload: self.received.append(str(payload)))
+
+    def saw(self, text: str) -> bool:
+        return any(text in frame for frame in self.received)
+
+
+def test_a_post_a_deletion_and_a_pause_reach_the_other_page_by_push(
+        live_stack: Stack, live_context, shot):
+    teacher_context = live_context()
+    teacher = teacher_context.new_page()
+    teacher_frames = Frames(teacher)
+    create_room_from_home(teacher, "live-101", "Pushed, not polled", moderated=False)
+    student = live_context().new_page()
+    student_frames = Frames(student)
+    join_room(student, "live-101", "Ann")
+
+    # Both pages hold a WebSocket to the push node.
+    push = live_stack.ekg_url.replace("http://", "ws://") + "/ws/live-101?after="
+    deadline = time.monotonic() + 5 * TIME_SCALE
+    while not all(any(url.startswith(push) for url in frames.urls)
+                  for frames in (teacher_frames, student_frames)):
+        assert time.monotonic() < deadline, (teacher_frames.urls, student_frames.urls)
+        teacher.wait_for_timeout(20)  # lets Playwright deliver the page events
+
+    # A post on one page shows on the other at once.
+    started = time.monotonic()
+    send(student, "Does the membrane move?")
+    expect(stream_message(teacher, "Does the membrane move?")).to_be_visible(
+        timeout=PUSH_WAIT_MS)
+    arrived = time.monotonic() - started
+    assert arrived < PUSH_WAIT_MS / 1000, arrived
+    assert teacher_frames.saw("Does the membrane move?")
+    send(student, "It does, sideways.")
+    expect(stream_message(teacher, "It does, sideways.")).to_be_visible(timeout=PUSH_WAIT_MS)
+
+    # The teacher deletes it: gone from both pages.
+    doomed = stream_message(teacher, "Does the membrane move?")
+    doomed.get_by_role("button", name="Delete message from Ann").click()
+    expect(doomed).to_have_count(0, timeout=PUSH_WAIT_MS)
+    expect(stream_message(student, "Does the membrane move?")).to_have_count(
+        0, timeout=PUSH_WAIT_MS)
+    assert student_frames.saw('"message.deleted"')
+    expect(stream_message(student, "It does, sideways.")).to_be_visible()
+
+    # Pause from the moderation page (another tab of the teacher's): the student's
+    # open page shows the banner and locks the post box at once.
+    moderate = teacher_context.new_page()
+    moderate.goto("/live-101/moderate")
+    moderate.select_option("#pause-minutes", "0")
+    moderate.get_by_role("button", name="Pause", exact=True).click()
+    expect(moderate.locator(".notice")).to_contain_text("Room paused")
+    banner = student.locator("#state-banner")
+    expect(banner).to_contain_text("paused", timeout=PUSH_WAIT_MS)
+    expect(student.locator("#compose-text")).to_be_disabled(timeout=PUSH_WAIT_MS)
+    expect(teacher.locator("#state-banner")).to_contain_text("paused", timeout=PUSH_WAIT_MS)
+    assert student_frames.saw('"room.updated"')
+    shot(student, "live-01-student-paused-by-push")
+    shot(teacher, "live-02-teacher-after-delete-and-pause")

@@ -1,0 +1,179 @@
+"""The whole real-time path as real processes on 127.0.0.1, for integration and browser tests.
+
+    tm (gunicorn) --publish--> reflektor --replay--> ekg node <--WebSocket/SSE-- clients
+    outbox relay (manage.py relay_outbox) --re-publish unstamped events--> reflektor
+
+Every process shares one random internal secret. The services are started on port 0
+and pinned to the port they got, so a test can kill one (kill -9 or SIGTERM) and start
+it again at the same address: tm's TM_REFLEKTOR_URLS, reflektor's --target and the
+clients' push URL stay valid, as they would for an operator restarting a service.
+tm gets its port up front because the ekg node must allow its origin (browsers).
+
+Subprocesses and blocking calls only (no asyncio): the browser tests use it from the
+thread where Playwright's sync API keeps an event loop marked as running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from tm import signing
+
+from .memcached_server import free_port
+from .services import PYTHON, ROOT, Service, wait_until
+from .tm_server import ApiSession, TmServer, running_tm
+
+# reflektor retries a dead ekg quickly, so a restarted node gets its backlog at once.
+REFLEKTOR_OPTIONS = ("--retry-base", "0.02", "--retry-max", "0.25", "--attempt-timeout", "2",
+                     "--drain-timeout", "5")
+RELAY_INTERVAL, RELAY_GRACE = "0.5", "1"
+
+
+def _pin(service: Service) -> None:
+    """Rewrite `--port 0` (and `--admin-port 0`) to the ports the service bound."""
+    args = list(service.args)
+    for flag, port in (("--port", service.port), ("--admin-port", service.admin_port)):
+        if flag in args and port:
+            args[args.index(flag) + 1] = str(port)
+    service.args = args
+
+
+@dataclass
+class Stack:
+    secret: str
+    tm: TmServer
+    ekg: Service
+    reflektor: Service
+    relay: subprocess.Popen
+    relay_log_path: Path
+
+    @property
+    def tm_url(self) -> str:
+        return self.tm.url
+
+    @property
+    def ekg_url(self) -> str:
+        return self.ekg.url
+
+    @property
+    def reflektor_url(self) -> str:
+        return self.reflektor.url
+
+    # -- rooms and people --------------------------------------------------------
+    def create_room(self, name: str, **fields) -> ApiSession:
+        """Create a room; returns its owner's (moderator's) API client."""
+        return self.tm.create_room(name, **fields)[1]
+
+    def join(self, room: str, nickname: str) -> ApiSession:
+        return self.tm.join(room, nickname)
+
+    def moderator_token(self, room: str) -> str:
+        """The push token tm hands a room's moderators (signed with the shared secret)."""
+        return signing.moderator_token(self.secret, room)
+
+    def api(self, path: str) -> str:
+        return f"{self.tm.url}/api/v1{path}"
+
+    # -- what the database holds ---------------------------------------------------
+    def query(self, statement: str, *params) -> list[tuple]:
+        """Read tm's database directly (read-only), e.g. the outbox's published_at."""
+        uri = f"file:{self.tm.db_path}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=20)) as db:
+            return db.execute(statement, params).fetchall()
+
+    def unpublished(self, room: str) -> int:
+        """Outbox rows of `room` that no reflektor has taken yet."""
+        return self.query(
+            "SELECT COUNT(*) FROM tm_event e JOIN tm_room r ON e.room_id = r.id "
+            "WHERE r.name = ? AND e.published_at IS NULL", room)[0][0]
+
+    def relay_log(self) -> str:
+        return self.relay_log_path.read_text(errors="replace")
+
+    # -- breaking things -----------------------------------------------------------
+    def start_ekg(self) -> None:
+        """(Re)start the push node on its port; it comes back with empty ring buffers."""
+        self.ekg.start()
+
+    def start_reflektor(self) -> None:
+        self.reflektor.start()
+
+    def gunicorn_workers(self) -> list[int]:
+        """Pids of tm's gunicorn workers (children of the master)."""
+        assert self.tm.process is not None
+        master = self.tm.process.pid
+        try:
+            text = Path(f"/proc/{master}/task/{master}/children").read_text()
+        except FileNotFoundError:
+            return []
+        return [int(pid) for pid in text.split()]
+
+    def kill_worker(self, pid: int) -> None:
+        """kill -9 one gunicorn worker; the master starts a new one."""
+        os.kill(pid, signal.SIGKILL)
+
+    def ensure_up(self, workers: int = 2) -> None:
+        """After a test that broke something: every service is running and flowing."""
+        for service in (self.ekg, self.reflektor):
+            if service.process is None or service.process.poll() is not None:
+                service.start()
+        self.reflektor.signal(signal.SIGCONT)  # a test may have frozen it
+        requests.post(f"{self.reflektor.admin_url}/resume", timeout=5)
+        wait_until(lambda: len(self.gunicorn_workers()) >= workers, timeout=20,
+                   message="tm's gunicorn master did not bring its workers back")
+        assert self.relay.poll() is None, "the outbox relay died:\n" + self.relay_log()[-3000:]
+
+
+@contextlib.contextmanager
+def running_stack(tmp: Path, *, ring_size: int = 500,
+                  ekg_args: tuple[str, ...] = ()) -> Iterator[Stack]:
+    """Start ekg, reflektor, tm and the outbox relay; stop them all when the block ends."""
+    secret = secrets.token_urlsafe(32)
+    secret_env = {"TM_INTERNAL_SECRET": secret}
+    tm_port = free_port()
+    tm_url = f"http://127.0.0.1:{tm_port}"
+    ekg = Service("ekg", [PYTHON, "-m", "ekg_py", "--host", "127.0.0.1", "--port", "0",
+                          "--allowed-origin", tm_url, "--ring-size", str(ring_size),
+                          "--shutdown-grace", "1", *ekg_args], tmp, env=secret_env)
+    reflektor = Service("reflektor", [PYTHON, "-m", "reflektor", "--port", "0",
+                                      "--admin-port", "0", "--target", "<ekg>",
+                                      *REFLEKTOR_OPTIONS], tmp)
+    relay: subprocess.Popen | None = None
+    relay_log_path = tmp / "relay.log"
+    try:
+        ekg.start()
+        _pin(ekg)
+        reflektor.args[reflektor.args.index("<ekg>")] = ekg.url
+        reflektor.start()
+        _pin(reflektor)
+        env = {"TM_REFLEKTOR_URLS": reflektor.url, "TM_PUSH_URLS": ekg.url, **secret_env,
+               "DJANGO_SETTINGS_MODULE": "tests.support.stack_settings"}
+        with running_tm(tmp, env, port=tm_port) as tm:
+            assert tm.env is not None
+            with relay_log_path.open("w") as log:
+                relay = subprocess.Popen(
+                    [PYTHON, "manage.py", "relay_outbox", "--interval", RELAY_INTERVAL,
+                     "--grace", RELAY_GRACE], cwd=ROOT, env=tm.env,
+                    stdout=log, stderr=subprocess.STDOUT)
+            yield Stack(secret=secret, tm=tm, ekg=ekg, reflektor=reflektor, relay=relay,
+                        relay_log_path=relay_log_path)
+    finally:
+        if relay is not None:
+            relay.terminate()
+            try:
+                relay.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                relay.kill()
+                relay.wait()
+        reflektor.stop()
+        ekg.stop()
