@@ -94,3 +94,26 @@ test("back-off doubles, is capped, and has jitter", () => {
   assert.strictEqual(backoff(3, () => 1), 4000);
   assert.strictEqual(backoff(20, () => 1), 30000);
 });
+
+test("after five minutes on SSE the next reconnect tries WebSocket again", () => {
+  const { Follower } = require("../../tm/static/tm/live.js");
+  global.WebSocket = function () {};
+  try {
+    const follower = new Follower({
+      pushUrls: ["http://push.example"], room: "r", after: 0,
+      onEvent: () => {}, onOther: () => {}, onStatus: () => {},
+      fill: () => Promise.resolve(0), checkSeq: () => Promise.resolve(0),
+    });
+    const used = [];
+    follower.connectWebSocket = () => used.push("ws");
+    follower.connectSse = () => used.push("sse");
+    follower.useSse = true;
+    follower.sseSince = Date.now() - 60 * 1000;
+    follower.connect();
+    follower.sseSince = Date.now() - 6 * 60 * 1000;
+    follower.connect();
+    assert.deepStrictEqual(used, ["sse", "ws"]);
+  } finally {
+    delete global.WebSocket;
+  }
+});

@@ -14,6 +14,8 @@
 (function (exports) {
   "use strict";
 
+  var SSE_RETRY_WEBSOCKET_MS = 5 * 60 * 1000;
+
   function SeqTracker(lastSeq) {
     this.last = lastSeq || 0;
     this.held = []; // events after a gap, or during a fill, waiting for the fill
@@ -83,6 +85,7 @@
     this.filling = null;
     this.stopped = false;
     this.useSse = false;
+    this.sseSince = 0;
     this.wsFailuresBeforeOpen = 0;
     this.base = options.pushUrls[Math.floor(Math.random() * options.pushUrls.length)]
       .replace(/\/+$/, "");
@@ -112,6 +115,12 @@
   Follower.prototype.connect = function () {
     if (this.stopped) return;
     this.options.onStatus("connecting");
+    // SSE is a fallback, not a verdict: a node restart also fails two WebSocket opens,
+    // so after a while on SSE the next reconnect tries WebSocket again.
+    if (this.useSse && Date.now() - this.sseSince > SSE_RETRY_WEBSOCKET_MS) {
+      this.useSse = false;
+      this.wsFailuresBeforeOpen = 0;
+    }
     if (this.useSse || typeof WebSocket === "undefined") this.connectSse();
     else this.connectWebSocket();
   };
@@ -126,6 +135,7 @@
       socket = new WebSocket(url);
     } catch (e) {
       this.useSse = true;
+      this.sseSince = Date.now();
       this.reconnectSoon(0);
       return;
     }
@@ -143,7 +153,10 @@
       if (!opened) {
         // Blocked by a proxy or firewall: after two tries, use Server-Sent Events.
         self.wsFailuresBeforeOpen += 1;
-        if (self.wsFailuresBeforeOpen >= 2) self.useSse = true;
+        if (self.wsFailuresBeforeOpen >= 2) {
+          self.useSse = true;
+          self.sseSince = Date.now();
+        }
       }
       self.reconnectSoon();
     };
