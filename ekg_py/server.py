@@ -18,7 +18,6 @@ import json
 import logging
 import random
 import re
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from tm import events, signing
+from tm.aio_service import serving
 
 from .rooms import (
     CLOSE_SERVICE_RESTART,
@@ -467,26 +467,10 @@ async def serve(config: Config, host: str, port: int,
     node = app[NODE]
     # handler_cancellation ends an SSE handler as soon as its client disconnects, so
     # presence counts drop at once instead of at the next keep-alive.
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None,
-                           shutdown_timeout=1.0, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=2048)
-    await site.start()
-    bound_host, bound_port = runner.addresses[0][:2]
-    if announce is not None:
-        announce(bound_host, bound_port)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    try:
+    async with serving(app, host, port, announce=announce, backlog=2048,
+                       handler_cancellation=True, quiet_cleanup=True) as (runner, stop):
         await stop.wait()
         log.info("shutting down: %d clients to send away", len(node.clients))
         for running_site in list(runner.sites):
             await running_site.stop()
         await node.close_clients()
-    finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
-        with contextlib.suppress(Exception):
-            await runner.cleanup()

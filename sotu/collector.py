@@ -25,7 +25,6 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -37,6 +36,7 @@ import aiohttp
 from aiohttp import web
 
 from tm import events, signing
+from tm.aio_service import serving
 
 from .analysis import Analyzer
 from .buckets import TICKS_DB, WORDS_DB, SeenEvents, Tally, parse_iso
@@ -358,24 +358,12 @@ async def serve(config: Config, host: str, port: int,
     """Run until SIGTERM or SIGINT; 0 when every count reached flatdb, else 1."""
     app = create_app(config)
     collector = app[COLLECTOR]
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=1024)
-    await site.start()
-    bound_host, bound_port = runner.addresses[0][:2]
-    if announce is not None:
-        announce(bound_host, bound_port)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    try:
+    # Leaving the block cleans the runner up: it stops the site, waits for requests in
+    # flight, and the app's cleanup makes the final flush.
+    async with serving(app, host, port, announce=announce,
+                       shutdown_timeout=5.0) as (_runner, stop):
         await stop.wait()
         log.info("stopping: writing %d pending buckets/ticks", collector.tally.pending())
-    finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
-        await runner.cleanup()  # stops the site, waits for requests, final flush
     unflushed = collector.unflushed_at_stop
     log.info("stopped: counted=%d unflushed=%s", collector.counters["counted"], unflushed)
     return 0 if unflushed == 0 else 1

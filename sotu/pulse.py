@@ -25,7 +25,6 @@ import contextlib
 import logging
 import os
 import random
-import signal
 import sys
 import time
 from collections import deque
@@ -37,6 +36,7 @@ import aiohttp
 from aiohttp import WSMsgType, web
 
 from tm import signing
+from tm.aio_service import serving
 
 from .feeds import DEFAULT_HISTORY_SECONDS, DEFAULT_TOP, Feed, encode, scope_prefix, scope_stop
 from .flatdb_client import FlatDB, FlatDBError
@@ -405,29 +405,13 @@ async def serve(config: Config, host: str, port: int,
     pulse = app[PULSE]
     # handler_cancellation ends an SSE handler as soon as its client goes away, so the
     # viewer count drops at once.
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None,
-                           shutdown_timeout=1.0, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=1024)
-    await site.start()
-    bound_host, bound_port = runner.addresses[0][:2]
-    if announce is not None:
-        announce(bound_host, bound_port)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    try:
+    async with serving(app, host, port, announce=announce, handler_cancellation=True,
+                       quiet_cleanup=True) as (runner, stop):
         await stop.wait()
         log.info("shutting down: %d viewers to send away", pulse.viewer_count())
         for running_site in list(runner.sites):
             await running_site.stop()
         await pulse.send_everyone_away()
-    finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
-        with contextlib.suppress(Exception):
-            await runner.cleanup()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -1,0 +1,46 @@
+"""Serving an aiohttp app until SIGTERM or SIGINT: what ekg_py, sotu's collector and
+pulse share. Pure asyncio + aiohttp (no Django), like tm/events.py and tm/signing.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    app: web.Application, host: str, port: int, *,
+    announce: Callable[[str, int], None] | None = None, backlog: int = 1024,
+    handler_cancellation: bool = False, shutdown_timeout: float = 1.0,
+    quiet_cleanup: bool = False,
+) -> AsyncIterator[tuple[web.AppRunner, asyncio.Event]]:
+    """Listen on host:port (0 picks a port, told to `announce`), and yield the runner
+    and an event that SIGTERM or SIGINT sets. The caller waits on it and winds down;
+    leaving the block removes the handlers and cleans the runner up."""
+    runner = web.AppRunner(app, handler_cancellation=handler_cancellation, access_log=None,
+                           shutdown_timeout=shutdown_timeout, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=backlog)
+    await site.start()
+    bound_host, bound_port = runner.addresses[0][:2]
+    if announce is not None:
+        announce(bound_host, bound_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        yield runner, stop
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        if quiet_cleanup:
+            with contextlib.suppress(Exception):
+                await runner.cleanup()
+        else:
+            await runner.cleanup()
