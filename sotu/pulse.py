@@ -36,7 +36,7 @@ import aiohttp
 from aiohttp import WSMsgType, web
 
 from tm import signing
-from tm.aio_service import serving
+from tm.aio_service import cors_headers, serving, sse_preflight_headers
 
 from .feeds import DEFAULT_HISTORY_SECONDS, DEFAULT_TOP, Feed, encode, scope_prefix, scope_stop
 from .flatdb_client import FlatDB, FlatDBError
@@ -315,7 +315,7 @@ async def sse(request: web.Request) -> web.StreamResponse:
     scope = _scope_of(request)
     headers = {"Content-Type": "text/event-stream; charset=utf-8",
                "Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no"}
-    headers.update(_cors_headers(request))
+    headers.update(cors_headers(request))
     response = web.StreamResponse(headers=headers)
     await response.prepare(request)
     viewer = Viewer(request.transport)
@@ -348,21 +348,10 @@ async def sse(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _cors_headers(request: web.Request) -> dict[str, str]:
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return {}
-    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
-
-
 async def sse_preflight(request: web.Request) -> web.Response:
     if not request.app[PULSE].origin_allowed(request):
         return error_response(403, "forbidden", "origin not allowed")
-    headers = _cors_headers(request)
-    headers.update({"Access-Control-Allow-Methods": "GET",
-                    "Access-Control-Allow-Headers": "Last-Event-ID, Cache-Control",
-                    "Access-Control-Max-Age": "600"})
-    return web.Response(status=204, headers=headers)
+    return web.Response(status=204, headers=sse_preflight_headers(request))
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -44,3 +44,21 @@ async def serving(
                 await runner.cleanup()
         else:
             await runner.cleanup()
+
+
+# -- Server-Sent Events across origins ---------------------------------------------------
+# Browsers open an SSE stream from the page's origin (tm) to the service's: answer with
+# CORS headers for an origin the caller has already checked.
+def cors_headers(request: web.Request) -> dict[str, str]:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return {}
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+def sse_preflight_headers(request: web.Request) -> dict[str, str]:
+    """The answer to an allowed origin's OPTIONS preflight of an SSE stream."""
+    return {**cors_headers(request),
+            "Access-Control-Allow-Methods": "GET",
+            "Access-Control-Allow-Headers": "Last-Event-ID, Cache-Control",
+            "Access-Control-Max-Age": "600"}
