@@ -298,6 +298,15 @@ def test_a_websocket_handshake_from_an_unlisted_origin_is_refused_with_403(ekg, 
                                    headers={"Origin": CLI_ORIGIN}) as response:
                 assert response.status == 200
                 assert response.headers["Access-Control-Allow-Origin"] == CLI_ORIGIN
+            # The SSE preflight answers listed origins only.
+            async with session.options(f"{ekg.base}/sse/{room}",
+                                       headers={"Origin": CLI_ORIGIN}) as response:
+                assert response.status == 204
+                assert response.headers["Access-Control-Allow-Origin"] == CLI_ORIGIN
+                assert "Last-Event-ID" in response.headers["Access-Control-Allow-Headers"]
+            async with session.options(f"{ekg.base}/sse/{room}",
+                                       headers={"Origin": "http://evil.example"}) as response:
+                assert response.status == 403
 
     run(scenario())
 
