@@ -14,6 +14,8 @@ import logging
 import os
 import sys
 
+from tm.aio_service import secret_from_env, start_logging
+
 from . import rooms
 from .server import Config, normalize_origin, serve
 
@@ -46,12 +48,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    secret = os.environ.get(args.secret_env, "")
-    if not secret:
-        print(f"ekg: {args.secret_env} is not set: the shared secret that signs internal "
-              "calls (tm's TM_INTERNAL_SECRET)", file=sys.stderr)
+    start_logging(args.log_level)
+    secret = secret_from_env("ekg", args.secret_env, "the shared secret that signs internal "
+                             "calls (tm's TM_INTERNAL_SECRET)")
+    if secret is None:
         return 2
     origins = [*os.environ.get("EKG_ALLOWED_ORIGINS", "").split(","), *args.allowed_origin]
     allowed = frozenset(normalize_origin(origin) for origin in origins if origin.strip())

@@ -25,7 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from tm import events, signing
-from tm.aio_service import cors_headers, serving, sse_preflight_headers
+from tm.aio_service import cors_headers, read_signed, serving, sse_preflight_headers
 
 from .rooms import (
     CLOSE_SERVICE_RESTART,
@@ -286,9 +286,7 @@ NODE = web.AppKey("node", Node)
 # -- handlers ----------------------------------------------------------------------
 async def post_event(request: web.Request) -> web.Response:
     node = request.app[NODE]
-    body = await request.read()
-    reason = signing.verify(node.config.secret, request.headers.get(signing.HEADER),
-                            request.method, request.rel_url.raw_path, body)
+    body, reason = await read_signed(request, node.config.secret)
     if reason is not None:
         return error_response(401, "bad_signature", reason)
     try:

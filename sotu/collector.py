@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -35,8 +34,8 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
-from tm import events, signing
-from tm.aio_service import serving
+from tm import events
+from tm.aio_service import read_signed, secret_from_env, serving, start_logging
 
 from .analysis import Analyzer
 from .buckets import TICKS_DB, WORDS_DB, SeenEvents, Tally, parse_iso
@@ -288,9 +287,7 @@ COLLECTOR = web.AppKey("collector", Collector)
 # -- handlers --------------------------------------------------------------------------
 async def post_event(request: web.Request) -> web.Response:
     collector = request.app[COLLECTOR]
-    body = await request.read()
-    reason = signing.verify(collector.config.secret, request.headers.get(signing.HEADER),
-                            request.method, request.rel_url.raw_path, body)
+    body, reason = await read_signed(request, collector.config.secret)
     if reason is not None:
         return error_response(401, "bad_signature", reason)
     room = request.match_info["room"]
@@ -400,12 +397,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    secret = os.environ.get(args.secret_env, "")
-    if not secret:
-        print(f"collector: {args.secret_env} is not set: the shared secret that signs "
-              "internal calls (tm's TM_INTERNAL_SECRET)", file=sys.stderr)
+    start_logging(args.log_level)
+    secret = secret_from_env("collector", args.secret_env, "the shared secret that signs "
+                             "internal calls (tm's TM_INTERNAL_SECRET)")
+    if secret is None:
         return 2
     if args.flush_interval <= 0 or args.max_entries < 1 or args.max_words_written < 1:
         print("collector: --flush-interval, --max-entries and --max-words-written must be "

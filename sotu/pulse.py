@@ -36,7 +36,13 @@ import aiohttp
 from aiohttp import WSMsgType, web
 
 from tm import signing
-from tm.aio_service import cors_headers, serving, sse_preflight_headers
+from tm.aio_service import (
+    cors_headers,
+    secret_from_env,
+    serving,
+    sse_preflight_headers,
+    start_logging,
+)
 
 from .feeds import DEFAULT_HISTORY_SECONDS, DEFAULT_TOP, Feed, encode, scope_prefix, scope_stop
 from .flatdb_client import FlatDB, FlatDBError
@@ -428,12 +434,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    secret = os.environ.get(args.secret_env, "")
-    if not secret:
-        print(f"pulse: {args.secret_env} is not set: the shared secret of tm's moderator "
-              "tokens (room scopes need one)", file=sys.stderr)
+    start_logging(args.log_level)
+    secret = secret_from_env("pulse", args.secret_env, "the shared secret of tm's moderator "
+                             "tokens (room scopes need one)")
+    if secret is None:
         return 2
     if args.poll_interval <= 0 or args.history_seconds < 1:
         print("pulse: --poll-interval and --history-seconds must be positive",

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import signal
+import sys
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
+
+from tm import signing
 
 
 @contextlib.asynccontextmanager
@@ -62,3 +67,26 @@ def sse_preflight_headers(request: web.Request) -> dict[str, str]:
             "Access-Control-Allow-Methods": "GET",
             "Access-Control-Allow-Headers": "Last-Event-ID, Cache-Control",
             "Access-Control-Max-Age": "600"}
+
+
+# -- start-up -----------------------------------------------------------------------------
+def start_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def secret_from_env(program: str, env_name: str, purpose: str) -> str | None:
+    """The shared secret from the environment, or None after saying what is missing."""
+    secret = os.environ.get(env_name, "")
+    if not secret:
+        print(f"{program}: {env_name} is not set: {purpose}", file=sys.stderr)
+    return secret or None
+
+
+# -- internal calls ---------------------------------------------------------------------
+async def read_signed(request: web.Request, secret: str) -> tuple[bytes, str | None]:
+    """An internal request's body, and why its X-TM-Signature is refused (None: good)."""
+    body = await request.read()
+    reason = signing.verify(secret, request.headers.get(signing.HEADER), request.method,
+                            request.rel_url.raw_path, body)
+    return body, reason
