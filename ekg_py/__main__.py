@@ -36,6 +36,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--presence-interval", type=float,
                         default=rooms.DEFAULT_PRESENCE_INTERVAL,
                         help="at most one presence message per room per this many seconds")
+    parser.add_argument("--reorder-ms", type=float,
+                        default=rooms.DEFAULT_REORDER_WINDOW * 1000,
+                        help="how long an event that arrived ahead of a gap waits for the "
+                             "events before it (0: send at once)")
     parser.add_argument("--sse-keepalive", type=float, default=15.0,
                         help="seconds between SSE keep-alive comments")
     parser.add_argument("--ws-heartbeat", type=float, default=30.0,
@@ -61,9 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.ring_size < 1 or args.max_queue_bytes < 1:
         print("ekg: --ring-size and --max-queue-bytes must be positive", file=sys.stderr)
         return 2
+    if not 0 <= args.reorder_ms <= 5000:
+        print("ekg: --reorder-ms must be between 0 and 5000", file=sys.stderr)
+        return 2
     config = Config(secret=secret, allowed_origins=allowed, ring_size=args.ring_size,
                     max_queue_bytes=args.max_queue_bytes,
                     presence_interval=args.presence_interval,
+                    reorder_window=args.reorder_ms / 1000,
                     sse_keepalive=args.sse_keepalive, ws_heartbeat=args.ws_heartbeat,
                     shutdown_grace=args.shutdown_grace)
 

@@ -10,6 +10,16 @@ same `Encoded` object is appended to every connection's queue; a connection's wr
 A connection whose queue grows past `max_queue_bytes` is evicted on the spot, so one
 slow reader never holds up its room.
 
+Reordering: tm's workers publish concurrently, so a room's events can reach the node
+out of order (seq 8 just before seq 7). A client that sees 8 after 6 would read the
+history to fill the gap, and in a big room every client would do so at once. So an
+event that arrives ahead of a gap (its seq is above the highest held + 1) waits, up to
+`reorder_window` seconds, for the events before it; they go out in seq order as soon
+as the gap closes. If it does not close in time (an event lost on the way, which the
+outbox relay re-sends seconds later), the waiting events go out anyway and clients fill
+from history as before. A room the node holds nothing of has no "next" seq: its first
+event goes out at once.
+
 Replay rule (answered by `RingBuffer.since`): a client that connects with `after=N`
 gets the room's events above N from the ring buffer only when the node can prove it
 holds every one of them, i.e. it holds a contiguous run of seqs N+1 .. highest held.
@@ -39,6 +49,7 @@ DEFAULT_RING_SIZE = 500
 DEFAULT_MAX_QUEUE_BYTES = 1 << 20
 DEFAULT_PRESENCE_INTERVAL = 1.0
 DEFAULT_MAX_IDLE_ROOMS = 10_000
+DEFAULT_REORDER_WINDOW = 0.1  # seconds an event ahead of a gap waits for the gap to close
 
 
 def encode_json(message: dict[str, Any]) -> str:
@@ -126,12 +137,16 @@ class RingBuffer:
     def seqs(self) -> list[int]:
         return list(self._seqs)
 
+    def has_seen(self, seq: int) -> bool:
+        """Whether `seq` is held, or was held and evicted."""
+        return seq <= self.evicted_upto or seq in self._items
+
     def add(self, item: Encoded) -> bool:
         """Hold `item`; False when its seq was seen already (reflektor redelivers)."""
         seq = item.seq
         if seq is None:
             raise ValueError("only events with a seq go into the ring buffer")
-        if seq <= self.evicted_upto or seq in self._items:
+        if self.has_seen(seq):
             return False
         if not self._seqs or seq > self._seqs[-1]:
             self._seqs.append(seq)  # the usual case: events arrive in order
@@ -219,7 +234,8 @@ class Connection:
 
 
 class Room:
-    __slots__ = ("name", "ring", "connections", "presence_sent_at", "presence_dirty")
+    __slots__ = ("name", "ring", "connections", "presence_sent_at", "presence_dirty",
+                 "early", "early_deadline")
 
     def __init__(self, name: str, ring_size: int):
         self.name = name
@@ -227,6 +243,14 @@ class Room:
         self.connections: set[Connection] = set()
         self.presence_sent_at: float | None = None
         self.presence_dirty = False
+        # Events that arrived ahead of a gap, by seq, not yet in the ring or sent; and
+        # when they go out even if the gap is still open (module docstring).
+        self.early: dict[int, Encoded] = {}
+        self.early_deadline: float | None = None
+
+    def next_seq(self) -> int | None:
+        highest = self.ring.highest
+        return None if highest is None else highest + 1
 
 
 class Registry:
@@ -240,18 +264,23 @@ class Registry:
                  max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
                  presence_interval: float = DEFAULT_PRESENCE_INTERVAL,
                  max_idle_rooms: int = DEFAULT_MAX_IDLE_ROOMS,
+                 reorder_window: float = DEFAULT_REORDER_WINDOW,
                  clock: Callable[[], float] = time.monotonic):
         self.ring_size = ring_size
         self.max_queue_bytes = max_queue_bytes
         self.presence_interval = presence_interval
         self.max_idle_rooms = max_idle_rooms
+        self.reorder_window = reorder_window
         self.clock = clock
         self._rooms: dict[str, Room] = {}
         # Rooms with no connection, least recently active first; only their ring
         # buffers cost memory, so past `max_idle_rooms` the oldest are forgotten.
         self._idle: OrderedDict[str, None] = OrderedDict()
         self._presence_due: set[Room] = set()
+        self._reordering: set[Room] = set()  # rooms holding early events
         self.evictions = 0
+        self.reordered = 0  # events that waited for a gap before them to close
+        self.gaps_given_up = 0  # times the window passed with a gap still open
 
     # -- queries -----------------------------------------------------------------
     def room(self, name: str) -> Room | None:
@@ -268,21 +297,56 @@ class Registry:
     def stats(self) -> dict[str, int]:
         return {"rooms": len(self._rooms),
                 "connections": sum(len(room.connections) for room in self._rooms.values()),
-                "evictions": self.evictions}
+                "evictions": self.evictions, "reordered": self.reordered,
+                "gaps_given_up": self.gaps_given_up}
 
     # -- events ------------------------------------------------------------------
     def publish(self, event: dict[str, Any]) -> bool:
-        """Hold a checked event and queue it for the room. False for a redelivery."""
+        """Hold a checked event and queue it for the room, in seq order when it came
+        ahead of a gap (module docstring). False for a redelivery."""
         events.check(event)
         room = self._room(event["room"])
         item = Encoded(event)
-        if not room.ring.add(item):
+        seq = item.seq
+        if seq is not None and (seq in room.early or room.ring.has_seen(seq)):
             return False
+        expected = room.next_seq()
+        if (seq is not None and expected is not None and seq > expected
+                and self.reorder_window > 0):
+            room.early[seq] = item
+            if room.early_deadline is None:
+                room.early_deadline = self.clock() + self.reorder_window
+                self._reordering.add(room)
+            return True
+        self._deliver(room, item)
+        if room.early:
+            self._release_early(room, give_up=False)
+        return True
+
+    def _deliver(self, room: Room, item: Encoded) -> None:
+        room.ring.add(item)
         if room.connections:
             self._fan_out(room, item)
         else:
             self._touch_idle(room.name)
-        return True
+
+    def _release_early(self, room: Room, *, give_up: bool) -> None:
+        """Send the early events the gap no longer holds back: those now next in line,
+        or (`give_up`, the window has passed) all of them, in seq order."""
+        if give_up:
+            self.gaps_given_up += 1
+        while room.early:
+            expected = room.next_seq()
+            item = room.early.pop(expected, None) if expected is not None else None
+            if item is None:
+                if not give_up:
+                    break
+                item = room.early.pop(min(room.early))
+            self.reordered += 1
+            self._deliver(room, item)
+        if not room.early:
+            room.early_deadline = None
+            self._reordering.discard(room)
 
     def _fan_out(self, room: Room, item: Encoded) -> None:
         seq = item.seq
@@ -361,8 +425,14 @@ class Registry:
             self._presence_due.add(room)  # trailing edge, sent by `tick`
 
     def tick(self) -> None:
-        """Send the presence counts whose throttle interval has passed. The server
-        calls this a few times per interval; tests call it with a fake clock."""
+        """Send the presence counts whose throttle interval has passed and the early
+        events whose reorder window has. The server calls this several times per
+        interval and window; tests call it with a fake clock."""
+        if self._reordering:
+            now = self.clock()
+            for room in list(self._reordering):
+                if room.early_deadline is not None and now >= room.early_deadline:
+                    self._release_early(room, give_up=True)
         if not self._presence_due:
             return
         now = self.clock()
@@ -396,3 +466,4 @@ class Registry:
             room = self._rooms.pop(oldest, None)
             if room is not None:
                 self._presence_due.discard(room)
+                self._reordering.discard(room)

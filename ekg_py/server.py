@@ -31,6 +31,7 @@ from .rooms import (
     CLOSE_SERVICE_RESTART,
     DEFAULT_MAX_QUEUE_BYTES,
     DEFAULT_PRESENCE_INTERVAL,
+    DEFAULT_REORDER_WINDOW,
     DEFAULT_RING_SIZE,
     Connection,
     Encoded,
@@ -59,6 +60,7 @@ class Config:
     ring_size: int = DEFAULT_RING_SIZE
     max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES
     presence_interval: float = DEFAULT_PRESENCE_INTERVAL
+    reorder_window: float = DEFAULT_REORDER_WINDOW
     sse_keepalive: float = 15.0
     ws_heartbeat: float = 30.0
     shutdown_grace: float = 5.0
@@ -213,7 +215,8 @@ class Node:
         self.config = config
         self.registry = registry or Registry(
             ring_size=config.ring_size, max_queue_bytes=config.max_queue_bytes,
-            presence_interval=config.presence_interval)
+            presence_interval=config.presence_interval,
+            reorder_window=config.reorder_window)
         self.clients: set[Client] = set()
         self._to_flush: list[WebSocketClient] = []
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -262,7 +265,10 @@ class Node:
         return "*" in allowed or normalize_origin(origin) in allowed
 
     async def presence_ticker(self) -> None:
+        """Drives the registry's timers: trailing presence counts, reorder windows."""
         period = min(max(self.config.presence_interval / 4, 0.02), 0.25)
+        if self.config.reorder_window > 0:
+            period = min(period, max(self.config.reorder_window / 4, 0.005))
         while True:
             self.registry.tick()
             await asyncio.sleep(period)

@@ -34,6 +34,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: publishes the events a request committed once its answer has gone out.
+    "tm.publish.PublishAfterResponse",
     "django.middleware.security.SecurityMiddleware",
     # Serves static files from gunicorn too, so one process is a whole site.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -78,13 +80,17 @@ DATABASES = {
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         },
+        # Keep each worker's connection: opening one costs more than a whole post
+        # (Django registers its SQL functions, then the PRAGMAs run).
+        "CONN_MAX_AGE": None,
+        "CONN_HEALTH_CHECKS": True,
     }
 }
 
 # Rooms and participants are cached with the object-caching pattern (Room.get).
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+        "BACKEND": "tm.memcache.MemcachedCache",
         "LOCATION": "127.0.0.1:11211",
         "KEY_PREFIX": "tm",
         "TIMEOUT": 300,

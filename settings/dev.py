@@ -45,7 +45,7 @@ _memcached = os.environ.get("TM_MEMCACHED", "127.0.0.1:11211")
 if _memcached_answers(_memcached, wait_seconds=1.5):
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+            "BACKEND": "tm.memcache.MemcachedCache",
             "LOCATION": _memcached,
             "KEY_PREFIX": "tm-dev",
         }

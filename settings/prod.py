@@ -49,7 +49,7 @@ DATABASES = {
 }
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+        "BACKEND": "tm.memcache.MemcachedCache",
         "LOCATION": _env_list("TM_MEMCACHED"),  # host:port,host:port
         "KEY_PREFIX": "tm",
     }

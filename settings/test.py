@@ -23,9 +23,11 @@ DATABASES = {
         # Subprocess servers in browser tests get their own file through TM_DB_PATH.
         "NAME": os.environ.get("TM_DB_PATH", BASE_DIR / "var" / "test.sqlite3"),
         "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE",
-                    "init_command": "PRAGMA journal_mode=WAL;"},
+                    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
         # A file, not shared-cache memory: concurrency tests then see SQLite's real
         # locking (busy timeout) instead of shared-cache "table is locked" errors.
+        "CONN_MAX_AGE": None,  # as in base.py
+        "CONN_HEALTH_CHECKS": True,
         "TEST": {"NAME": os.path.join(tempfile.gettempdir(), f"tm-test-{os.getpid()}.sqlite3")},
     }
 }
@@ -38,7 +40,7 @@ if not _memcached:
     )
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+        "BACKEND": "tm.memcache.MemcachedCache",
         "LOCATION": _memcached,
         "KEY_PREFIX": os.environ.get("TM_CACHE_PREFIX") or "t" + secrets.token_hex(6),
     }

@@ -13,8 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from better_profanity import profanity
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from . import events, validation
@@ -41,8 +40,16 @@ def _next_seq(room: Room) -> int:
     """Take the room's next event number inside the caller's transaction."""
     # The UPDATE takes the row (PostgreSQL) or database (SQLite, IMMEDIATE) write
     # lock, so concurrent writers get consecutive numbers and never the same one.
-    Room.objects.filter(pk=room.pk).update(seq=F("seq") + 1)
-    return Room.objects.filter(pk=room.pk).values_list("seq", flat=True).get()
+    # RETURNING (SQLite 3.35+, PostgreSQL) reads the number in the same statement;
+    # the ORM's update() cannot, and a second SELECT cost a fifth of a post.
+    table = connection.ops.quote_name(Room._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET seq = seq + 1 WHERE id = %s RETURNING seq",  # noqa: S608
+                       [room.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise Room.DoesNotExist(f"room {room.pk} is gone")
+    return row[0]
 
 
 def _record(room: Room, seq: int, event_type: str, data: dict[str, Any]) -> None:

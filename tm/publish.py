@@ -2,7 +2,9 @@
 
 How a committed event reaches the browsers even when one HTTP call fails:
 1. on commit, `publish` posts it to the first reflektor (local, then neighbours) that
-   takes it, and stamps `published_at`;
+   takes it, and stamps `published_at`. Inside a request this happens as soon as the
+   answer has gone out (`PublishAfterResponse`): the poster does not wait for the
+   hop to reflektor, and nothing is lost if the process dies in between (step 2);
 2. the outbox relay (`manage.py relay_outbox`, run beside tm) re-sends every event still
    unstamped after a few seconds, in seq order (tm killed between commit and publish,
    every reflektor down);
@@ -16,12 +18,14 @@ from __future__ import annotations
 
 import json
 import logging
+from contextvars import ContextVar
 from datetime import timedelta
 
 import requests
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.core.signals import request_finished
+from django.db import connection, transaction
 from django.utils import timezone
 
 from . import signing
@@ -34,10 +38,58 @@ CONNECT_TIMEOUT = 0.05
 READ_TIMEOUT = 0.25
 FAILURES_KEY = "publish:failures"
 _session = requests.Session()
+# Internal calls go straight to reflektor: no proxy from the environment (it would see
+# signed events, and looking one up cost more than the call), no .netrc.
+_session.trust_env = False
+
+
+# Events committed during the current request, published once its answer is out; None
+# outside a request (management commands, the relay, the shell): publish at once.
+_after_response: ContextVar[list[Event] | None] = ContextVar("tm_publish_after_response",
+                                                              default=None)
 
 
 def publish_on_commit(event: Event) -> None:
-    transaction.on_commit(lambda: publish(event))
+    transaction.on_commit(lambda: _publish_soon(event))
+
+
+def _publish_soon(event: Event) -> None:
+    pending = _after_response.get()
+    if pending is None:
+        publish(event)
+    else:
+        pending.append(event)
+
+
+class PublishAfterResponse:
+    """Middleware (outermost): events a request commits are published when its
+    response is closed, i.e. after the WSGI server has written it (gunicorn, the
+    test client and runserver all close the response after sending it)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        _after_response.set([])
+        try:
+            return self.get_response(request)
+        except BaseException:  # no response will be closed: publish now
+            _publish_after_response()
+            raise
+
+
+def _publish_after_response(**_kwargs) -> None:
+    pending = _after_response.get()
+    _after_response.set(None)
+    for event in pending or ():
+        try:
+            publish(event)
+        except Exception:  # one event's trouble must not keep the others back
+            log.exception("publish %s#%s failed; the outbox relay will retry",
+                          event.envelope["room"], event.seq)
+
+
+request_finished.connect(_publish_after_response, dispatch_uid="tm.publish.after_response")
 
 
 def event_path(room_name: str) -> str:
@@ -68,7 +120,7 @@ def publish(event: Event) -> bool:
                         base, type(error).__name__)
             continue
         if response.status_code < 300:
-            Event.objects.filter(pk=event.pk).update(published_at=timezone.now())
+            _stamp_published(event)
             return True
         log.warning("publish %s#%s to %s answered %s", event.envelope["room"], event.seq,
                     base, response.status_code)
@@ -76,6 +128,25 @@ def publish(event: Event) -> bool:
     log.error("publish %s#%s: no reflektor took it; the outbox relay will retry",
               event.envelope["room"], event.seq)
     return False
+
+
+def _stamp_published(event: Event) -> None:
+    """Mark the event sent, so the relay leaves it alone.
+
+    Losing this mark (a crash right after) costs only a second send, which every
+    receiver drops by seq, so the write need not wait for the disk: PostgreSQL commits
+    it asynchronously; SQLite (WAL, synchronous=NORMAL) does not sync commits anyway.
+    The user's post itself was committed durably before any of this ran.
+    """
+    stamp = Event.objects.filter(pk=event.pk)
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        # Inside someone's transaction, SET LOCAL would make their commit lazy too.
+        stamp.update(published_at=timezone.now())
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        stamp.update(published_at=timezone.now())
 
 
 def _count_failure() -> None:

@@ -138,6 +138,77 @@ def test_redelivered_and_out_of_order_events_reach_clients_once():
     assert registry.room("r").ring.seqs() == [1, 2]
 
 
+# -- reordering: events ahead of a gap wait for it to close --------------------------
+def test_an_event_ahead_of_a_gap_waits_and_goes_out_in_seq_order_when_it_closes():
+    registry = Registry(clock=FakeClock())
+    sink = connect(registry, "r")
+    for seq in (1, 2):
+        registry.publish(make_event("r", seq))
+    assert registry.publish(make_event("r", 4))
+    assert registry.publish(make_event("r", 5))
+    assert sink.seqs() == [1, 2]  # 4 and 5 wait for 3
+    assert registry.room("r").ring.seqs() == [1, 2]
+    assert registry.publish(make_event("r", 3))
+    assert sink.seqs() == [1, 2, 3, 4, 5]
+    assert registry.room("r").ring.seqs() == [1, 2, 3, 4, 5]
+    assert registry.stats()["reordered"] == 2
+    assert registry.stats()["gaps_given_up"] == 0
+
+
+def test_when_the_gap_stays_open_past_the_window_the_waiting_events_go_out_anyway():
+    clock = FakeClock()
+    registry = Registry(clock=clock, reorder_window=0.1)
+    sink = connect(registry, "r")
+    registry.publish(make_event("r", 1))
+    registry.publish(make_event("r", 4))
+    registry.publish(make_event("r", 3))
+    clock.advance(0.09)
+    registry.tick()
+    assert sink.seqs() == [1]
+    clock.advance(0.02)
+    registry.tick()
+    assert sink.seqs() == [1, 3, 4]  # in seq order; the client fills 2 from history
+    assert registry.stats()["gaps_given_up"] == 1
+    assert registry.publish(make_event("r", 2))  # late (the relay): sent, the client ignores it
+    assert sink.seqs() == [1, 3, 4, 2]
+    assert registry.room("r").ring.seqs() == [1, 2, 3, 4]
+    assert registry.publish(make_event("r", 5))  # no gap left: straight out
+    assert sink.seqs() == [1, 3, 4, 2, 5]
+
+
+def test_a_redelivered_early_event_is_sent_once():
+    registry = Registry(clock=FakeClock())
+    sink = connect(registry, "r")
+    registry.publish(make_event("r", 1))
+    assert registry.publish(make_event("r", 3))
+    assert not registry.publish(make_event("r", 3))
+    registry.publish(make_event("r", 2))
+    assert not registry.publish(make_event("r", 3))
+    assert sink.seqs() == [1, 2, 3]
+
+
+def test_a_client_that_connects_while_an_event_waits_gets_it_once_live():
+    registry = Registry(clock=FakeClock())
+    for seq in (1, 2, 3, 5):
+        registry.publish(make_event("r", seq))
+    sink = connect(registry, "r", after=3)
+    assert sink.seqs() == []  # 1..3 it has; 5 is not out yet
+    registry.publish(make_event("r", 4))
+    assert sink.seqs() == [4, 5]
+
+
+def test_reordering_is_off_with_a_zero_window_and_for_a_room_the_node_holds_nothing_of():
+    registry = Registry(clock=FakeClock(), reorder_window=0)
+    sink = connect(registry, "r")
+    registry.publish(make_event("r", 1))
+    registry.publish(make_event("r", 3))
+    assert sink.seqs() == [1, 3]
+    fresh = Registry(clock=FakeClock())
+    other = connect(fresh, "r")
+    fresh.publish(make_event("r", 7))  # no "next" seq known: out at once
+    assert other.seqs() == [7]
+
+
 def test_connect_with_after_replays_then_goes_live_without_a_gap():
     registry = Registry()
     for seq in range(1, 6):

@@ -142,13 +142,29 @@ def test_resync_when_the_node_has_no_history_for_the_room(ekg, room, after):
     run(scenario())
 
 
-def test_resync_when_an_event_in_between_has_not_arrived(ekg, room):
+def test_an_event_ahead_of_a_gap_waits_for_it_and_all_go_out_in_order(ekg, room):
     async def scenario():
         async with aiohttp.ClientSession() as session:
             await publish(session, ekg.base, room, [1, 2, 4])
             ws = await session.ws_connect(f"{ekg.base}/ws/{room}?after=1")
+            assert await next_seqs(ws, 1) == [2]  # replayed; 4 waits for 3
+            await publish(session, ekg.base, room, [3])
+            assert await next_seqs(ws, 2) == [3, 4]
+            await ws.close()
+
+    run(scenario())
+
+
+def test_resync_when_an_event_in_between_never_arrived(start_ekg, room):
+    node = start_ekg("--reorder-ms", "20")
+
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            await publish(session, node.base, room, [1, 2, 4])
+            await asyncio.sleep(0.2)  # the window passes: 4 is held with a hole before it
+            ws = await session.ws_connect(f"{node.base}/ws/{room}?after=1")
             assert await next_json(ws) == {"type": "resync", "room": room, "after": 1}
-            await publish(session, ekg.base, room, [3])  # late, still delivered live
+            await publish(session, node.base, room, [3])  # late, still delivered live
             assert await next_seqs(ws, 1) == [3]
             await ws.close()
 

@@ -17,7 +17,7 @@ from django.db import transaction
 
 from tests.support.memcached_server import free_port
 from tm import actions, signing
-from tm.models import Event, Participant, Room
+from tm.models import Event, Participant, Room, hash_token
 from tm.publish import publish_failures, relay_unpublished
 
 
@@ -105,3 +105,37 @@ def test_when_every_reflektor_is_down_the_post_still_succeeds_and_the_relay_deli
     assert [e["seq"] for e in receiver.events] == [1, 2, 3]
     assert not Event.objects.filter(published_at__isnull=True).exists()
     assert relay_unpublished(older_than=timedelta(0)) == 0
+
+
+def test_in_a_request_the_event_goes_out_once_the_answer_has_been_written(
+        ann, receiver, settings):
+    """PublishAfterResponse: the poster's answer does not wait for reflektor. The WSGI
+    server writes the response, then closes it; only then is the event published."""
+    import io
+
+    from django.core.handlers.wsgi import WSGIHandler
+
+    settings.TM_REFLEKTOR_URLS = [receiver.url]
+    room, person = ann
+    token = f"test-token-{person.pk}"  # a known token for the Bearer header
+    Participant.objects.filter(pk=person.pk).update(token_hash=hash_token(token))
+    body = json.dumps({"text": "after the answer"}).encode()
+    environ = {
+        "REQUEST_METHOD": "POST", "PATH_INFO": f"/api/v1/rooms/{room.name}/messages",
+        "SERVER_NAME": "testserver", "SERVER_PORT": "80", "HTTP_HOST": "testserver",
+        "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
+        "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+        "HTTP_AUTHORIZATION": f"Bearer {token}", "REMOTE_ADDR": "127.0.0.1",
+    }
+    statuses: list[str] = []
+    response = WSGIHandler()(environ, lambda status, headers: statuses.append(status))
+    answer = json.loads(b"".join(response))
+    assert statuses == ["201 Created"]
+    assert receiver.events == []  # written, not yet closed: nothing published
+    assert Event.objects.get(seq=answer["seq"]).published_at is None
+    response.close()
+    assert [e["data"]["text"] for e in receiver.events] == ["after the answer"]
+    assert Event.objects.get(seq=answer["seq"]).published_at is not None
+    # Outside a request again: an action publishes at once.
+    actions.post_message(room, person, "from a command")
+    assert [e["data"]["text"] for e in receiver.events][-1] == "from a command"

@@ -71,7 +71,7 @@ def test_a_row_read_before_a_write_cannot_be_cached_over_its_guard():
 
 @pytest.mark.django_db
 def test_the_cache_is_the_real_memcached_with_a_private_prefix(settings):
-    assert "PyMemcacheCache" in settings.CACHES["default"]["BACKEND"]
+    assert settings.CACHES["default"]["BACKEND"] == "tm.memcache.MemcachedCache"
     assert settings.CACHES["default"]["KEY_PREFIX"] not in ("", "tm", "tm-dev")
     cache.set("probe", 1)
     assert cache.get("probe") == 1
