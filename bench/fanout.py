@@ -133,6 +133,12 @@ def run_one(procs: common.Processes, server: str, clients: int, posts: int,
             "poster_cpu_s": self1 - self0,
             "rss_growth_mib": (rss1 - rss0) / 2**20,
             "evictions": after.get("evictions", 0) - before.get("evictions", 0),
+            # ekg_py only: events per WebSocket write (its flush interval batches them).
+            "frames_per_write": ((after["ws_frames"] - before["ws_frames"])
+                                 / max(after["ws_writes"] - before["ws_writes"], 1)
+                                 if "ws_writes" in after else None),
+            "backed_up_writes": (after["ws_backed_up_writes"] - before["ws_backed_up_writes"]
+                                 if "ws_writes" in after else None),
             "pings": waited["pings"],
         }
         print(f"[fanout] {json.dumps(result)}", flush=True)

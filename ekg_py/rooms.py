@@ -176,7 +176,12 @@ class Sink(Protocol):
     """What the server layer implements for each browser connection."""
 
     def wake(self) -> None:
-        """The connection's queue went from empty to not empty: write it out."""
+        """The connection's queue went from empty to not empty: write it out soon."""
+
+    def hurry(self) -> None:
+        """The queue holds over half its bound: write it out now if the socket takes
+        it (the server may hold queues back to batch writes; that must not look like
+        a slow reader)."""
 
     def evict(self, code: int, reason: str) -> None:
         """Drop the connection now (it fell behind); the registry already forgot it."""
@@ -210,12 +215,15 @@ class Connection:
         self.queue.append(item)
         size = len(item.data)
         self.queued_bytes += size
+        bound = self.max_queue_bytes + self._slack
         if not bounded:
             self._slack += size
-        elif self.queued_bytes > self.max_queue_bytes + self._slack:
+        elif self.queued_bytes > bound:
             return False
         if was_empty:
             self.sink.wake()
+        elif bounded and self.queued_bytes > bound // 2:
+            self.sink.hurry()
         return True
 
     def take(self) -> list[Encoded]:

@@ -47,6 +47,9 @@ ROOM_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 EVICT_CLOSE_SECONDS = 1.0
 RECONNECT_DELAY_MS = (500, 5000)
 HEARTBEAT_JITTER = 0.2  # each connection pings every --ws-heartbeat x (0.8 .. 1.2)
+# Connections written per loop turn in a flush round (a few hundred µs of sends): between
+# slices the loop takes in new events, which then join the writes still to come.
+FLUSH_SLICE = 64
 ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 413: "too_large"}
 
@@ -88,6 +91,9 @@ class Client:
 
     def wake(self) -> None:
         raise NotImplementedError
+
+    def hurry(self) -> None:
+        self.wake()
 
     def evict(self, code: int, reason: str) -> None:
         self.evicted = True
@@ -138,6 +144,15 @@ class WebSocketClient(Client):
         else:
             self.node.flush_soon(self)
 
+    def hurry(self) -> None:
+        if self.writing or self.finishing:
+            return  # a writer task has the queue
+        try:
+            self.flush()  # now, not at the next timed flush; a backed-up socket gets a writer
+        except Exception:  # as in Node._flush: this connection's trouble stays its own
+            log.exception("writing to a WebSocket client failed")
+            self.abort()
+
     def flush(self) -> None:
         conn = self.conn
         if self.writing or conn is None or not conn.queue:
@@ -148,8 +163,11 @@ class WebSocketClient(Client):
         transport = self.transport
         if transport is None or transport.is_closing() or self.ws.closed:
             return  # going away: the handler's reader ends and forgets the connection
-        transport.write(_frames(conn.take()))
+        batch = conn.take()
+        transport.write(_frames(batch))
         conn.done()
+        self.node.ws_writes += 1
+        self.node.ws_frames += len(batch)
 
     def _start_writer(self) -> None:
         if not self.writing and self.conn is not None:
@@ -168,8 +186,12 @@ class WebSocketClient(Client):
                 transport = self.transport
                 if transport is None or transport.is_closing() or ws.closed:
                     return
-                transport.write(_frames(conn.take()))
+                batch = conn.take()
+                transport.write(_frames(batch))
                 conn.done()
+                self.node.ws_writes += 1
+                self.node.ws_frames += len(batch)
+                self.node.ws_backed_up_writes += 1
             if self.finishing:
                 await ws.close(code=CLOSE_SERVICE_RESTART, message=b"server restart")
         except (ConnectionError, RuntimeError):
@@ -219,6 +241,13 @@ class Node:
             reorder_window=config.reorder_window)
         self.clients: set[Client] = set()
         self._to_flush: list[WebSocketClient] = []
+        self._flush_handle: asyncio.Handle | None = None
+        self._round: list[WebSocketClient] | None = None  # the flush round under way
+        self._round_pos = 0
+        # For /healthz and the benchmarks: batched writes and the events they carried.
+        self.ws_writes = 0
+        self.ws_frames = 0
+        self.ws_backed_up_writes = 0  # of ws_writes, those a writer task made
         self._tasks: set[asyncio.Task[Any]] = set()
         self._no_clients = asyncio.Event()
         self._no_clients.set()
@@ -230,21 +259,41 @@ class Node:
         return task
 
     def flush_soon(self, client: WebSocketClient) -> None:
-        """Write `client`'s queue at the end of this loop turn: an event fanned out to a
-        room costs one callback, not one task wake-up per connection, and events that
-        arrive in the same turn go out in one write per connection."""
+        """Write `client`'s queue soon, in the next flush round.
+
+        An event fanned out to a room costs one callback per slice of connections, not
+        one task wake-up per connection. A round writes each listed connection's whole
+        queue at once, FLUSH_SLICE connections per loop turn, so a round over a big room
+        never holds the loop for long: the 202 to reflektor goes out at once and events
+        that arrive meanwhile join the writes still to come. That is the batching: under
+        a stream of events each write carries several, and the kernel's cost of a send
+        barely depends on its size (BENCHMARKS.md, fan-out). A round starts at the end
+        of the loop turn in which the first connection was woken."""
         self._to_flush.append(client)
-        if len(self._to_flush) == 1:
-            asyncio.get_running_loop().call_soon(self._flush)
+        if self._flush_handle is None and self._round is None:
+            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
-        clients, self._to_flush = self._to_flush, []
-        for client in clients:
+        """Write one slice of the current round (starting a round if none is under way)."""
+        self._flush_handle = None
+        loop = asyncio.get_running_loop()
+        if self._round is None:
+            self._round, self._to_flush = self._to_flush, []
+            self._round_pos = 0
+        start = self._round_pos
+        self._round_pos = end = start + FLUSH_SLICE
+        for client in self._round[start:end]:
             try:
                 client.flush()
             except Exception:  # one broken connection must not stop the room
                 log.exception("writing to a WebSocket client failed")
                 client.abort()
+        if end < len(self._round):
+            self._flush_handle = loop.call_soon(self._flush)
+            return
+        self._round = None
+        if self._to_flush:  # woken during the round: they make the next one
+            self._flush_handle = loop.call_soon(self._flush)
 
     def add_client(self, client: Client) -> None:
         self.clients.add(client)
@@ -313,7 +362,10 @@ async def internal_not_found(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True, **request.app[NODE].registry.stats()})
+    node = request.app[NODE]
+    return web.json_response({"ok": True, **node.registry.stats(),
+                              "ws_writes": node.ws_writes, "ws_frames": node.ws_frames,
+                              "ws_backed_up_writes": node.ws_backed_up_writes})
 
 
 def _seq_param(text: str | None, name: str) -> int | None:

@@ -33,9 +33,13 @@ class RecordingSink:
         self.sent: list[dict] = []
         self.evicted: tuple[int, str] | None = None
         self.wakes = 0
+        self.hurries = 0
 
     def wake(self) -> None:
         self.wakes += 1
+
+    def hurry(self) -> None:
+        self.hurries += 1
 
     def evict(self, code: int, reason: str) -> None:
         self.evicted = (code, reason)
@@ -289,6 +293,16 @@ def test_a_slow_connection_is_evicted_and_the_room_carries_on():
     assert registry.count("r") == 1
     assert registry.stats()["evictions"] == 1
     assert fast.seqs() == list(range(1, 11))
+
+
+def test_a_queue_over_half_its_bound_asks_its_writer_to_hurry():
+    registry = Registry(max_queue_bytes=2000)
+    sink = connect(registry, "r", stalled=True)
+    registry.publish(make_event("r", 1, text="x" * 300))  # ~750 bytes, after presence
+    assert (sink.wakes, sink.hurries) == (1, 0)
+    registry.publish(make_event("r", 2, text="x" * 300))  # over 1000 bytes queued
+    assert (sink.wakes, sink.hurries) == (1, 1)
+    assert sink.evicted is None
 
 
 def test_the_bound_counts_what_the_writer_took_until_it_is_written():

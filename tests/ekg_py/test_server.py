@@ -75,6 +75,37 @@ def test_websocket_and_sse_clients_receive_signed_events_in_order(ekg, room):
     run(scenario())
 
 
+def test_events_that_arrive_during_a_flush_round_share_its_writes(start_ekg, room):
+    """A round over a room writes FLUSH_SLICE connections per loop turn; events taken
+    in between join the writes still to come, so one write carries several (counted
+    on /healthz), and every client still gets every event once, in order."""
+    # A long reorder window: on a slow machine concurrent posts may arrive far apart.
+    node = start_ekg("--reorder-ms", "3000")
+    clients = 300  # five slices
+
+    async def scenario():
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            sockets = await asyncio.gather(*(session.ws_connect(f"{node.base}/ws/{room}")
+                                             for _ in range(clients)))
+            await eventually(lambda: _count(session, node.base, room, clients))
+            before = await health(session, node.base)
+            await publish(session, node.base, room, [1])  # then the node knows what is next
+            await asyncio.gather(*(publish(session, node.base, room, [seq])
+                                   for seq in range(2, 41)))
+            received = await asyncio.gather(*(next_seqs(ws, 40) for ws in sockets))
+            # Concurrent posts may reach the node in any order; it sends them in order.
+            assert all(seqs == list(range(1, 41)) for seqs in received)
+            after = await health(session, node.base)
+            writes = after["ws_writes"] - before["ws_writes"]
+            frames = after["ws_frames"] - before["ws_frames"]
+            assert frames >= clients * 40
+            assert writes < frames, "no write carried more than one event"
+            await asyncio.gather(*(ws.close() for ws in sockets))
+
+    run(scenario())
+
+
 async def _count(session: aiohttp.ClientSession, base: str, room: str, expected: int) -> bool:
     # The count of one room is not exposed; with rooms of their own, tests watch presence
     # instead. Here: the node-wide count has at least the expected connections.
