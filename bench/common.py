@@ -9,6 +9,7 @@ SIGKILL to what is left: gunicorn's workers go with their master.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime as dt
 import fcntl
@@ -326,6 +327,54 @@ def start_memcached(procs: Processes) -> str:
             time.sleep(0.05)
 
 
+def postgres_bindir() -> Path | None:
+    """Where initdb and postgres are: Debian's versioned directory, else the PATH."""
+    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (candidate / "initdb").exists():
+            return candidate
+    found = shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+def postgres_version() -> str:
+    bindir = postgres_bindir()
+    if bindir is None:
+        return "(not installed)"
+    answer = subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True,
+                            text=True, timeout=10)
+    return answer.stdout.strip().split(" ", 2)[-1] if answer.returncode == 0 else "?"
+
+
+def start_postgres(procs: Processes) -> dict[str, str]:
+    """A throwaway PostgreSQL cluster on a free loopback port, as production runs it
+    (fsync on); returns tm's TM_DB_* settings for it. Removed when this process exits."""
+    bindir = postgres_bindir()
+    if bindir is None:
+        raise BenchError("PostgreSQL is not installed (apt-get install postgresql)")
+    base = Path(tempfile.mkdtemp(prefix="tm-bench-pg-"))
+    atexit.register(shutil.rmtree, base, ignore_errors=True)
+    # initdb and postgres refuse to run as root.
+    run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if run_as:
+        shutil.chown(base, "postgres")
+    data = base / "data"
+    init = subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "tm",
+                           "--auth=trust", "-E", "UTF8"], capture_output=True, text=True,
+                          timeout=120)
+    if init.returncode != 0:
+        raise BenchError(f"initdb failed:\n{init.stdout[-1500:]}{init.stderr[-1500:]}")
+    port = free_port()
+    procs.start("postgres", [*run_as, str(bindir / "postgres"), "-D", str(data),
+                             "-h", "127.0.0.1", "-p", str(port), "-k", str(base)],
+                ready=r"database system is ready to accept connections", timeout=60)
+    created = subprocess.run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port),
+                              "-U", "tm", "tm"], capture_output=True, text=True, timeout=60)
+    if created.returncode != 0:
+        raise BenchError(f"createdb failed: {created.stderr[-1500:]}")
+    return {"TM_DB_ENGINE": "postgresql", "TM_DB_NAME": "tm", "TM_DB_USER": "tm",
+            "TM_DB_HOST": "127.0.0.1", "TM_DB_PORT": str(port)}
+
+
 def start_ekg(procs: Processes, secret: str, core: int | None = SERVER_CORE,
               extra: Sequence[str] = ()) -> Proc:
     return procs.start(
@@ -362,11 +411,14 @@ UNLIMITED_RATES = {
 
 
 def start_tm(procs: Processes, *, memcached: str, secret: str, workers: int,
-             reflektor_urls: Sequence[str] = (), core: int | None = None) -> tuple[Proc, str]:
-    """tm under gunicorn (sync workers, settings.test, a fresh SQLite file), as
-    tests/support/tm_server.py starts it, with the rate limits lifted."""
+             reflektor_urls: Sequence[str] = (), core: int | None = None,
+             database: dict[str, str] | None = None) -> tuple[Proc, str]:
+    """tm under gunicorn (sync workers, settings.test, a fresh SQLite file or the
+    `database` of start_postgres), as tests/support/tm_server.py starts it, with the
+    rate limits lifted."""
     db_path = procs.log_dir / f"tm-{secrets.token_hex(3)}.sqlite3"
     env = {
+        **(database or {}),
         "DJANGO_SETTINGS_MODULE": "settings.test",
         "TM_DB_PATH": str(db_path),
         "TM_MEMCACHED": memcached,

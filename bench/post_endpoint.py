@@ -1,10 +1,12 @@
 """tm's post endpoint under load: p50 and p90 of POST /api/v1/rooms/<room>/messages,
 with publish to reflektor off and then on.
 
-    .venv/bin/python -m bench.post_endpoint [--posters 1 4] [--posts 2000] [--workers 4]
+    .venv/bin/python -m bench.post_endpoint [--posters 1 4] [--posts 2000] [--workers 2]
+                                            [--database sqlite postgresql]
 
-tm runs under gunicorn (sync workers, settings.test, SQLite in WAL mode, a real
-memcached for rate-limit counters and cached rooms, rate limits lifted). For each
+tm runs under gunicorn (sync workers, settings.test, a real memcached for rate-limit
+counters and cached rooms, rate limits lifted), on SQLite in WAL mode (the embedded
+default) and then on a PostgreSQL cluster started for the run (production's database). For each
 count in `--posters`, that many participants of one room post as fast as they get
 answers, `--posts` in all after a warm-up of 50 (not counted; a single poster posts a
 quarter as many); latency is measured by the client, from sending the request to the
@@ -13,7 +15,7 @@ run on a fresh database, with publish:
 
 - publish off: TM_REFLEKTOR_URLS empty, tm stores the message and answers;
 - publish on: tm posts each event, signed, to a local reflektor (which replays it to
-  an ekg_py node with no clients) before it answers, as in production.
+  an ekg_py node with no clients) once its answer is out, as in production.
 
 Nothing is pinned: tm's workers use both cores; the posters (one asyncio process,
 this one) share them. The original product's figures, quoted (not measured here):
@@ -80,16 +82,18 @@ async def join_many(tm_url: str, room: str, count: int) -> list[str]:
 
 
 def run_one(procs: common.Processes, args: argparse.Namespace, posters: int,
-            publish: bool) -> dict:
+            publish: bool, database: str) -> dict:
     secret = secrets.token_urlsafe(32)
     memcached = common.start_memcached(procs)
+    db_env = common.start_postgres(procs) if database == "postgresql" else None
     relays: list[str] = []
     if publish:
         ekg = common.start_ekg(procs, secret, core=None)
         relay = common.start_reflektor(procs, [f"http://127.0.0.1:{ekg.port}"])
         relays = [f"http://127.0.0.1:{relay.port}"]
     tm, tm_url = common.start_tm(procs, memcached=memcached, secret=secret,
-                                 workers=args.workers, reflektor_urls=relays)
+                                 workers=args.workers, reflektor_urls=relays,
+                                 database=db_env)
     try:
         room = "bench-posts"
         asyncio.run(create_rooms(tm_url, [room]))
@@ -109,7 +113,8 @@ def run_one(procs: common.Processes, args: argparse.Namespace, posters: int,
     finally:
         procs.close()  # this run's services; the next run starts its own
     result = {
-        "publish": publish, "posters": posters, "posts": len(latencies),
+        "database": database, "publish": publish, "posters": posters,
+        "posts": len(latencies),
         "p50": common.percentile(latencies, 50) * 1000,
         "p90": common.percentile(latencies, 90) * 1000,
         "p99": common.percentile(latencies, 99) * 1000,
@@ -126,22 +131,26 @@ def report(results: list[dict], args: argparse.Namespace, info: dict[str, str]) 
         "",
         f"Command: `{common.command_line()}`  ",
         f"Machine: {common.machine_line(info)}  ",
-        f"Setup: gunicorn with {args.workers} sync workers, settings.test (SQLite WAL, "
-        "memcached), rate limits lifted; N participants of one room post back to back "
+        f"Setup: gunicorn with {args.workers} sync workers, settings.test (memcached; SQLite "
+        "in WAL mode with synchronous=NORMAL, the embedded default, or PostgreSQL "
+        f"{common.postgres_version()} with fsync on, as in production, both on this "
+        "machine's disk), rate limits lifted; N participants of one room post back to back "
         f"(warm-up of {WARM_UP} not counted); client-side latency, a new connection per "
         "post; nothing pinned, the posters share the machine. Publish on: tm posts each "
-        "event to a local reflektor (-> an ekg_py node) before it answers.",
+        "event to a local reflektor (-> an ekg_py node) once its answer has gone out, in "
+        "the same worker, so it costs throughput, not the poster's wait.",
         "",
-        "| posters | publish to reflektor | posts | p50 ms | p90 ms | p99 ms | posts / s "
-        "| tm CPU ms / post |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| database | posters | publish to reflektor | posts | p50 ms | p90 ms | p99 ms "
+        "| posts / s | tm CPU ms / post |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
-        lines.append(f"| {r['posters']} | {'on' if r['publish'] else 'off'} | {r['posts']} "
+        lines.append(f"| {r['database']} | {r['posters']} | {'on' if r['publish'] else 'off'} "
+                     f"| {r['posts']} "
                      f"| {r['p50']:.1f} | {r['p90']:.1f} | {r['p99']:.1f} "
                      f"| {r['posts_per_s']:.0f} | {r['tm_cpu_ms_per_post']:.1f} |")
-    lines.append(f"| | original product (quoted, not measured here) | | {ORIGINAL['p50']:.0f} "
-                 f"| {ORIGINAL['p90']:.0f} | | | |")
+    lines.append(f"| | | original product (quoted, not measured here) | "
+                 f"| {ORIGINAL['p50']:.0f} | {ORIGINAL['p90']:.0f} | | | |")
     return "\n".join(lines) + "\n"
 
 
@@ -150,14 +159,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--posters", type=int, nargs="+", default=[1, 4],
                         help="concurrent posters, one run each")
     parser.add_argument("--posts", type=int, default=2000, help="posts counted per run")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    # Two sync workers on two cores, as gunicorn.conf.py runs tm: more only contend for
+    # the cores (every idle worker wakes for each connection).
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--database", nargs="+", default=["sqlite", "postgresql"],
+                        choices=["sqlite", "postgresql"],
+                        help="tm's database, one set of runs each (postgresql: started "
+                             "here, needs the postgresql package)")
     parser.add_argument("--time-limit", type=float, default=300)
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = parser.parse_args(argv)
     info = common.machine()
     print(f"[post_endpoint] {common.machine_line(info)}", flush=True)
     with common.bench_session("post_endpoint", args.time_limit) as procs:
-        results = [run_one(procs, args, posters, publish)
+        results = [run_one(procs, args, posters, publish, database)
+                   for database in args.database
                    for publish in (False, True) for posters in args.posters]
     text = report(results, args, info)
     print(text)

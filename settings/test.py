@@ -32,6 +32,21 @@ DATABASES = {
     }
 }
 
+if os.environ.get("TM_DB_ENGINE") == "postgresql":
+    # PostgreSQL, as in production (settings/prod.py); bench/post_endpoint.py uses it.
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": os.environ["TM_DB_NAME"],
+            "USER": os.environ["TM_DB_USER"],
+            "PASSWORD": os.environ.get("TM_DB_PASSWORD", ""),
+            "HOST": os.environ["TM_DB_HOST"],
+            "PORT": os.environ["TM_DB_PORT"],
+            "CONN_MAX_AGE": None,
+            "CONN_HEALTH_CHECKS": True,
+        }
+    }
+
 _memcached = os.environ.get("TM_MEMCACHED")
 if not _memcached:
     raise RuntimeError(
