@@ -201,12 +201,15 @@ def purge_expired_rooms(now: datetime | None = None, dry_run: bool = False) -> l
 
 # -- participants ---------------------------------------------------------------
 def join_room(room: Room, *, nickname: str, nickname_key: str, real_name: str = "",
-              password: str = "") -> tuple[Participant, str]:
-    """Add a participant; returns it and its token (shown once, stored hashed)."""
+              password: str = "", moderator: bool = False) -> tuple[Participant, str]:
+    """Add a participant; returns it and its token (shown once, stored hashed).
+
+    `moderator`: the room's teacher, who needs no join password and may join a closed
+    room (to post a last word before reopening it, say)."""
     check_live(room)
-    if room.current_state == RoomState.CLOSED:
+    if room.current_state == RoomState.CLOSED and not moderator:
         raise ApiError(403, "room_closed", "the teacher has closed this room")
-    if room.has_password and not room.check_join_password(password):
+    if room.has_password and not moderator and not room.check_join_password(password):
         raise ApiError(403, "wrong_password", "that is not the room's password",
                        fields={"password": "ask your teacher for the room's password"})
     token = secrets.token_urlsafe(32)

@@ -223,7 +223,7 @@ def room(request: HttpRequest, room: Room) -> HttpResponse:
             try:
                 participant, token = actions.join_room(
                     room, nickname=nickname, nickname_key=key, real_name=real_name,
-                    password=request.POST.get("password", ""))
+                    password=request.POST.get("password", ""), moderator=moderator)
             except ApiError as error:
                 if error.status not in (403, 409):
                     raise
@@ -243,13 +243,22 @@ def room(request: HttpRequest, room: Room) -> HttpResponse:
         "stream": visible_messages(room) if readable else [],
         "readable": readable,
         "join_errors": join_errors,
-        "join_values": request.POST if request.method == "POST" else {},
+        "join_values": (request.POST if request.method == "POST"
+                        else _teacher_join_values(request, room) if moderator else {}),
         "room_url": public_url(request, f"/{room.name}"),
         "page_data": page_data(request, room, "participant" if participant else "reader",
                                nickname=participant.nickname if participant else None,
                                moderator=moderator),
     }
     return render(request, "tm/room.html", context, status=400 if join_errors else 200)
+
+
+def _teacher_join_values(request: HttpRequest, room: Room) -> dict[str, str]:
+    """What the join form offers the room's teacher: the name students see by default."""
+    values = {"nickname": "Teacher"}
+    if room.accountable and request.user.is_authenticated:
+        values["real_name"] = request.user.get_full_name() or request.user.get_username()
+    return values
 
 
 @require_http_methods(["POST"])

@@ -69,6 +69,9 @@ def test_teacher_and_student_flow(new_context, shot):
     create_room_from_home(teacher, "bio-mod", "Cells, held for approval", moderated=True)
     create_room_from_home(teacher, "bio-101", "Cell membranes", moderated=False)
     shot(teacher, "flow-02-room-teacher")
+    # The teacher is offered a name to post under, not the students' join card.
+    expect(teacher.get_by_role("heading", name="Post in bio-101")).to_be_visible()
+    expect(teacher.get_by_label("Nickname")).to_have_value("Teacher")
 
     # A student in a second browser joins the open room and posts.
     student = new_context().new_page()
@@ -108,6 +111,12 @@ def test_teacher_and_student_flow(new_context, shot):
     expect(stream_message(teacher, "A long link")).to_have_count(0)
     expect(stream_message(student, "A long link")).to_have_count(0, timeout=POLL_WAIT_MS)
 
+    # The teacher posts too, under the name the card offered.
+    teacher.get_by_role("button", name="Start posting").click()
+    send(teacher, "Quiz on Friday: chapters 3 and 4.")
+    expect(stream_message(student, "Quiz on Friday")).to_be_visible(timeout=POLL_WAIT_MS)
+    shot(teacher, "flow-04c-teacher-posts")
+
     # The same delete from the moderation page (a plain form, no JavaScript needed).
     teacher.goto("/bio-101/moderate")
     expect(teacher.get_by_role("heading", name="Moderate bio-101")).to_be_visible()
@@ -117,6 +126,9 @@ def test_teacher_and_student_flow(new_context, shot):
     expect(teacher.locator(".notice")).to_have_text("Message deleted.")
     expect(stream_message(student, "Why is the membrane called fluid?")).to_have_count(
         0, timeout=POLL_WAIT_MS)
+    announcement = teacher.locator(".stream-compact li.msg", has_text="Quiz on Friday")
+    announcement.get_by_role("button", name="Delete message from Teacher").click()
+    expect(stream_message(student, "Quiz on Friday")).to_have_count(0, timeout=POLL_WAIT_MS)
     expect(student.locator("#empty-state")).to_be_visible()
 
     # Moderated room: the post waits for the teacher, then reaches the class.

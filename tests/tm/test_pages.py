@@ -138,3 +138,23 @@ def test_create_room_form_reports_errors_and_keeps_input(browser):
     response = browser.post("/", {"name": "good-name", "lifetime": "3600", "moderated": "on"})
     assert response.status_code == 302
     assert Room.objects.get(name="good-name").moderated
+
+
+def test_the_teacher_gets_a_post_here_card_and_needs_no_room_password(make_room, browser):
+    _, owner_key = make_room("quiz", password="hunter2", accountable=True)
+    student_page = browser.get("/quiz").content.decode()
+    assert "Join quiz" in student_page and 'name="password"' in student_page
+    teacher = Client()
+    teacher.cookies["tm_o_quiz"] = owner_key
+    page = teacher.get("/quiz").content.decode()
+    assert "Post in quiz" in page and "You moderate this room" in page
+    assert 'name="password"' not in page
+    assert 'value="Teacher"' in page
+    joined = teacher.post("/quiz", {"nickname": "Teacher", "real_name": "Ms Rivera"})
+    assert joined.status_code == 302, joined.content
+    after = teacher.get("/quiz").content.decode()
+    assert 'id="compose"' in after and "Post in quiz" not in after
+    # A student without the password still cannot join.
+    refused = browser.post("/quiz", {"nickname": "ann", "real_name": "Ann"})
+    assert refused.status_code == 400
+    assert "ask your teacher for the room&#x27;s password" in refused.content.decode()
