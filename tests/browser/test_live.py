@@ -119,3 +119,53 @@ def test_a_post_a_deletion_and_a_pause_reach_the_other_page_by_push(
     assert student_frames.saw('"room.updated"')
     shot(student, "live-01-student-paused-by-push")
     shot(teacher, "live-02-teacher-after-delete-and-pause")
+
+
+def test_the_moderation_queue_fills_and_empties_by_push(live_stack: Stack, live_context, shot):
+    """Held posts appear on the open moderation page as they are held, and leave it
+    when approved here or rejected elsewhere; the settings form keeps what was typed."""
+    teacher_context = live_context()
+    teacher = teacher_context.new_page()
+    create_room_from_home(teacher, "live-mod", "Held for approval", moderated=True)
+    moderate = teacher_context.new_page()
+    moderate_frames = Frames(moderate)
+    moderate.goto("/live-mod/moderate")
+    expect(moderate.locator("#queue-empty")).to_be_visible()
+    moderate.fill("#set-topic", "half-typed topic")
+    push = live_stack.ekg_url.replace("http://", "ws://") + "/ws/live-mod?after="
+    deadline = time.monotonic() + 5 * TIME_SCALE
+    while not any(url.startswith(push) for url in moderate_frames.urls):
+        assert time.monotonic() < deadline, moderate_frames.urls
+        moderate.wait_for_timeout(20)
+
+    student = live_context().new_page()
+    join_room(student, "live-mod", "Ann")
+    send(student, "Is <b>this</b> on the test?")
+    send(student, "Second question")
+    queue = moderate.locator("#queue li.queue-item")
+    expect(queue).to_have_count(2, timeout=PUSH_WAIT_MS)
+    expect(queue.first).to_contain_text("Is <b>this</b> on the test?")  # shown as text
+    expect(moderate.locator("#queue-count")).to_have_text("2")
+    expect(moderate.locator("#queue-empty")).to_be_hidden()
+    expect(moderate.locator("#set-topic")).to_have_value("half-typed topic")
+    shot(moderate, "live-03-moderation-queue-by-push")
+
+    # Rejected from the teacher's other tab (the room page's API): gone here too.
+    second_id = queue.nth(1).get_attribute("data-id")
+    answer = teacher.request.delete(f"/api/v1/rooms/live-mod/messages/{second_id}",
+                                    headers={"X-CSRFToken": _csrf(teacher)})
+    assert answer.status == 204, answer.text()
+    expect(queue).to_have_count(1, timeout=PUSH_WAIT_MS)
+
+    # Approved from the cloned form: the class sees it, the queue is empty.
+    queue.first.get_by_role("button", name="Approve Ann").click()
+    expect(moderate.locator(".notice")).to_be_visible()
+    expect(moderate.locator("#queue-empty")).to_be_visible()
+    expect(stream_message(student, "Is <b>this</b> on the test?")).to_be_visible(
+        timeout=PUSH_WAIT_MS)
+    expect(stream_message(student, "Second question")).to_have_count(0)
+
+
+def _csrf(page: Page) -> str:
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    return cookies["csrftoken"]

@@ -1,49 +1,127 @@
-/* The moderation page listens to its room (as a moderator, so held posts arrive too)
- * and says when something new is there, with a link to show it. It does not redraw
- * by itself: a teacher halfway through the settings form must not lose what they typed.
+/* The moderation page keeps its approval queue live: posts the room holds appear as
+ * they are held (with Approve and Reject forms, cloned from a server-rendered template
+ * that carries the CSRF token), and leave when they are approved or rejected, from
+ * here or from another tab. The rest of the page is not redrawn: a teacher halfway
+ * through the settings form must not lose what they typed; new visible messages are
+ * announced with a link that reloads the page.
+ *
+ * With a push node the page follows the room as a moderator (held posts arrive too);
+ * after missed events, and without a push node every POLL_MS, it reads the queue from
+ * GET /api/v1/rooms/<room>/pending and redraws it from that answer.
  */
 (function () {
   "use strict";
+  var POLL_MS = 10000;
   var dataNode = document.getElementById("tm-page");
-  if (!dataNode || !window.TMLive) return;
+  var queue = document.getElementById("queue");
+  var template = document.getElementById("queue-item-template");
+  if (!dataNode || !queue || !template) return;
   var page = JSON.parse(dataNode.textContent);
-  if (!page.push_urls || !page.push_urls.length) return;
+  var count = document.getElementById("queue-count");
+  var empty = document.getElementById("queue-empty");
   var notice = document.getElementById("live-notice");
-  var text = document.getElementById("live-notice-text");
-  var held = 0;
+  var noticeText = document.getElementById("live-notice-text");
   var posted = 0;
 
-  function show() {
-    var parts = [];
-    if (held) parts.push(held + (held === 1 ? " new post waits" : " new posts wait") + " for approval.");
-    if (posted) parts.push(posted + (posted === 1 ? " new message." : " new messages."));
-    text.textContent = parts.join(" ");
-    notice.hidden = parts.length === 0;
+  function queued(id) {
+    return queue.querySelector('li[data-id="' + String(Number(id)) + '"]');
+  }
+
+  function refreshCount() {
+    var items = queue.querySelectorAll("li.queue-item").length;
+    count.textContent = String(items);
+    queue.hidden = items === 0;
+    empty.hidden = items !== 0;
+  }
+
+  function hold(message) {
+    if (queued(message.id)) return;
+    var item = template.content.firstElementChild.cloneNode(true);
+    item.setAttribute("data-id", String(Number(message.id)));
+    item.querySelector(".msg-nick").textContent = message.nickname;
+    // bleach output from the server, never raw user text (as room.js renders it).
+    item.querySelector(".msg-text").innerHTML = message.html;
+    item.querySelector(".filtered").hidden = message.held_for !== "profanity";
+    item.querySelectorAll('input[name="message"]').forEach(function (input) {
+      input.value = String(Number(message.id));
+    });
+    item.querySelectorAll("button").forEach(function (button) {
+      button.setAttribute("aria-label", button.textContent + " " + message.nickname);
+    });
+    queue.appendChild(item);
+    refreshCount();
+  }
+
+  function release(id) {
+    var item = queued(id);
+    if (!item) return false;
+    item.remove();
+    refreshCount();
+    return true;
+  }
+
+  function announce() {
+    noticeText.textContent = posted + (posted === 1 ? " new message." : " new messages.");
+    notice.hidden = false;
+  }
+
+  function api(path) {
+    return fetch(page.api + path, { headers: { "Accept": "application/json" },
+                                    credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      });
+  }
+
+  /* The queue as the server has it now: add what is missing, drop what is gone. */
+  function reloadQueue() {
+    return api("/pending").then(function (answer) {
+      var waiting = {};
+      answer.messages.forEach(function (message) {
+        waiting[message.id] = true;
+        hold(message);
+      });
+      queue.querySelectorAll("li.queue-item").forEach(function (item) {
+        if (!waiting[item.getAttribute("data-id")]) item.remove();
+      });
+      refreshCount();
+    });
   }
 
   function roomSeq() {
-    return fetch(page.api, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
-      .then(function (response) { return response.json(); })
-      .then(function (room) { return room.seq; });
+    return api("").then(function (room) { return room.seq; });
   }
 
+  function onEvent(event) {
+    var data = event.data || {};
+    if (event.type === "message.pending") {
+      hold(data);
+    } else if (event.type === "message.created") {
+      // An approved post leaves the queue; any other new post is news for the list.
+      if (!release(data.id)) { posted += 1; announce(); }
+    } else if (event.type === "message.deleted") {
+      release(data.id);
+    }
+  }
+
+  if (!window.TMLive || !page.push_urls || !page.push_urls.length) {
+    window.setInterval(function () { reloadQueue().catch(function () {}); }, POLL_MS);
+    return;
+  }
   new window.TMLive.Follower({
     pushUrls: page.push_urls,
     room: page.room,
     after: page.seq,
     token: page.push_token,
-    onEvent: function (event) {
-      if (event.type === "message.pending") held += 1;
-      else if (event.type === "message.created") posted += 1;
-      else return;
-      show();
-    },
+    onEvent: onEvent,
     onOther: function () {},
     onStatus: function () {},
-    // Missed events are not redrawn here: note that there is news and move on.
-    fill: function () {
-      return roomSeq().then(function (seq) {
-        if (seq > page.seq) { posted = Math.max(posted, 1); show(); }
+    // Missed events: the queue is read again whole; other news is announced.
+    fill: function (after) {
+      return Promise.all([roomSeq(), reloadQueue()]).then(function (answers) {
+        var seq = answers[0];
+        if (seq > after) { posted = Math.max(posted, 1); announce(); }
         return seq;
       });
     },
