@@ -163,7 +163,7 @@ def report(results: list[dict], args: argparse.Namespace, info: dict[str, str]) 
         "core 1. Node: ws " + common.ws_version() + ", HMAC check, JSON parse, encode once, "
         "`ws.send` to each client. ekg_py: the same plus envelope check, ring buffer, "
         "reordering, presence, per-client bounded queue; WebSocket heartbeats every ~30 s "
-        "(Node: none). ekg_py writes a room in flush rounds of 64 connections per loop "
+        "(Node: none). ekg_py writes a room in flush rounds of 32 connections per loop "
         "turn and takes in new events between slices, so under a stream of events one "
         "write carries several (\"events / write\"); Node sends each event on its own.",
         "",

@@ -81,7 +81,7 @@ def test_events_that_arrive_during_a_flush_round_share_its_writes(start_ekg, roo
     on /healthz), and every client still gets every event once, in order."""
     # A long reorder window: on a slow machine concurrent posts may arrive far apart.
     node = start_ekg("--reorder-ms", "3000")
-    clients = 300  # five slices
+    clients = 300  # ten slices
 
     async def scenario():
         connector = aiohttp.TCPConnector(limit=0)
