@@ -21,6 +21,11 @@ test: setup
 	$(VENV)/bin/ruff check .
 	node --test tests/js/
 	$(PY) -m pytest
+	@# tm's tests again on PostgreSQL, production's database (tests/support/postgres_server.py).
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then \
+		echo "TM_DB_ENGINE=postgresql $(PY) -m pytest tests/tm -q"; \
+		TM_DB_ENGINE=postgresql $(PY) -m pytest tests/tm -q; \
+	else echo "PostgreSQL is not installed: tm's tests ran on SQLite only (apt-get install postgresql)"; fi
 
 # Benchmarks (bench/README.md): figures appended to BENCHMARKS.md; ~7 minutes.
 bench: setup

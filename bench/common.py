@@ -9,7 +9,6 @@ SIGKILL to what is left: gunicorn's workers go with their master.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import datetime as dt
 import fcntl
@@ -27,8 +26,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+
+from tests.support import postgres_server
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
@@ -211,6 +212,7 @@ class Processes:
     def __init__(self, log_dir: Path):
         self.log_dir = log_dir
         self.procs: list[Proc] = []
+        self.cleanups: list[Callable[[], None]] = []  # run by close(), last first
 
     def start(self, name: str, args: Sequence[str], *, env: dict[str, str] | None = None,
               ready: str | None = None, timeout: float = 30.0, stdin: bool = False,
@@ -272,6 +274,8 @@ class Processes:
         for proc in reversed(self.procs):
             self.stop(proc)
         self.procs.clear()
+        while self.cleanups:
+            self.cleanups.pop()()
 
 
 class _TimeLimit(BaseException):
@@ -327,52 +331,24 @@ def start_memcached(procs: Processes) -> str:
             time.sleep(0.05)
 
 
-def postgres_bindir() -> Path | None:
-    """Where initdb and postgres are: Debian's versioned directory, else the PATH."""
-    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (candidate / "initdb").exists():
-            return candidate
-    found = shutil.which("initdb")
-    return Path(found).parent if found else None
-
-
 def postgres_version() -> str:
-    bindir = postgres_bindir()
-    if bindir is None:
+    binaries = postgres_server.bindir()
+    if binaries is None:
         return "(not installed)"
-    answer = subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True,
+    answer = subprocess.run([str(binaries / "postgres"), "--version"], capture_output=True,
                             text=True, timeout=10)
     return answer.stdout.strip().split(" ", 2)[-1] if answer.returncode == 0 else "?"
 
 
 def start_postgres(procs: Processes) -> dict[str, str]:
     """A throwaway PostgreSQL cluster on a free loopback port, as production runs it
-    (fsync on); returns tm's TM_DB_* settings for it. Removed when this process exits."""
-    bindir = postgres_bindir()
-    if bindir is None:
-        raise BenchError("PostgreSQL is not installed (apt-get install postgresql)")
-    base = Path(tempfile.mkdtemp(prefix="tm-bench-pg-"))
-    atexit.register(shutil.rmtree, base, ignore_errors=True)
-    # initdb and postgres refuse to run as root.
-    run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if run_as:
-        shutil.chown(base, "postgres")
-    data = base / "data"
-    init = subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "tm",
-                           "--auth=trust", "-E", "UTF8"], capture_output=True, text=True,
-                          timeout=120)
-    if init.returncode != 0:
-        raise BenchError(f"initdb failed:\n{init.stdout[-1500:]}{init.stderr[-1500:]}")
-    port = free_port()
-    procs.start("postgres", [*run_as, str(bindir / "postgres"), "-D", str(data),
-                             "-h", "127.0.0.1", "-p", str(port), "-k", str(base)],
-                ready=r"database system is ready to accept connections", timeout=60)
-    created = subprocess.run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port),
-                              "-U", "tm", "tm"], capture_output=True, text=True, timeout=60)
-    if created.returncode != 0:
-        raise BenchError(f"createdb failed: {created.stderr[-1500:]}")
-    return {"TM_DB_ENGINE": "postgresql", "TM_DB_NAME": "tm", "TM_DB_USER": "tm",
-            "TM_DB_HOST": "127.0.0.1", "TM_DB_PORT": str(port)}
+    (fsync on), stopped and removed with `procs`; returns tm's TM_DB_* settings."""
+    try:
+        cluster = postgres_server.start_cluster(procs.log_dir / "postgres.log")
+    except RuntimeError as error:
+        raise BenchError(str(error)) from None
+    procs.cleanups.append(cluster.stop)
+    return cluster.env
 
 
 def start_ekg(procs: Processes, secret: str, core: int | None = SERVER_CORE,

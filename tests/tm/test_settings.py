@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PROD_ENV = {
     "TM_SECRET_KEY": "k" * 50, "TM_INTERNAL_SECRET": "i", "TM_CLIENT_KEY_SECRET": "c",
@@ -45,3 +47,12 @@ def test_test_runs_use_a_random_cache_prefix():
             timeout=60)
         prefixes.add(result.stdout.strip())
     assert len(prefixes) == 2
+
+
+@pytest.mark.django_db
+def test_the_tests_run_on_the_database_they_were_asked_for():
+    """`make test` runs tests/tm twice: SQLite, then PostgreSQL (TM_DB_ENGINE)."""
+    from django.db import connection
+
+    wanted = "postgresql" if os.environ.get("TM_DB_ENGINE") == "postgresql" else "sqlite"
+    assert connection.vendor == wanted
