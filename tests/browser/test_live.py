@@ -140,6 +140,11 @@ def test_the_moderation_queue_fills_and_empties_by_push(live_stack: Stack, live_
 
     student = live_context().new_page()
     join_room(student, "live-mod", "Ann")
+    # Her page connecting changes the presence count: the People card is read again.
+    expect(moderate.locator("#people li", has_text="Ann")).to_be_visible(
+        timeout=PUSH_WAIT_MS + 1000)  # + the card's one-second debounce
+    expect(moderate.get_by_role("button", name="Mute Ann")).to_be_visible()
+    expect(moderate.locator("#people-count")).to_have_text("1")
     send(student, "Is <b>this</b> on the test?")
     send(student, "Second question")
     queue = moderate.locator("#queue li.queue-item")

@@ -8,6 +8,10 @@
  * With a push node the page follows the room as a moderator (held posts arrive too);
  * after missed events, and without a push node every POLL_MS, it reads the queue from
  * GET /api/v1/rooms/<room>/pending and redraws it from that answer.
+ *
+ * The People card is read again (GET .../participants) shortly after the room's
+ * presence count changes, i.e. when someone joins or leaves, and redrawn only when the
+ * list differs, so a keyboard user's place is kept otherwise.
  */
 (function () {
   "use strict";
@@ -22,6 +26,12 @@
   var notice = document.getElementById("live-notice");
   var noticeText = document.getElementById("live-notice-text");
   var posted = 0;
+  var people = document.getElementById("people");
+  var personTemplate = document.getElementById("person-template");
+  var peopleCount = document.getElementById("people-count");
+  var peopleEmpty = document.getElementById("people-empty");
+  var peopleShown = "";
+  var peopleTimer = null;
 
   function queued(id) {
     return queue.querySelector('li[data-id="' + String(Number(id)) + '"]');
@@ -89,6 +99,51 @@
     });
   }
 
+  function personNode(person) {
+    var item = personTemplate.content.firstElementChild.cloneNode(true);
+    var id = String(Number(person.id));
+    item.setAttribute("data-id", id);
+    item.querySelector(".person-nick").textContent = person.nickname;
+    if (person.real_name) {
+      item.querySelector(".real-name").textContent = "(" + person.real_name + ")";
+      item.querySelector(".person-real").hidden = false;
+    }
+    item.querySelector(".person-muted").hidden = !person.muted;
+    // Only the form that applies: Unmute for a muted person, Mute otherwise.
+    item.querySelector(person.muted ? ".person-mute" : ".person-unmute").remove();
+    item.querySelectorAll('input[name="participant"]').forEach(function (input) {
+      input.value = id;
+    });
+    item.querySelectorAll("button").forEach(function (button) {
+      button.setAttribute("aria-label", button.textContent + " " + person.nickname);
+    });
+    return item;
+  }
+
+  function reloadPeople() {
+    if (!people || !personTemplate) return Promise.resolve();
+    return api("/participants").then(function (answer) {
+      var list = answer.participants;
+      var shown = JSON.stringify(list);
+      if (shown === peopleShown) return;
+      peopleShown = shown;
+      var nodes = list.map(personNode);
+      people.replaceChildren.apply(people, nodes);
+      peopleCount.textContent = String(list.length);
+      people.hidden = list.length === 0;
+      peopleEmpty.hidden = list.length !== 0;
+    });
+  }
+
+  /* Joins come in bursts (a class arrives within a minute): one read per second. */
+  function peopleSoon() {
+    if (peopleTimer) return;
+    peopleTimer = window.setTimeout(function () {
+      peopleTimer = null;
+      reloadPeople().catch(function () {});
+    }, 1000);
+  }
+
   function roomSeq() {
     return api("").then(function (room) { return room.seq; });
   }
@@ -106,7 +161,10 @@
   }
 
   if (!window.TMLive || !page.push_urls || !page.push_urls.length) {
-    window.setInterval(function () { reloadQueue().catch(function () {}); }, POLL_MS);
+    window.setInterval(function () {
+      reloadQueue().catch(function () {});
+      reloadPeople().catch(function () {});
+    }, POLL_MS);
     return;
   }
   new window.TMLive.Follower({
@@ -115,7 +173,9 @@
     after: page.seq,
     token: page.push_token,
     onEvent: onEvent,
-    onOther: function () {},
+    onOther: function (event) {
+      if (event.type === "presence") peopleSoon();
+    },
     onStatus: function () {},
     // Missed events: the queue is read again whole; other news is announced.
     fill: function (after) {
