@@ -17,8 +17,18 @@ event that arrives ahead of a gap (its seq is above the highest held + 1) waits,
 `reorder_window` seconds, for the events before it; they go out in seq order as soon
 as the gap closes. If it does not close in time (an event lost on the way, which the
 outbox relay re-sends seconds later), the waiting events go out anyway and clients fill
-from history as before. A room the node holds nothing of has no "next" seq: its first
+from history as before. For a room the node holds nothing of, the next seq is the one
+after the highest `after` its clients connected with; with no such client the first
 event goes out at once.
+
+A room's name outlives the room: a teacher deletes bio-101 (or it expires) and a new
+bio-101 starts again at seq 1 while the node still holds the old one's events. Those
+must never reach the new room's clients, and the new room's events are not redeliveries
+of the old ones. Event timestamps (`ts`, set by tm when the event is made) tell them
+apart: an event whose seq the node has seen but whose `ts` is later than anything it
+holds for the room starts the room afresh; and a client that says when its room was
+created (`created`, from the page) makes the node drop everything it holds from before
+that moment, before any replay.
 
 Replay rule (answered by `RingBuffer.since`): a client that connects with `after=N`
 gets the room's events above N from the ring buffer only when the node can prove it
@@ -60,11 +70,14 @@ def encode_json(message: dict[str, Any]) -> str:
 class Encoded:
     """One outgoing message, encoded once and shared by every queue it goes to."""
 
-    __slots__ = ("seq", "data", "moderators_only", "public", "_sse", "_sse_prefix", "_frame")
+    __slots__ = ("seq", "ts", "data", "moderators_only", "public", "_sse", "_sse_prefix",
+                 "_frame")
 
     def __init__(self, message: dict[str, Any], *, sse_prefix: bytes = b""):
         seq = message.get("seq")
         self.seq: int | None = seq if isinstance(seq, int) else None
+        ts = message.get("ts")
+        self.ts: str = ts if isinstance(ts, str) else ""  # ISO 8601 UTC: sorts as text
         self.moderators_only = message.get("type") == events.MESSAGE_PENDING
         self.data = encode_json(message).encode("utf-8")  # a WebSocket text frame's payload
         self._sse: bytes | None = None
@@ -136,6 +149,10 @@ class RingBuffer:
 
     def seqs(self) -> list[int]:
         return list(self._seqs)
+
+    def oldest_ts(self) -> str | None:
+        """The `ts` of the lowest seq held (the earliest, within one room's life)."""
+        return self._items[self._seqs[0]].ts if self._seqs else None
 
     def has_seen(self, seq: int) -> bool:
         """Whether `seq` is held, or was held and evicted."""
@@ -243,7 +260,7 @@ class Connection:
 
 class Room:
     __slots__ = ("name", "ring", "connections", "presence_sent_at", "presence_dirty",
-                 "early", "early_deadline")
+                 "early", "early_deadline", "latest_ts")
 
     def __init__(self, name: str, ring_size: int):
         self.name = name
@@ -255,10 +272,24 @@ class Room:
         # when they go out even if the gap is still open (module docstring).
         self.early: dict[int, Encoded] = {}
         self.early_deadline: float | None = None
+        self.latest_ts = ""  # the latest `ts` of an event taken for this room
+
+    def forget_events(self, ring_size: int) -> None:
+        """Start afresh: the events held were a previous room's of the same name."""
+        self.ring = RingBuffer(ring_size)
+        self.early.clear()
+        self.early_deadline = None
+        self.latest_ts = ""
 
     def next_seq(self) -> int | None:
+        """The seq that should come next, or None when the node cannot tell."""
         highest = self.ring.highest
-        return None if highest is None else highest + 1
+        if highest is not None:
+            return highest + 1
+        # Nothing held (a new room, a node just started): the clients' `after` says how
+        # far the room had got when their pages loaded.
+        known = max((conn.after for conn in self.connections), default=-1)
+        return known + 1 if known >= 0 else None
 
 
 class Registry:
@@ -287,6 +318,7 @@ class Registry:
         self._presence_due: set[Room] = set()
         self._reordering: set[Room] = set()  # rooms holding early events
         self.evictions = 0
+        self.rooms_restarted = 0  # a deleted room's name taken again (module docstring)
         self.reordered = 0  # events that waited for a gap before them to close
         self.gaps_given_up = 0  # times the window passed with a gap still open
 
@@ -305,7 +337,8 @@ class Registry:
     def stats(self) -> dict[str, int]:
         return {"rooms": len(self._rooms),
                 "connections": sum(len(room.connections) for room in self._rooms.values()),
-                "evictions": self.evictions, "reordered": self.reordered,
+                "evictions": self.evictions, "rooms_restarted": self.rooms_restarted,
+                "reordered": self.reordered,
                 "gaps_given_up": self.gaps_given_up}
 
     # -- events ------------------------------------------------------------------
@@ -317,7 +350,11 @@ class Registry:
         item = Encoded(event)
         seq = item.seq
         if seq is not None and (seq in room.early or room.ring.has_seen(seq)):
-            return False
+            if not (room.latest_ts and item.ts > room.latest_ts):
+                return False  # a redelivery
+            self._restart(room)  # a new room of the same name (module docstring)
+        if item.ts > room.latest_ts:
+            room.latest_ts = item.ts
         expected = room.next_seq()
         if (seq is not None and expected is not None and seq > expected
                 and self.reorder_window > 0):
@@ -390,12 +427,23 @@ class Registry:
         for conn in slow:
             self.evict(conn)
 
+    def _restart(self, room: Room) -> None:
+        self.rooms_restarted += 1
+        self._reordering.discard(room)
+        room.forget_events(self.ring_size)
+
     # -- connections -------------------------------------------------------------
     def connect(self, name: str, sink: Sink, *, moderator: bool = False,
-                after: int | None = None) -> Connection:
+                after: int | None = None, created: str | None = None) -> Connection:
         """Register a connection and queue what it must see first: the replay of the
-        events above `after` (or a resync message), nothing when `after` is None."""
+        events above `after` (or a resync message), nothing when `after` is None.
+        `created`: when the client's room was created (ISO 8601 UTC); events held from
+        before then belong to a previous room of that name and are dropped first."""
         room = self._room(name)
+        oldest = room.ring.oldest_ts()
+        if created and ((oldest is not None and oldest < created)
+                        or any(item.ts < created for item in room.early.values())):
+            self._restart(room)
         conn = Connection(name, sink, moderator=moderator, after=after,
                           max_queue_bytes=self.max_queue_bytes)
         if after is not None:

@@ -5,8 +5,8 @@ pure registry in `rooms.py`. Routes (README.md has the protocol):
 
     POST /internal/rooms/<room>/events   signed event from reflektor -> 202
     *    /internal/...                   anything else internal -> 404 (reflektor: done)
-    GET  /ws/<room>?after=&token=        WebSocket, one JSON event per text frame
-    GET  /sse/<room>?after=&token=       the same stream as Server-Sent Events
+    GET  /ws/<room>?after=&token=&created=   WebSocket, one JSON event per text frame
+    GET  /sse/<room>?after=&token=&created=  the same stream as Server-Sent Events
     GET  /healthz                        rooms, connections, evictions on this node
 """
 
@@ -377,8 +377,21 @@ def _seq_param(text: str | None, name: str) -> int | None:
     return int(text)
 
 
-def _stream_request(request: web.Request) -> tuple[str, int | None, bool]:
-    """Room, after and moderator of a browser stream, or an HTTP error to answer."""
+# `created`: when the client's room was created, as tm writes timestamps (tm.events.iso_utc).
+CREATED_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+
+
+def _created_param(text: str | None) -> str | None:
+    if text is None or text == "":
+        return None
+    if not CREATED_RE.match(text):
+        raise web.HTTPBadRequest(reason="created must be an ISO 8601 UTC time like "
+                                        "2026-11-23T10:00:00.000Z")
+    return text
+
+
+def _stream_request(request: web.Request) -> tuple[str, int | None, bool, str | None]:
+    """Room, after, moderator and created of a browser stream, or an HTTP error."""
     node = request.app[NODE]
     room = request.match_info["room"]
     if not ROOM_NAME_RE.match(room):
@@ -394,12 +407,12 @@ def _stream_request(request: web.Request) -> tuple[str, int | None, bool]:
         if not signing.check_moderator_token(node.config.secret, token, room):
             raise web.HTTPForbidden(reason="invalid or expired moderator token")
         moderator = True
-    return room, after, moderator
+    return room, after, moderator, _created_param(request.query.get("created"))
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
     node = request.app[NODE]
-    room, after, moderator = _stream_request(request)
+    room, after, moderator, created = _stream_request(request)
     # Jittered per connection: a class connects within a second or two, and pings that
     # all come due together (aiohttp rounds them to whole seconds) stall the node while
     # it handles thousands of pongs at once.
@@ -409,7 +422,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     client = WebSocketClient(node, request, ws)
     node.add_client(client)
-    client.conn = node.registry.connect(room, client, moderator=moderator, after=after)
+    client.conn = node.registry.connect(room, client, moderator=moderator, after=after,
+                                        created=created)
     try:
         async for _message in ws:
             pass  # clients have nothing to say; reading handles pings and the close
@@ -431,7 +445,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
 async def sse(request: web.Request) -> web.StreamResponse:
     node = request.app[NODE]
-    room, after, moderator = _stream_request(request)
+    room, after, moderator, created = _stream_request(request)
     last_id = request.headers.get("Last-Event-ID", "").strip()
     if last_id.isdigit() and len(last_id) <= 18:
         after = max(after or 0, int(last_id))
@@ -442,7 +456,8 @@ async def sse(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     client = SseClient(node, request)
     node.add_client(client)
-    conn = client.conn = node.registry.connect(room, client, moderator=moderator, after=after)
+    conn = client.conn = node.registry.connect(room, client, moderator=moderator, after=after,
+                                               created=created)
     try:
         while not client.evicted:
             try:

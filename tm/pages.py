@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from settings.csp import origin_of as csp_origin
 
-from . import actions, flags, signing, validation
+from . import actions, events, flags, signing, validation
 from .api import can_read, current_seq, parse_room_settings
 from .auth import OWNER_COOKIE, PARTICIPANT_COOKIE, is_moderator, optional_participant
 from .errors import ApiError
@@ -119,6 +119,9 @@ def page_data(request: HttpRequest, room: Room, mode: str, **extra) -> dict:
         "room": room.name,
         "mode": mode,
         "seq": current_seq(room),
+        # The push nodes drop what they hold for this name from before this moment
+        # (events of a deleted room of the same name): ekg_py/rooms.py.
+        "created": events.iso_utc(room.created_at),
         "state": room.current_state,
         "max_length": room.max_length,
         "api": f"/api/v1/rooms/{room.name}",

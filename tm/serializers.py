@@ -40,6 +40,7 @@ def room_json(room: Room, seq: int, moderator: bool = False) -> dict[str, Any]:
         "max_length": room.max_length,
         "analytics": room.analytics,
         "event_scope": room.event_scope,
+        "created_at": iso_utc(room.created_at),
         "expires_at": iso_utc(room.expires_at),
         "seq": seq,
         "push_urls": list(settings.TM_PUSH_URLS),

@@ -201,6 +201,16 @@ def test_a_client_that_connects_while_an_event_waits_gets_it_once_live():
     assert sink.seqs() == [4, 5]
 
 
+def test_for_a_room_the_node_holds_nothing_of_its_clients_say_what_comes_next():
+    registry = Registry(clock=FakeClock())
+    sink = connect(registry, "r", after=0)  # a new room's page: nothing posted yet
+    assert sink.flush()[0]["type"] == "resync"
+    registry.publish(make_event("r", 2))  # two workers: 2 overtook 1
+    assert sink.seqs() == []
+    registry.publish(make_event("r", 1))
+    assert sink.seqs() == [1, 2]
+
+
 def test_reordering_is_off_with_a_zero_window_and_for_a_room_the_node_holds_nothing_of():
     registry = Registry(clock=FakeClock(), reorder_window=0)
     sink = connect(registry, "r")
@@ -208,9 +218,46 @@ def test_reordering_is_off_with_a_zero_window_and_for_a_room_the_node_holds_noth
     registry.publish(make_event("r", 3))
     assert sink.seqs() == [1, 3]
     fresh = Registry(clock=FakeClock())
-    other = connect(fresh, "r")
+    other = connect(fresh, "r")  # live only: says nothing of where the room is
     fresh.publish(make_event("r", 7))  # no "next" seq known: out at once
     assert other.seqs() == [7]
+
+
+# -- a room's name taken again by a new room ---------------------------------------
+def _event_at(room: str, seq: int, ts: str, text: str = "hello") -> dict:
+    event = make_event(room, seq, text=text)
+    event["ts"] = ts
+    return event
+
+
+def test_a_new_room_of_the_same_name_starts_afresh_when_its_first_event_comes():
+    registry = Registry(clock=FakeClock())
+    for seq in (1, 2, 3):
+        registry.publish(_event_at("bio", seq, f"2026-11-23T10:00:0{seq}.000Z", "old"))
+    assert not registry.publish(_event_at("bio", 2, "2026-11-23T10:00:02.000Z", "old"))
+    sink = connect(registry, "bio")
+    # bio was deleted and created again: its seq 1 is later than all the node holds.
+    assert registry.publish(_event_at("bio", 1, "2026-11-23T11:00:00.000Z", "new"))
+    assert [m["data"]["text"] for m in sink.flush() if "seq" in m] == ["new"]
+    assert registry.room("bio").ring.seqs() == [1]
+    assert registry.stats()["rooms_restarted"] == 1
+    late = connect(registry, "bio", after=0)
+    assert [m["data"]["text"] for m in late.flush() if "seq" in m] == ["new"]
+
+
+def test_a_client_of_a_new_room_never_gets_the_old_rooms_events_replayed():
+    registry = Registry(clock=FakeClock())
+    for seq in (1, 2, 3):
+        registry.publish(_event_at("bio", seq, f"2026-11-23T10:00:0{seq}.000Z", "old"))
+    # The new bio has no event yet; its page says when it was created.
+    sink = connect(registry, "bio", after=0, created="2026-11-23T11:00:00.000Z")
+    assert [m for m in sink.flush() if m.get("data", {}).get("text") == "old"] == []
+    assert sink.sent[0]["type"] == "resync"  # nothing held: read the history from tm
+    registry.publish(_event_at("bio", 1, "2026-11-23T11:00:05.000Z", "new"))
+    assert [m["data"]["text"] for m in sink.flush() if "seq" in m] == ["new"]
+    # The same room's own clients keep their replay.
+    again = connect(registry, "bio", after=0, created="2026-11-23T11:00:00.000Z")
+    assert [m["data"]["text"] for m in again.flush() if "seq" in m] == ["new"]
 
 
 def test_connect_with_after_replays_then_goes_live_without_a_gap():

@@ -230,8 +230,10 @@ def test_sse_sends_keep_alive_comments(ekg, room):
     run(scenario())
 
 
-@pytest.mark.parametrize("query", ["after=-1", "after=abc", "after=1.5"])
-def test_a_bad_after_is_a_400(ekg, room, query):
+@pytest.mark.parametrize("query", ["after=-1", "after=abc", "after=1.5", "created=yesterday",
+                                   "created=2026-11-23T10:00:00.000Z<script>",
+                                   "created=2026-11-23 10:00:00"])
+def test_a_bad_after_or_created_is_a_400(ekg, room, query):
     async def scenario():
         async with aiohttp.ClientSession() as session:
             for kind in ("ws", "sse"):

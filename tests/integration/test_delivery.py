@@ -160,3 +160,38 @@ def test_concurrent_posters_and_a_moderator_converge_exactly_once(stack: Stack,
             await stop_all(clients)
 
     run(scenario())
+
+
+def test_a_room_deleted_and_created_again_under_its_name_shows_nothing_of_the_old_one(
+        stack: Stack, room_name: str):
+    """The node still holds the deleted room's events when a new room takes its name
+    (a teacher clearing a room by deleting it and creating it again): the new room's
+    clients must never see the old messages, and its own posts go out by push at once
+    rather than being dropped as redeliveries of the old seqs."""
+
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            api = Api(session, stack)
+            owner = await api.create_room(room_name)
+            token = await api.join(room_name, "ann")
+            old = await follow(session, stack, room_name, ws=1)
+            for n in range(3):
+                await api.posted(room_name, token, f"deleted with its room {n}")
+            await caught_up(old, 3)
+            await stop_all(old)
+            status, _ = await api.call("DELETE", f"/rooms/{room_name}", owner)
+            assert status == 204
+
+            await api.create_room(room_name)
+            token = await api.join(room_name, "bo")
+            clients = await follow(session, stack, room_name, ws=K, sse=K)
+            posted = [await api.posted(room_name, token, f"new room {n}") for n in range(2)]
+            await caught_up(clients, 2)
+            for client in clients:
+                assert not any(text.startswith("deleted with") for text in client.seen_texts)
+                assert [m[2] for m in client.visible()] == ["new room 0", "new room 1"]
+                # By push, off the wire: the node did not drop them as old seqs.
+                assert wire_seqs(client)[-2:] == [p["seq"] for p in posted]
+            await stop_all(clients)
+
+    run(scenario())

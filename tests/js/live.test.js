@@ -117,3 +117,13 @@ test("after five minutes on SSE the next reconnect tries WebSocket again", () =>
     delete global.WebSocket;
   }
 });
+
+test("the push URL carries after, the moderator token and when the room was created", () => {
+  const { Follower } = require("../../tm/static/tm/live.js");
+  const f = new Follower({ pushUrls: ["http://push"], room: "bio", after: 7, token: "a b",
+                           created: "2026-11-23T10:00:00.000Z" });
+  assert.strictEqual(f.query(),
+    "?after=7&token=a%20b&created=2026-11-23T10%3A00%3A00.000Z");
+  const plain = new Follower({ pushUrls: ["http://push"], room: "bio", after: 0 });
+  assert.strictEqual(plain.query(), "?after=0");
+});

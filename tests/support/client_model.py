@@ -116,6 +116,7 @@ class LiveClient:
         # A slow network: every answer from tm arrives this long after tm wrote it.
         self.answer_delay = answer_delay
         self.tracker = SeqTracker(0)
+        self.created: str | None = None  # when the room was created (live.js `created`)
         # What the page shows: messages by id, the room's topic and state.
         self.messages: dict[int, dict] = {}
         self.topic: str | None = None
@@ -242,6 +243,8 @@ class LiveClient:
         query = f"?after={self.tracker.last}"
         if self.token:
             query += "&token=" + quote(self.token, safe="")
+        if self.created:
+            query += "&created=" + quote(self.created, safe="")
         return query
 
     async def _follow(self) -> None:
@@ -385,6 +388,7 @@ class LiveClient:
     async def _refresh_room(self) -> None:
         with contextlib.suppress(*NETWORK_ERRORS):
             room = await self._get(f"/rooms/{quote(self.room)}")
+            self.created = room["created_at"]  # page_data's `created`
             self._apply_room(room, room["seq"])
 
     async def _check_loop(self) -> None:

@@ -69,7 +69,8 @@
     return Math.round(base * (0.5 + (random || Math.random)() / 2));
   }
 
-  /* options: pushUrls, room, after, token (moderators), handlers:
+  /* options: pushUrls, room, after, token (moderators), created (when the room was
+   * created, ISO 8601: the node drops events of an earlier room of that name), handlers:
    *   onEvent(event)          apply one event (seq order guaranteed)
    *   onOther(event)          presence and friends
    *   fill(after) -> Promise<seq reached>   read history after `after`, apply it
@@ -109,6 +110,9 @@
   Follower.prototype.query = function () {
     var q = "?after=" + this.tracker.last;
     if (this.options.token) q += "&token=" + encodeURIComponent(this.options.token);
+    // When the room was created: the node drops events it holds from an earlier room
+    // of the same name before it replays anything.
+    if (this.options.created) q += "&created=" + encodeURIComponent(this.options.created);
     return q;
   };
 

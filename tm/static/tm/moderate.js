@@ -172,6 +172,7 @@
     room: page.room,
     after: page.seq,
     token: page.push_token,
+    created: page.created,
     onEvent: onEvent,
     onOther: function (event) {
       if (event.type === "presence") peopleSoon();

@@ -306,6 +306,7 @@
       room: page.room,
       after: lastSeq,
       token: page.push_token || null,
+      created: page.created,
       onEvent: applyEvent,
       onOther: showPresence,
       onStatus: showStatus,
