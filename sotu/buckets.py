@@ -373,10 +373,12 @@ class Tally:
 
 
 class SeenEvents:
-    """(room, seq) pairs seen lately: reflektor delivers at least once, count once.
+    """Events seen lately: reflektor delivers at least once, count once.
 
-    A redelivery comes within reflektor's give-up time (60 s), so pairs are kept
-    `max_age` seconds, and at most `max_size` of them (the oldest go first).
+    A redelivery comes within reflektor's give-up time (60 s), so events are kept
+    `max_age` seconds, and at most `max_size` of them (the oldest go first). An event is
+    its (room, seq, ts): a room deleted and created again under its name starts at seq
+    1 again, and its events are new ones, not repeats (a redelivery keeps its ts).
     """
 
     def __init__(self, clock: Callable[[], float] = time.time, max_age: float = 120.0,
@@ -384,14 +386,14 @@ class SeenEvents:
         self.clock = clock
         self.max_age = max_age
         self.max_size = max_size
-        self._seen: dict[tuple[str, int], float] = {}  # insertion order = age order
+        self._seen: dict[tuple[str, int, str], float] = {}  # insertion order = age order
 
     def __len__(self) -> int:
         return len(self._seen)
 
-    def first_time(self, room: str, seq: int) -> bool:
-        """True the first time (room, seq) is offered; False for a repeat."""
-        key = (room, seq)
+    def first_time(self, room: str, seq: int, ts: str = "") -> bool:
+        """True the first time (room, seq, ts) is offered; False for a repeat."""
+        key = (room, seq, ts)
         if key in self._seen:
             return False
         now = self.clock()

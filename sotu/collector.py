@@ -132,7 +132,7 @@ class Collector:
         """Take one checked event; returns what became of it (for the answer)."""
         self.counters["received"] += 1
         room = event["room"]
-        if not self.seen.first_time(room, event["seq"]):
+        if not self.seen.first_time(room, event["seq"], event["ts"]):
             self.counters["duplicates"] += 1
             return "duplicate"
         kind = event["type"]

@@ -187,6 +187,9 @@ def test_seen_events_forget_by_age_and_size():
     clock = Clock(0)
     seen = SeenEvents(clock, max_age=10, max_size=3)
     assert seen.first_time("r", 1) and not seen.first_time("r", 1)
+    # The same name and seq from a room created again since: a new event.
+    assert seen.first_time("r", 1, "2026-11-23T11:00:00.000Z")
+    assert not seen.first_time("r", 1, "2026-11-23T11:00:00.000Z")
     assert seen.first_time("other", 1)
     clock.now = 11
     assert seen.first_time("r", 2)
