@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ SECRET = "ekg-test-secret"
 ROOT = Path(__file__).resolve().parents[2]
 CLI_ORIGIN = "http://127.0.0.1:8000"
 ENV_ORIGIN = "http://env.example"
+EPOCH = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
 def make_event(room: str, seq: int, event_type: str = events.MESSAGE_CREATED,
@@ -38,7 +39,8 @@ def make_event(room: str, seq: int, event_type: str = events.MESSAGE_CREATED,
         data["held_for"] = "moderation"
     elif event_type == events.MESSAGE_DELETED:
         data = {"id": seq}
-    return events.make(event_type, room, seq, data, datetime.now(UTC))
+    # A fixed time per seq, as tm's: a redelivery is the same event, ts and all.
+    return events.make(event_type, room, seq, data, EPOCH + timedelta(milliseconds=seq))
 
 
 def event_path(room: str) -> str:
