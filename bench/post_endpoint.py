@@ -32,6 +32,8 @@ import time
 
 import aiohttp
 
+from tests.support import postgres_server
+
 from . import common
 from .e2e import create_rooms
 
@@ -171,9 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     info = common.machine()
     print(f"[post_endpoint] {common.machine_line(info)}", flush=True)
+    databases = list(args.database)
+    if "postgresql" in databases and postgres_server.bindir() is None:
+        print("[post_endpoint] PostgreSQL is not installed (apt-get install postgresql): "
+              "SQLite only", flush=True)
+        databases.remove("postgresql")
     with common.bench_session("post_endpoint", args.time_limit) as procs:
         results = [run_one(procs, args, posters, publish, database)
-                   for database in args.database
+                   for database in databases
                    for publish in (False, True) for posters in args.posters]
     text = report(results, args, info)
     print(text)
