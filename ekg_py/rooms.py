@@ -30,6 +30,12 @@ holds for the room starts the room afresh; and a client that says when its room 
 created (`created`, from the page) makes the node drop everything it holds from before
 that moment, before any replay.
 
+Deleted messages are not replayed: when a room's `message.deleted` for a message comes,
+the events held for it (its `message.created`, or `message.pending` then
+`message.created` for an approved post) are replaced in the ring by a `skip` with the
+same seq. Clients that were live saw the post and then its deletion; a client that
+replays later gets the numbering without the text the teacher removed.
+
 Replay rule (answered by `RingBuffer.since`): a client that connects with `after=N`
 gets the room's events above N from the ring buffer only when the node can prove it
 holds every one of them, i.e. it holds a contiguous run of seqs N+1 .. highest held.
@@ -70,14 +76,22 @@ def encode_json(message: dict[str, Any]) -> str:
 class Encoded:
     """One outgoing message, encoded once and shared by every queue it goes to."""
 
-    __slots__ = ("seq", "ts", "data", "moderators_only", "public", "_sse", "_sse_prefix",
-                 "_frame")
+    __slots__ = ("seq", "ts", "data", "moderators_only", "public", "shows", "deletes",
+                 "room", "_sse", "_sse_prefix", "_frame")
 
     def __init__(self, message: dict[str, Any], *, sse_prefix: bytes = b""):
         seq = message.get("seq")
         self.seq: int | None = seq if isinstance(seq, int) else None
         ts = message.get("ts")
         self.ts: str = ts if isinstance(ts, str) else ""  # ISO 8601 UTC: sorts as text
+        self.room = message.get("room")
+        # The message this event shows (created, pending) or removes (deleted), by id.
+        kind = message.get("type")
+        data = message.get("data")
+        message_id = data.get("id") if isinstance(data, dict) else None
+        self.shows = message_id if kind in (events.MESSAGE_CREATED,
+                                            events.MESSAGE_PENDING) else None
+        self.deletes = message_id if kind == events.MESSAGE_DELETED else None
         self.moderators_only = message.get("type") == events.MESSAGE_PENDING
         self.data = encode_json(message).encode("utf-8")  # a WebSocket text frame's payload
         self._sse: bytes | None = None
@@ -90,6 +104,12 @@ class Encoded:
         if self.moderators_only and self.seq is not None:
             self.public = Encoded({"type": events.SKIP, "room": message.get("room"),
                                    "seq": self.seq})
+
+    def redacted(self) -> Encoded:
+        """A `skip` in this event's place: its seq (and ts) without what it showed."""
+        stand_in = Encoded({"type": events.SKIP, "room": self.room, "seq": self.seq})
+        stand_in.ts = self.ts
+        return stand_in
 
     def for_connection(self, moderator: bool) -> Encoded | None:
         if self.moderators_only and not moderator:
@@ -135,6 +155,10 @@ class RingBuffer:
         self._items: dict[int, Encoded] = {}
         # Seqs at or below this were held and evicted: a late copy is a redelivery.
         self.evicted_upto = 0
+        # For redacting deleted messages (module docstring): message id -> seqs of the
+        # held events that show it; message id -> seq of its deletion, while held.
+        self._showing: dict[int, list[int]] = {}
+        self._deleted: dict[int, int] = {}
 
     def __len__(self) -> int:
         return len(self._seqs)
@@ -169,12 +193,30 @@ class RingBuffer:
             self._seqs.append(seq)  # the usual case: events arrive in order
         else:
             bisect.insort(self._seqs, seq)
+        if item.deletes is not None:
+            self._deleted[item.deletes] = seq
+            for shown in self._showing.pop(item.deletes, ()):
+                self._items[shown] = self._items[shown].redacted()
+        elif item.shows is not None:
+            if item.shows in self._deleted:  # it came after its deletion (a late copy)
+                item = item.redacted()
+            else:
+                self._showing.setdefault(item.shows, []).append(seq)
         self._items[seq] = item
         if len(self._seqs) > self.capacity:
-            dropped = self._seqs.pop(0)
-            del self._items[dropped]
-            self.evicted_upto = max(self.evicted_upto, dropped)
+            self._evict(self._seqs.pop(0))
         return True
+
+    def _evict(self, seq: int) -> None:
+        gone = self._items.pop(seq)
+        self.evicted_upto = max(self.evicted_upto, seq)
+        if gone.shows is not None and gone.shows in self._showing:
+            seqs = self._showing[gone.shows]
+            seqs.remove(seq)
+            if not seqs:
+                del self._showing[gone.shows]
+        if gone.deletes is not None and self._deleted.get(gone.deletes) == seq:
+            del self._deleted[gone.deletes]
 
     def since(self, after: int) -> list[Encoded] | None:
         """Every held event above `after`, or None when the node cannot prove it holds

@@ -260,6 +260,69 @@ def test_a_client_of_a_new_room_never_gets_the_old_rooms_events_replayed():
     assert [m["data"]["text"] for m in again.flush() if "seq" in m] == ["new"]
 
 
+# -- deleted messages are not replayed -----------------------------------------------
+def _frames_of(sink) -> list[dict]:
+    return [m for m in sink.flush() if "seq" in m]
+
+
+def test_a_deleted_message_is_replayed_as_a_skip_without_its_text():
+    registry = Registry()
+    live = connect(registry, "r")
+    registry.publish(make_event("r", 1, text="the post the teacher removes"))
+    registry.publish(make_event("r", 2, text="kept"))
+    deletion = make_event("r", 3, event_type=events.MESSAGE_DELETED)
+    deletion["data"]["id"] = 1
+    registry.publish(deletion)
+    # Those who were there saw it, then its deletion.
+    assert [m["type"] for m in _frames_of(live)] == [
+        "message.created", "message.created", "message.deleted"]
+    late = connect(registry, "r", after=0)
+    replay = _frames_of(late)
+    assert [(m["type"], m["seq"]) for m in replay] == [
+        ("skip", 1), ("message.created", 2), ("message.deleted", 3)]
+    assert "the post the teacher removes" not in json.dumps(replay)
+
+
+def test_a_held_then_approved_then_deleted_post_leaves_no_text_for_moderators_either():
+    registry = Registry()
+    held = make_event("r", 1, event_type=events.MESSAGE_PENDING, text="held words")
+    approved = make_event("r", 2, text="held words")
+    approved["data"]["id"] = 1
+    deletion = make_event("r", 3, event_type=events.MESSAGE_DELETED)
+    deletion["data"]["id"] = 1
+    for event in (held, approved, deletion):
+        registry.publish(event)
+    moderator = connect(registry, "r", after=0, moderator=True)
+    replay = _frames_of(moderator)
+    assert [(m["type"], m["seq"]) for m in replay] == [
+        ("skip", 1), ("skip", 2), ("message.deleted", 3)]
+    assert "held words" not in json.dumps(replay)
+
+
+def test_a_late_copy_of_a_deleted_post_is_held_redacted():
+    registry = Registry(reorder_window=0)
+    registry.publish(make_event("r", 1))
+    deletion = make_event("r", 3, event_type=events.MESSAGE_DELETED)
+    deletion["data"]["id"] = 2
+    registry.publish(deletion)
+    registry.publish(make_event("r", 2, text="too late to show"))  # after its deletion
+    replay = _frames_of(connect(registry, "r", after=0))
+    assert [(m["type"], m["seq"]) for m in replay] == [
+        ("message.created", 1), ("skip", 2), ("message.deleted", 3)]
+
+
+def test_redaction_bookkeeping_leaves_with_the_evicted_events():
+    ring = RingBuffer(capacity=2)
+    ring.add(item("r", 1))
+    deletion = make_event("r", 2, event_type=events.MESSAGE_DELETED)
+    deletion["data"]["id"] = 1
+    ring.add(Encoded(deletion))
+    ring.add(item("r", 3))
+    ring.add(item("r", 4))  # 1 and 2 are gone, and with them what was known of them
+    assert ring.seqs() == [3, 4]
+    assert ring._showing == {3: [3], 4: [4]} and ring._deleted == {}
+
+
 def test_connect_with_after_replays_then_goes_live_without_a_gap():
     registry = Registry()
     for seq in range(1, 6):
