@@ -40,6 +40,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         default=rooms.DEFAULT_REORDER_WINDOW * 1000,
                         help="how long an event that arrived ahead of a gap waits for the "
                              "events before it (0: send at once)")
+    parser.add_argument("--idle-room-seconds", type=float,
+                        default=rooms.DEFAULT_MAX_IDLE_SECONDS,
+                        help="a room with no connection and no event for this long is "
+                             "forgotten, its held events with it")
     parser.add_argument("--sse-keepalive", type=float, default=15.0,
                         help="seconds between SSE keep-alive comments")
     parser.add_argument("--ws-heartbeat", type=float, default=30.0,
@@ -65,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.ring_size < 1 or args.max_queue_bytes < 1:
         print("ekg: --ring-size and --max-queue-bytes must be positive", file=sys.stderr)
         return 2
+    if args.idle_room_seconds <= 0:
+        print("ekg: --idle-room-seconds must be positive", file=sys.stderr)
+        return 2
     if not 0 <= args.reorder_ms <= 5000:
         print("ekg: --reorder-ms must be between 0 and 5000", file=sys.stderr)
         return 2
@@ -72,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                     max_queue_bytes=args.max_queue_bytes,
                     presence_interval=args.presence_interval,
                     reorder_window=args.reorder_ms / 1000,
+                    idle_room_seconds=args.idle_room_seconds,
                     sse_keepalive=args.sse_keepalive, ws_heartbeat=args.ws_heartbeat,
                     shutdown_grace=args.shutdown_grace)
 

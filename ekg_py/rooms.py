@@ -65,6 +65,7 @@ DEFAULT_RING_SIZE = 500
 DEFAULT_MAX_QUEUE_BYTES = 1 << 20
 DEFAULT_PRESENCE_INTERVAL = 1.0
 DEFAULT_MAX_IDLE_ROOMS = 10_000
+DEFAULT_MAX_IDLE_SECONDS = 3600.0  # a room nobody follows or posts to is forgotten then
 DEFAULT_REORDER_WINDOW = 0.1  # seconds an event ahead of a gap waits for the gap to close
 
 
@@ -345,18 +346,21 @@ class Registry:
                  max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
                  presence_interval: float = DEFAULT_PRESENCE_INTERVAL,
                  max_idle_rooms: int = DEFAULT_MAX_IDLE_ROOMS,
+                 max_idle_seconds: float = DEFAULT_MAX_IDLE_SECONDS,
                  reorder_window: float = DEFAULT_REORDER_WINDOW,
                  clock: Callable[[], float] = time.monotonic):
         self.ring_size = ring_size
         self.max_queue_bytes = max_queue_bytes
         self.presence_interval = presence_interval
         self.max_idle_rooms = max_idle_rooms
+        self.max_idle_seconds = max_idle_seconds
         self.reorder_window = reorder_window
         self.clock = clock
         self._rooms: dict[str, Room] = {}
-        # Rooms with no connection, least recently active first; only their ring
-        # buffers cost memory, so past `max_idle_rooms` the oldest are forgotten.
-        self._idle: OrderedDict[str, None] = OrderedDict()
+        # Rooms with no connection -> since when (their last event or leaver), least
+        # recently active first. Past `max_idle_rooms` rooms or `max_idle_seconds` the
+        # oldest are forgotten: memory, and no copy of a room's words kept for long.
+        self._idle: OrderedDict[str, float] = OrderedDict()
         self._presence_due: set[Room] = set()
         self._reordering: set[Room] = set()  # rooms holding early events
         self.evictions = 0
@@ -547,7 +551,9 @@ class Registry:
     def tick(self) -> None:
         """Send the presence counts whose throttle interval has passed and the early
         events whose reorder window has. The server calls this several times per
-        interval and window; tests call it with a fake clock."""
+        interval and window; tests call it with a fake clock. Also forgets rooms
+        idle for longer than `max_idle_seconds`."""
+        self._forget_long_idle()
         if self._reordering:
             now = self.clock()
             for room in list(self._reordering):
@@ -579,11 +585,25 @@ class Registry:
         return room
 
     def _touch_idle(self, name: str) -> None:
-        self._idle[name] = None
+        self._idle[name] = self.clock()
         self._idle.move_to_end(name)
         while len(self._idle) > self.max_idle_rooms:
-            oldest, _ = self._idle.popitem(last=False)
-            room = self._rooms.pop(oldest, None)
-            if room is not None:
-                self._presence_due.discard(room)
-                self._reordering.discard(room)
+            self._forget(self._idle.popitem(last=False)[0])
+
+    def _forget_long_idle(self) -> None:
+        """Rooms nobody has followed, and nobody has posted to, for `max_idle_seconds`
+        go, events and all: the node keeps no copy of a class's words for longer than
+        it helps (a later visitor reads the history from tm instead)."""
+        cutoff = self.clock() - self.max_idle_seconds
+        while self._idle:
+            name, since = next(iter(self._idle.items()))
+            if since > cutoff:
+                return
+            del self._idle[name]
+            self._forget(name)
+
+    def _forget(self, name: str) -> None:
+        room = self._rooms.pop(name, None)
+        if room is not None:
+            self._presence_due.discard(room)
+            self._reordering.discard(room)

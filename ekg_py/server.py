@@ -29,6 +29,7 @@ from tm.aio_service import cors_headers, read_signed, serving, sse_preflight_hea
 
 from .rooms import (
     CLOSE_SERVICE_RESTART,
+    DEFAULT_MAX_IDLE_SECONDS,
     DEFAULT_MAX_QUEUE_BYTES,
     DEFAULT_PRESENCE_INTERVAL,
     DEFAULT_REORDER_WINDOW,
@@ -65,6 +66,7 @@ class Config:
     max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES
     presence_interval: float = DEFAULT_PRESENCE_INTERVAL
     reorder_window: float = DEFAULT_REORDER_WINDOW
+    idle_room_seconds: float = DEFAULT_MAX_IDLE_SECONDS
     sse_keepalive: float = 15.0
     ws_heartbeat: float = 30.0
     shutdown_grace: float = 5.0
@@ -239,7 +241,8 @@ class Node:
         self.registry = registry or Registry(
             ring_size=config.ring_size, max_queue_bytes=config.max_queue_bytes,
             presence_interval=config.presence_interval,
-            reorder_window=config.reorder_window)
+            reorder_window=config.reorder_window,
+            max_idle_seconds=config.idle_room_seconds)
         self.clients: set[Client] = set()
         self._to_flush: list[WebSocketClient] = []
         self._flush_handle: asyncio.Handle | None = None

@@ -514,6 +514,31 @@ def test_idle_rooms_past_the_limit_are_forgotten_oldest_first():
     assert registry.room("b") is None
 
 
+def test_rooms_nobody_follows_or_posts_to_are_forgotten_after_a_while():
+    clock = FakeClock()
+    registry = Registry(clock=clock, max_idle_seconds=60)
+    registry.publish(make_event("quiet", 1, text="words not kept for long"))
+    followed = connect(registry, "followed")
+    registry.publish(make_event("followed", 1))
+    clock.advance(50)
+    registry.publish(make_event("recent", 1))
+    clock.advance(11)
+    registry.tick()
+    assert registry.room("quiet") is None  # 61 s without a visitor or a post
+    assert registry.room("recent") is not None  # its last event was 11 s ago
+    assert registry.room("followed") is not None  # someone is connected
+    registry.disconnect(followed.conn)
+    clock.advance(59)
+    registry.tick()
+    assert registry.room("followed") is not None and registry.room("recent") is None
+    clock.advance(2)
+    registry.tick()
+    assert registry.room("followed") is None
+    # A visitor later gets a resync and reads the history from tm.
+    late = connect(registry, "quiet", after=0)
+    assert late.flush()[0]["type"] == "resync"
+
+
 def test_publish_refuses_malformed_events():
     with pytest.raises(events.InvalidEvent):
         Registry().publish({"type": "message.created", "room": "r"})
