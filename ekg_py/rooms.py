@@ -365,6 +365,7 @@ class Registry:
         self._reordering: set[Room] = set()  # rooms holding early events
         self.evictions = 0
         self.rooms_restarted = 0  # a deleted room's name taken again (module docstring)
+        self.rooms_deleted = 0  # forgotten on tm's word (DELETE /internal/rooms/<room>)
         self.reordered = 0  # events that waited for a gap before them to close
         self.gaps_given_up = 0  # times the window passed with a gap still open
 
@@ -384,6 +385,7 @@ class Registry:
         return {"rooms": len(self._rooms),
                 "connections": sum(len(room.connections) for room in self._rooms.values()),
                 "evictions": self.evictions, "rooms_restarted": self.rooms_restarted,
+                "rooms_deleted": self.rooms_deleted,
                 "reordered": self.reordered,
                 "gaps_given_up": self.gaps_given_up}
 
@@ -472,6 +474,18 @@ class Registry:
                 conn.sink.hurry()
         for conn in slow:
             self.evict(conn)
+
+    def forget_room(self, name: str) -> bool:
+        """tm deleted the room: drop the events held for it (its clients, if any still
+        follow the page of a room that is gone, stay connected). True if any were held."""
+        room = self._rooms.get(name)
+        if room is None:
+            return False
+        held = len(room.ring) > 0 or bool(room.early)
+        self._reordering.discard(room)
+        room.forget_events(self.ring_size)
+        self.rooms_deleted += 1
+        return held
 
     def _restart(self, room: Room) -> None:
         self.rooms_restarted += 1

@@ -4,6 +4,7 @@ It owns sockets and tasks and nothing else; who gets which event is decided by t
 pure registry in `rooms.py`. Routes (README.md has the protocol):
 
     POST /internal/rooms/<room>/events   signed event from reflektor -> 202
+    DELETE /internal/rooms/<room>        signed: tm deleted the room, forget its events -> 200
     *    /internal/...                   anything else internal -> 404 (reflektor: done)
     GET  /ws/<room>?after=&token=&created=   WebSocket, one JSON event per text frame
     GET  /sse/<room>?after=&token=&created=  the same stream as Server-Sent Events
@@ -361,6 +362,17 @@ async def post_event(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "duplicate": not fresh}, status=202)
 
 
+async def delete_room(request: web.Request) -> web.Response:
+    """tm deleted the room: forget what the node holds of it, now rather than when a
+    new room of the name shows up or the room has sat idle long enough."""
+    node = request.app[NODE]
+    _, reason = await read_signed(request, node.config.secret)
+    if reason is not None:
+        return error_response(401, "bad_signature", reason)
+    room = request.match_info["room"]
+    return web.json_response({"ok": True, "forgot": node.registry.forget_room(room)})
+
+
 async def internal_not_found(request: web.Request) -> web.Response:
     return error_response(404, "not_found", "no such internal endpoint")
 
@@ -507,6 +519,7 @@ def create_app(config: Config, registry: Registry | None = None) -> web.Applicat
     app = web.Application(middlewares=[json_errors])
     node = app[NODE] = Node(config, registry)
     app.router.add_post("/internal/rooms/{room}/events", post_event)
+    app.router.add_delete("/internal/rooms/{room}", delete_room)
     # Registered after the events route: any other internal call (or method) is a 404,
     # which reflektor counts as done.
     app.router.add_route("*", "/internal/{tail:.*}", internal_not_found)

@@ -205,6 +205,17 @@ class Tally:
         if self.entries > self.max_entries:
             self._shed()
 
+    def drop_scope(self, scope: str) -> int:
+        """Forget every bucket and tick of `scope` held in memory, written or not (the
+        room was deleted: nothing of it may be written again). Returns how many."""
+        words = [key for key in self.words if key[0] == scope]
+        ticks = [key for key in self.ticks if key[0] == scope]
+        for key in words:
+            del self.words[key]
+        for key in ticks:
+            del self.ticks[key]
+        return len(words) + len(ticks)
+
     def delete(self, message_key: object) -> bool:
         """Take a message's words back out of buckets not yet written; True if any."""
         recent = self._recent.pop(message_key, None)

@@ -8,6 +8,8 @@ task and shutdown. What counts is decided by the pure modules (`scopes`, `analys
 `buckets`). Routes (README.md has the contract):
 
     POST /internal/rooms/<room>/events   signed event from reflektor -> 202
+    DELETE /internal/rooms/<room>        signed: tm deleted the room; its own charts'
+                                         counts go, from memory and flatdb -> 200
     *    anything else                   404 (reflektor counts it as done)
     GET  /healthz                        counters, for operators
 
@@ -40,7 +42,7 @@ from tm.aio_service import read_signed, secret_from_env, serving, start_logging
 from .analysis import Analyzer
 from .buckets import TICKS_DB, WORDS_DB, SeenEvents, Tally, parse_iso
 from .flatdb_client import FlatDB, FlatDBError, split_batches
-from .scopes import ROOM_NAME_RE, RoomCache, RoomFacts, default_facts, facts_from
+from .scopes import ROOM_NAME_RE, RoomCache, RoomFacts, default_facts, facts_from, room_scope
 
 log = logging.getLogger("sotu.collector")
 ERROR_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found",
@@ -109,7 +111,8 @@ class Collector:
         self._flush_lock = asyncio.Lock()
         self.counters = {"received": 0, "duplicates": 0, "counted": 0, "not_in_scope": 0,
                          "deleted": 0, "room_updates": 0, "room_lookups": 0,
-                         "room_lookup_failures": 0, "flushes": 0, "flush_failures": 0}
+                         "room_lookup_failures": 0, "flushes": 0, "flush_failures": 0,
+                         "rooms_purged": 0}
         self.last_flush_error: str | None = None
         self.unflushed_at_stop: int | None = None
 
@@ -126,6 +129,22 @@ class Collector:
             task.cancel()
         if self.session is not None:
             await self.session.close()
+
+    # -- a room deleted ----------------------------------------------------------------
+    async def purge_room(self, room: str) -> dict[str, int]:
+        """Forget everything counted for the room's own scope (`room:<name>`): buckets
+        and ticks in memory, and every key of the scope in both flatdbs. What the room
+        added to a shared event's scope stays: those counts are the event's."""
+        scope = room_scope(room)
+        self.rooms.forget(room)
+        async with self._flush_lock:  # no flush writes the scope back meanwhile
+            dropped = self.tally.drop_scope(scope)
+            deleted = {name: await db.delete_prefix(scope + ":")
+                       for name, db in self.dbs.items()}
+        self.counters["rooms_purged"] += 1
+        log.info("room %s deleted: %d buckets dropped, %s keys deleted", room, dropped,
+                 deleted)
+        return {"dropped": dropped, **{f"deleted_{name}": n for name, n in deleted.items()}}
 
     # -- events ----------------------------------------------------------------------
     async def handle(self, event: dict[str, Any]) -> str:
@@ -305,6 +324,21 @@ async def post_event(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "outcome": outcome}, status=202)
 
 
+async def delete_room(request: web.Request) -> web.Response:
+    collector = request.app[COLLECTOR]
+    _, reason = await read_signed(request, collector.config.secret)
+    if reason is not None:
+        return error_response(401, "bad_signature", reason)
+    room = request.match_info["room"]
+    if not ROOM_NAME_RE.match(room):
+        return error_response(400, "bad_room", "not a room name")
+    try:
+        purged = await collector.purge_room(room)
+    except FlatDBError as error:  # 503: reflektor tries again later
+        return error_response(503, "flatdb_unavailable", str(error))
+    return web.json_response({"ok": True, **purged})
+
+
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response(request.app[COLLECTOR].stats())
 
@@ -330,6 +364,7 @@ def create_app(config: Config, clock: Callable[[], float] = time.time) -> web.Ap
     app = web.Application(middlewares=[json_errors], client_max_size=1024 * 1024)
     collector = app[COLLECTOR] = Collector(config, clock)
     app.router.add_post("/internal/rooms/{room}/events", post_event)
+    app.router.add_delete("/internal/rooms/{room}", delete_room)
     app.router.add_get("/healthz", healthz)
     app.router.add_route("*", "/{tail:.*}", not_found)
 

@@ -142,6 +142,12 @@ class RoomCache:
             evicted, _ = self._entries.popitem(last=False)
             self._generations.pop(evicted, None)
 
+    def forget(self, room: str) -> None:
+        """The room was deleted: a room created again under its name is asked afresh,
+        and a fetch under way for the old one does not store its answer."""
+        self._entries.pop(room, None)
+        self._generations[room] = self.generation(room) + 1
+
     def from_event(self, facts: RoomFacts) -> None:
         self._generations[facts.room] = self.generation(facts.room) + 1
         self._put(facts, self.event_ttl)

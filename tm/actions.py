@@ -28,7 +28,7 @@ from .models import (
     RoomState,
     hash_token,
 )
-from .publish import publish_on_commit
+from .publish import announce_deleted_on_commit, publish_on_commit
 from .render import message_html
 from .serializers import message_data
 
@@ -184,6 +184,8 @@ def delete_room(room: Room) -> None:
     """Delete the room and everything in it (participants, messages, events)."""
     with transaction.atomic():
         Room.objects.filter(pk=room.pk).delete()
+        # Push nodes and the collector drop what they hold of it, once this commits.
+        announce_deleted_on_commit(room.name)
     room.flush_cache()
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import timedelta
 
@@ -43,22 +44,27 @@ _session = requests.Session()
 _session.trust_env = False
 
 
-# Events committed during the current request, published once its answer is out; None
-# outside a request (management commands, the relay, the shell): publish at once.
-_after_response: ContextVar[list[Event] | None] = ContextVar("tm_publish_after_response",
-                                                              default=None)
+# What the current request committed, to send once its answer is out; None outside a
+# request (management commands, the relay, the shell): send at once.
+_after_response: ContextVar[list[Callable[[], object]] | None] = ContextVar(
+    "tm_publish_after_response", default=None)
 
 
 def publish_on_commit(event: Event) -> None:
-    transaction.on_commit(lambda: _publish_soon(event))
+    transaction.on_commit(lambda: _soon(lambda: publish(event)))
 
 
-def _publish_soon(event: Event) -> None:
+def announce_deleted_on_commit(room_name: str) -> None:
+    transaction.on_commit(lambda: _soon(lambda: announce_room_deleted(room_name)))
+
+
+def _soon(send: Callable[[], object]) -> None:
+    """Send now, or once the current request's answer has gone out."""
     pending = _after_response.get()
     if pending is None:
-        publish(event)
+        send()
     else:
-        pending.append(event)
+        pending.append(send)
 
 
 class PublishAfterResponse:
@@ -81,12 +87,12 @@ class PublishAfterResponse:
 def _publish_after_response(**_kwargs) -> None:
     pending = _after_response.get()
     _after_response.set(None)
-    for event in pending or ():
+    for send in pending or ():
         try:
-            publish(event)
+            send()
         except Exception:  # one event's trouble must not keep the others back
-            log.exception("publish %s#%s failed; the outbox relay will retry",
-                          event.envelope["room"], event.seq)
+            log.exception("sending after the response failed (the outbox relay retries "
+                          "events)")
 
 
 request_finished.connect(_publish_after_response, dispatch_uid="tm.publish.after_response")
@@ -102,31 +108,47 @@ def encode(envelope: dict) -> bytes:
 
 def publish(event: Event) -> bool:
     """Send one stored event to the first reflektor that takes it. True when one did."""
-    urls = settings.TM_REFLEKTOR_URLS
-    if not urls:
-        return False
-    path = event_path(event.envelope["room"])
-    body = encode(event.envelope)
-    headers = {
-        "Content-Type": "application/json",
-        signing.HEADER: signing.sign(settings.TM_INTERNAL_SECRET, "POST", path, body),
-    }
-    for base in urls:
+    what = f"publish {event.envelope['room']}#{event.seq}"
+    if _send("POST", event_path(event.envelope["room"]), encode(event.envelope), what):
+        _stamp_published(event)
+        return True
+    if settings.TM_REFLEKTOR_URLS:
+        _count_failure()
+        log.error("%s: no reflektor took it; the outbox relay will retry", what)
+    return False
+
+
+def announce_room_deleted(room_name: str) -> bool:
+    """Tell the push nodes and the collector (through reflektor) that the room is gone,
+    so they drop what they hold of it: events, word counts. Best effort: the room's
+    outbox went with it, so a failure is logged and counted, and the nodes fall back on
+    their own rules (ekg_py/README.md, "A name taken again"; idle rooms expire)."""
+    what = f"announce the deletion of {room_name}"
+    if _send("DELETE", f"/internal/rooms/{room_name}", b"", what):
+        return True
+    if settings.TM_REFLEKTOR_URLS:
+        _count_failure()
+        log.error("%s: no reflektor took it", what)
+    return False
+
+
+def _send(method: str, path: str, body: bytes, what: str) -> bool:
+    """One signed internal request to the first reflektor (local, then neighbours) that
+    answers 2xx. True when one did."""
+    headers = {signing.HEADER: signing.sign(settings.TM_INTERNAL_SECRET, method, path, body)}
+    if body:
+        headers["Content-Type"] = "application/json"
+    for base in settings.TM_REFLEKTOR_URLS:
         try:
-            response = _session.post(base.rstrip("/") + path, data=body, headers=headers,
-                                     timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+            response = _session.request(method, base.rstrip("/") + path, data=body,
+                                        headers=headers,
+                                        timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
         except requests.RequestException as error:
-            log.warning("publish %s#%s to %s failed: %s", event.envelope["room"], event.seq,
-                        base, type(error).__name__)
+            log.warning("%s via %s failed: %s", what, base, type(error).__name__)
             continue
         if response.status_code < 300:
-            _stamp_published(event)
             return True
-        log.warning("publish %s#%s to %s answered %s", event.envelope["room"], event.seq,
-                    base, response.status_code)
-    _count_failure()
-    log.error("publish %s#%s: no reflektor took it; the outbox relay will retry",
-              event.envelope["room"], event.seq)
+        log.warning("%s via %s: answered %s", what, base, response.status_code)
     return False
 
 

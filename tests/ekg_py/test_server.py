@@ -307,6 +307,27 @@ def test_internal_endpoint_refuses_an_event_for_another_room_with_400(ekg, room)
     run(scenario())
 
 
+def test_a_room_tm_deleted_is_forgotten_at_once(ekg, room):
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            await publish(session, ekg.base, room, [1, 2], text="said before the delete")
+            path = f"/internal/rooms/{room}"
+
+            async def delete(secret: str) -> tuple[int, dict]:
+                headers = {signing.HEADER: signing.sign(secret, "DELETE", path, b"")}
+                async with session.delete(ekg.base + path, headers=headers) as response:
+                    return response.status, await response.json()
+
+            assert (await delete("wrong"))[0] == 401
+            assert await delete(SECRET) == (200, {"ok": True, "forgot": True})
+            assert await delete(SECRET) == (200, {"ok": True, "forgot": False})
+            ws = await session.ws_connect(f"{ekg.base}/ws/{room}?after=0")
+            assert await next_json(ws) == {"type": "resync", "room": room, "after": 0}
+            await ws.close()
+
+    run(scenario())
+
+
 @pytest.mark.parametrize(("method", "path"), [
     ("POST", "/internal/rooms/r/messages"),
     ("POST", "/internal/flush"),

@@ -182,6 +182,14 @@ def test_a_room_deleted_and_created_again_under_its_name_shows_nothing_of_the_ol
             status, _ = await api.call("DELETE", f"/rooms/{room_name}", owner)
             assert status == 204
 
+            async def node_forgot() -> bool:  # tm -> reflektor -> ekg: DELETE, signed
+                async with session.get(stack.ekg_url + "/healthz") as answer:
+                    return (await answer.json())["rooms_deleted"] >= 1
+
+            async with asyncio.timeout(10):
+                while not await node_forgot():
+                    await asyncio.sleep(0.05)
+
             await api.create_room(room_name)
             token = await api.join(room_name, "bo")
             clients = await follow(session, stack, room_name, ws=K, sse=K)

@@ -16,6 +16,7 @@ import requests
 from tm import signing
 
 from .support import (
+    SECRET,
     UNIT,
     bucket_of,
     deleted,
@@ -132,8 +133,41 @@ def test_unsigned_stale_wrong_and_tampered_requests_are_refused(collector, store
     assert all("sneaky" not in value for value in scan(stores.clouddb.url, "event:").values())
 
 
+def _delete_room(base: str, room: str, secret: str = SECRET) -> requests.Response:
+    path = f"/internal/rooms/{room}"
+    headers = {signing.HEADER: signing.sign(secret, "DELETE", path, b"")}
+    return requests.delete(base + path, headers=headers, timeout=10)
+
+
+def test_a_deleted_room_takes_its_own_counts_with_it(collector, stores, fake_tm, name):
+    """tm deleted the room: its room scope goes from memory and both flatdbs; what it
+    added to a shared event stays; a new room of that name starts from nothing."""
+    room = f"gone-{name}"
+    fake_tm.rooms[room] = {"name": room, "state": "open", "analytics": True,
+                           "event_scope": f"shared-{name}"}
+    moment = past_moment(25)
+    _accepted(post(collector.url, message(room, 1, "photosynthesis", moment)))
+    room_key = f"room:{room}:{bucket_of(moment)}"
+    _eventually_stored(stores.clouddb.url, room_key, {"photosynthesis": 1})
+    # A message in an open bucket too: held in memory, not written yet.
+    _accepted(post(collector.url, message(room, 2, "chlorophyll", datetime.now(UTC))))
+
+    assert _delete_room(collector.url, room, secret="wrong").status_code == 401
+    answer = _delete_room(collector.url, room)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["ok"] is True
+    assert scan(stores.clouddb.url, f"room:{room}:") == {}
+    assert scan(stores.tickdb.url, f"room:{room}:") == {}
+    assert stored(stores.clouddb.url, f"event:shared-{name}:{bucket_of(moment)}") == {
+        "photosynthesis": 1}
+    time.sleep(2.5 * UNIT)  # flushes come and go: nothing of the room is written again
+    assert scan(stores.clouddb.url, f"room:{room}:") == {}
+    assert _delete_room(collector.url, room).status_code == 200  # again: nothing to do
+
+
 def test_every_other_path_and_method_is_404(collector):
     for method, path in [("GET", "/"), ("POST", "/internal/rooms/r/other"),
+                         ("DELETE", "/internal/rooms/r/events"),
                          ("GET", "/internal/rooms/r/events"), ("PUT", "/internal/x"),
                          ("POST", "/internal/rooms/r/events/extra")]:
         body = b"{}"

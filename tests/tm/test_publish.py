@@ -24,6 +24,7 @@ from tm.publish import publish_failures, relay_unpublished
 class Receiver:
     def __init__(self):
         self.events: list[dict] = []
+        self.deletions: list[str] = []
         self.bad_signatures = 0
         receiver = self
 
@@ -38,6 +39,18 @@ class Receiver:
                 else:
                     receiver.events.append(json.loads(body))
                     self.send_response(202)
+                self.end_headers()
+
+            def do_DELETE(self):  # noqa: N802
+                reason = signing.verify(django_settings.TM_INTERNAL_SECRET,
+                                        self.headers.get(signing.HEADER), "DELETE", self.path,
+                                        b"")
+                if reason:
+                    receiver.bad_signatures += 1
+                    self.send_response(401)
+                else:
+                    receiver.deletions.append(self.path)
+                    self.send_response(200)
                 self.end_headers()
 
             def log_message(self, *args):
@@ -139,3 +152,22 @@ def test_in_a_request_the_event_goes_out_once_the_answer_has_been_written(
     # Outside a request again: an action publishes at once.
     actions.post_message(room, person, "from a command")
     assert [e["data"]["text"] for e in receiver.events][-1] == "from a command"
+
+
+def test_deleting_a_room_tells_the_push_nodes_and_the_collector_signed(
+        ann, receiver, settings):
+    settings.TM_REFLEKTOR_URLS = [_dead_url(), receiver.url]
+    room, _ = ann
+    actions.delete_room(room)
+    assert receiver.deletions == [f"/internal/rooms/{room.name}"]
+    assert receiver.bad_signatures == 0
+
+
+def test_a_room_deleted_in_a_rolled_back_transaction_is_not_announced(ann, receiver, settings):
+    settings.TM_REFLEKTOR_URLS = [receiver.url]
+    room, _ = ann
+    with pytest.raises(RuntimeError), transaction.atomic():
+        actions.delete_room(room)
+        raise RuntimeError("roll back")
+    assert receiver.deletions == []
+    assert Room.objects.filter(pk=room.pk).exists()
