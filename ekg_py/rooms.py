@@ -475,17 +475,21 @@ class Registry:
         for conn in slow:
             self.evict(conn)
 
-    def forget_room(self, name: str) -> bool:
-        """tm deleted the room: drop the events held for it (its clients, if any still
-        follow the page of a room that is gone, stay connected). True if any were held."""
+    def forget_room(self, name: str, deleted_at: str) -> bool:
+        """tm deleted the room at `deleted_at` (ISO 8601 UTC): drop the events held for
+        it, unless all of them are younger (a new room of the name, the announcement
+        came late). Connections stay. True if something was dropped."""
         room = self._rooms.get(name)
         if room is None:
             return False
-        held = len(room.ring) > 0 or bool(room.early)
+        oldest = [ts for ts in (room.ring.oldest_ts(),
+                                *(item.ts for item in room.early.values())) if ts]
+        if not oldest or min(oldest) >= deleted_at:
+            return False
         self._reordering.discard(room)
         room.forget_events(self.ring_size)
         self.rooms_deleted += 1
-        return held
+        return True
 
     def _restart(self, room: Room) -> None:
         self.rooms_restarted += 1

@@ -366,11 +366,24 @@ async def delete_room(request: web.Request) -> web.Response:
     """tm deleted the room: forget what the node holds of it, now rather than when a
     new room of the name shows up or the room has sat idle long enough."""
     node = request.app[NODE]
-    _, reason = await read_signed(request, node.config.secret)
+    body, reason = await read_signed(request, node.config.secret)
     if reason is not None:
         return error_response(401, "bad_signature", reason)
+    deleted_at = _deleted_at(body)
+    if deleted_at is None:
+        return error_response(400, "bad_request",
+                              'the body must be {"deleted_at": "<ISO 8601 UTC time>"}')
     room = request.match_info["room"]
-    return web.json_response({"ok": True, "forgot": node.registry.forget_room(room)})
+    forgot = node.registry.forget_room(room, deleted_at)
+    return web.json_response({"ok": True, "forgot": forgot})
+
+
+def _deleted_at(body: bytes) -> str | None:
+    try:
+        value = json.loads(body).get("deleted_at")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) and CREATED_RE.match(value) else None
 
 
 async def internal_not_found(request: web.Request) -> web.Response:

@@ -205,11 +205,12 @@ class Tally:
         if self.entries > self.max_entries:
             self._shed()
 
-    def drop_scope(self, scope: str) -> int:
-        """Forget every bucket and tick of `scope` held in memory, written or not (the
-        room was deleted: nothing of it may be written again). Returns how many."""
-        words = [key for key in self.words if key[0] == scope]
-        ticks = [key for key in self.ticks if key[0] == scope]
+    def drop_scope(self, scope: str, before: float) -> int:
+        """Forget every bucket and tick of `scope` from before `before` (Unix seconds)
+        held in memory, written or not (the room was deleted: none of it may be written
+        again). Returns how many."""
+        words = [key for key in self.words if key[0] == scope and key[1] < before]
+        ticks = [key for key in self.ticks if key[0] == scope and key[1] < before]
         for key in words:
             del self.words[key]
         for key in ticks:

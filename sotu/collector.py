@@ -131,15 +131,17 @@ class Collector:
             await self.session.close()
 
     # -- a room deleted ----------------------------------------------------------------
-    async def purge_room(self, room: str) -> dict[str, int]:
-        """Forget everything counted for the room's own scope (`room:<name>`): buckets
-        and ticks in memory, and every key of the scope in both flatdbs. What the room
-        added to a shared event's scope stays: those counts are the event's."""
+    async def purge_room(self, room: str, deleted_at: str) -> dict[str, int]:
+        """Forget what was counted for the room's own scope (`room:<name>`) before it
+        was deleted at `deleted_at`: buckets and ticks in memory, and the scope's keys
+        of those seconds in both flatdbs (a new room of the name keeps its own). What
+        the room added to a shared event's scope stays: those counts are the event's."""
         scope = room_scope(room)
         self.rooms.forget(room)
         async with self._flush_lock:  # no flush writes the scope back meanwhile
-            dropped = self.tally.drop_scope(scope)
-            deleted = {name: await db.delete_prefix(scope + ":")
+            dropped = self.tally.drop_scope(scope, parse_iso(deleted_at))
+            # Keys are <scope>:<ISO second>, so they sort by time.
+            deleted = {name: await db.delete_range(scope + ":", f"{scope}:{deleted_at}")
                        for name, db in self.dbs.items()}
         self.counters["rooms_purged"] += 1
         log.info("room %s deleted: %d buckets dropped, %s keys deleted", room, dropped,
@@ -326,14 +328,20 @@ async def post_event(request: web.Request) -> web.Response:
 
 async def delete_room(request: web.Request) -> web.Response:
     collector = request.app[COLLECTOR]
-    _, reason = await read_signed(request, collector.config.secret)
+    body, reason = await read_signed(request, collector.config.secret)
     if reason is not None:
         return error_response(401, "bad_signature", reason)
     room = request.match_info["room"]
     if not ROOM_NAME_RE.match(room):
         return error_response(400, "bad_room", "not a room name")
     try:
-        purged = await collector.purge_room(room)
+        deleted_at = json.loads(body)["deleted_at"]
+        parse_iso(deleted_at)
+    except (ValueError, KeyError, TypeError):
+        return error_response(400, "bad_request",
+                              'the body must be {"deleted_at": "<ISO 8601 UTC time>"}')
+    try:
+        purged = await collector.purge_room(room, deleted_at)
     except FlatDBError as error:  # 503: reflektor tries again later
         return error_response(503, "flatdb_unavailable", str(error))
     return web.json_response({"ok": True, **purged})

@@ -72,12 +72,12 @@ class FlatDB:
         await self._call("POST", "/v1/batch",
                          body={"put": [{"key": k, "value": v} for k, v in items]})
 
-    async def delete_prefix(self, prefix: str, page: int = 200) -> int:
-        """Delete every key that starts with `prefix`, a page of keys per atomic batch;
-        returns how many went."""
+    async def delete_range(self, start: str, stop: str, page: int = 200) -> int:
+        """Delete every key from `start` (inclusive) to `stop` (exclusive), a page of
+        keys per atomic batch; returns how many went."""
         deleted = 0
         while True:
-            keys = [key for key, _ in await self.scan(prefix=prefix, limit=page)]
+            keys = [key for key, _ in await self.scan(start=start, stop=stop, limit=page)]
             if not keys:
                 return deleted
             await self._call("POST", "/v1/batch", body={"delete": [{"key": k} for k in keys]})

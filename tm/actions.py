@@ -25,6 +25,7 @@ from .models import (
     Participant,
     ProfanityMode,
     Room,
+    RoomDeletion,
     RoomState,
     hash_token,
 )
@@ -184,8 +185,9 @@ def delete_room(room: Room) -> None:
     """Delete the room and everything in it (participants, messages, events)."""
     with transaction.atomic():
         Room.objects.filter(pk=room.pk).delete()
-        # Push nodes and the collector drop what they hold of it, once this commits.
-        announce_deleted_on_commit(room.name)
+        # Push nodes and the collector drop what they hold of it, once this commits;
+        # the row is the announcement's outbox (the relay re-sends it if it is lost).
+        announce_deleted_on_commit(RoomDeletion.objects.create(name=room.name))
     room.flush_cache()
 
 

@@ -236,3 +236,21 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.room_id}#{self.seq} {self.type}"
+
+
+class RoomDeletion(models.Model):
+    """The outbox row of a room's deletion, which outlives the room (its own outbox went
+    with it): until a reflektor has taken the announcement, the outbox relay re-sends it,
+    so the push nodes and the collector drop what they hold of the room
+    (tm/publish.py, announce_room_deleted). Rows are removed once announced for a day."""
+
+    name = models.CharField(max_length=100)  # the room's name; rooms reuse names
+    deleted_at = models.DateTimeField(default=timezone.now)
+    announced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["announced_at", "deleted_at"],
+                                name="room_deletion_pending")]
+
+    def __str__(self) -> str:
+        return f"{self.name} deleted {self.deleted_at:%Y-%m-%d %H:%M}"

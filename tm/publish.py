@@ -29,8 +29,8 @@ from django.core.signals import request_finished
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import signing
-from .models import Event
+from . import events, signing
+from .models import Event, RoomDeletion
 
 log = logging.getLogger("tm.publish")
 
@@ -54,8 +54,8 @@ def publish_on_commit(event: Event) -> None:
     transaction.on_commit(lambda: _soon(lambda: publish(event)))
 
 
-def announce_deleted_on_commit(room_name: str) -> None:
-    transaction.on_commit(lambda: _soon(lambda: announce_room_deleted(room_name)))
+def announce_deleted_on_commit(deletion: RoomDeletion) -> None:
+    transaction.on_commit(lambda: _soon(lambda: announce_room_deleted(deletion)))
 
 
 def _soon(send: Callable[[], object]) -> None:
@@ -118,17 +118,19 @@ def publish(event: Event) -> bool:
     return False
 
 
-def announce_room_deleted(room_name: str) -> bool:
+def announce_room_deleted(deletion: RoomDeletion) -> bool:
     """Tell the push nodes and the collector (through reflektor) that the room is gone,
-    so they drop what they hold of it: events, word counts. Best effort: the room's
-    outbox went with it, so a failure is logged and counted, and the nodes fall back on
-    their own rules (ekg_py/README.md, "A name taken again"; idle rooms expire)."""
-    what = f"announce the deletion of {room_name}"
-    if _send("DELETE", f"/internal/rooms/{room_name}", b"", what):
+    so they drop what they hold of it from before `deleted_at`: events, word counts.
+    The body carries that moment, so an announcement the relay re-sends after a new room
+    took the name leaves the new room's data alone. True when a reflektor took it."""
+    what = f"announce the deletion of {deletion.name}"
+    body = encode({"deleted_at": events.iso_utc(deletion.deleted_at)})
+    if _send("DELETE", f"/internal/rooms/{deletion.name}", body, what):
+        RoomDeletion.objects.filter(pk=deletion.pk).update(announced_at=timezone.now())
         return True
     if settings.TM_REFLEKTOR_URLS:
         _count_failure()
-        log.error("%s: no reflektor took it", what)
+        log.error("%s: no reflektor took it; the outbox relay will retry", what)
     return False
 
 
@@ -202,4 +204,24 @@ def relay_unpublished(older_than: timedelta = timedelta(seconds=3), limit: int =
             sent += 1
         else:
             stuck_rooms.add(event.room_id)
+    return sent
+
+
+# Announced deletions are kept this long (for operators), then removed.
+DELETIONS_KEPT = timedelta(days=1)
+
+
+def relay_unannounced_deletions(older_than: timedelta = timedelta(seconds=3),
+                                limit: int = 100) -> int:
+    """Re-send room deletions no reflektor took; drop the ones announced long ago.
+    Returns how many went."""
+    now = timezone.now()
+    RoomDeletion.objects.filter(announced_at__lte=now - DELETIONS_KEPT).delete()
+    sent = 0
+    for deletion in RoomDeletion.objects.filter(
+            announced_at__isnull=True, deleted_at__lte=now - older_than
+    ).order_by("deleted_at")[:limit]:
+        if not announce_room_deleted(deletion):
+            break  # reflektor is down: the next pass tries again
+        sent += 1
     return sent

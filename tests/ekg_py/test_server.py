@@ -313,12 +313,20 @@ def test_a_room_tm_deleted_is_forgotten_at_once(ekg, room):
             await publish(session, ekg.base, room, [1, 2], text="said before the delete")
             path = f"/internal/rooms/{room}"
 
-            async def delete(secret: str) -> tuple[int, dict]:
-                headers = {signing.HEADER: signing.sign(secret, "DELETE", path, b"")}
-                async with session.delete(ekg.base + path, headers=headers) as response:
+            async def delete(secret: str, deleted_at: str = "2026-11-24T00:00:00.000Z",
+                             raw: bytes | None = None) -> tuple[int, dict]:
+                body = json.dumps({"deleted_at": deleted_at}).encode() if raw is None else raw
+                headers = {signing.HEADER: signing.sign(secret, "DELETE", path, body)}
+                async with session.delete(ekg.base + path, data=body,
+                                          headers=headers) as response:
                     return response.status, await response.json()
 
             assert (await delete("wrong"))[0] == 401
+            assert (await delete(SECRET, raw=b"{}"))[0] == 400
+            assert (await delete(SECRET, deleted_at="yesterday"))[0] == 400
+            # Deleted before these events were made: they are a new room's; kept.
+            assert await delete(SECRET, deleted_at="2026-11-23T09:00:00.000Z") == (
+                200, {"ok": True, "forgot": False})
             assert await delete(SECRET) == (200, {"ok": True, "forgot": True})
             assert await delete(SECRET) == (200, {"ok": True, "forgot": False})
             ws = await session.ws_connect(f"{ekg.base}/ws/{room}?after=0")

@@ -7,13 +7,14 @@ interval; the shutdown tests use the current time (an open bucket) instead.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import requests
 
-from tm import signing
+from tm import events, signing
 
 from .support import (
     SECRET,
@@ -133,10 +134,12 @@ def test_unsigned_stale_wrong_and_tampered_requests_are_refused(collector, store
     assert all("sneaky" not in value for value in scan(stores.clouddb.url, "event:").values())
 
 
-def _delete_room(base: str, room: str, secret: str = SECRET) -> requests.Response:
+def _delete_room(base: str, room: str, secret: str = SECRET,
+                 deleted_at: datetime | None = None) -> requests.Response:
     path = f"/internal/rooms/{room}"
-    headers = {signing.HEADER: signing.sign(secret, "DELETE", path, b"")}
-    return requests.delete(base + path, headers=headers, timeout=10)
+    body = json.dumps({"deleted_at": events.iso_utc(deleted_at or datetime.now(UTC))}).encode()
+    headers = {signing.HEADER: signing.sign(secret, "DELETE", path, body)}
+    return requests.delete(base + path, data=body, headers=headers, timeout=10)
 
 
 def test_a_deleted_room_takes_its_own_counts_with_it(collector, stores, fake_tm, name):
@@ -153,6 +156,10 @@ def test_a_deleted_room_takes_its_own_counts_with_it(collector, stores, fake_tm,
     _accepted(post(collector.url, message(room, 2, "chlorophyll", datetime.now(UTC))))
 
     assert _delete_room(collector.url, room, secret="wrong").status_code == 401
+    # Announced late, after a new room took the name: only what is older goes.
+    answer = _delete_room(collector.url, room, deleted_at=moment - timedelta(seconds=60))
+    assert answer.status_code == 200, answer.text
+    assert stored(stores.clouddb.url, room_key) == {"photosynthesis": 1}
     answer = _delete_room(collector.url, room)
     assert answer.status_code == 200, answer.text
     assert answer.json()["ok"] is True

@@ -14,11 +14,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.conf import settings as django_settings
 from django.db import transaction
+from django.utils import timezone
 
 from tests.support.memcached_server import free_port
-from tm import actions, signing
-from tm.models import Event, Participant, Room, hash_token
-from tm.publish import publish_failures, relay_unpublished
+from tm import actions, events, signing
+from tm.models import Event, Participant, Room, RoomDeletion, hash_token
+from tm.publish import publish_failures, relay_unannounced_deletions, relay_unpublished
 
 
 class Receiver:
@@ -42,14 +43,15 @@ class Receiver:
                 self.end_headers()
 
             def do_DELETE(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 reason = signing.verify(django_settings.TM_INTERNAL_SECRET,
                                         self.headers.get(signing.HEADER), "DELETE", self.path,
-                                        b"")
+                                        body)
                 if reason:
                     receiver.bad_signatures += 1
                     self.send_response(401)
                 else:
-                    receiver.deletions.append(self.path)
+                    receiver.deletions.append((self.path, json.loads(body)))
                     self.send_response(200)
                 self.end_headers()
 
@@ -159,8 +161,28 @@ def test_deleting_a_room_tells_the_push_nodes_and_the_collector_signed(
     settings.TM_REFLEKTOR_URLS = [_dead_url(), receiver.url]
     room, _ = ann
     actions.delete_room(room)
-    assert receiver.deletions == [f"/internal/rooms/{room.name}"]
+    deletion = RoomDeletion.objects.get(name=room.name)
+    assert receiver.deletions == [(f"/internal/rooms/{room.name}",
+                                   {"deleted_at": events.iso_utc(deletion.deleted_at)})]
     assert receiver.bad_signatures == 0
+    assert deletion.announced_at is not None
+
+
+def test_a_deletion_no_reflektor_took_is_announced_by_the_relay(ann, receiver, settings):
+    settings.TM_REFLEKTOR_URLS = [_dead_url()]
+    room, _ = ann
+    actions.delete_room(room)
+    assert RoomDeletion.objects.get(name=room.name).announced_at is None
+    assert relay_unannounced_deletions(older_than=timedelta(0)) == 0  # still down
+    settings.TM_REFLEKTOR_URLS = [receiver.url]
+    assert relay_unannounced_deletions(older_than=timedelta(0)) == 1
+    assert [path for path, _ in receiver.deletions] == [f"/internal/rooms/{room.name}"]
+    assert RoomDeletion.objects.get(name=room.name).announced_at is not None
+    assert relay_unannounced_deletions(older_than=timedelta(0)) == 0
+    # Announced a day ago: the row goes.
+    RoomDeletion.objects.update(announced_at=timezone.now() - timedelta(days=2))
+    relay_unannounced_deletions()
+    assert not RoomDeletion.objects.exists()
 
 
 def test_a_room_deleted_in_a_rolled_back_transaction_is_not_announced(ann, receiver, settings):

@@ -1,4 +1,5 @@
-"""Re-send events that were committed but never reached a reflektor (the outbox relay)."""
+"""Re-send events that were committed but never reached a reflektor (the outbox relay),
+and room deletions whose announcement no reflektor took."""
 
 import time
 from datetime import timedelta
@@ -6,7 +7,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
-from tm.publish import relay_unpublished
+from tm.publish import relay_unannounced_deletions, relay_unpublished
 
 
 class Command(BaseCommand):
@@ -25,6 +26,9 @@ class Command(BaseCommand):
             sent = relay_unpublished(older_than)
             if sent:
                 self.stdout.write(f"relayed {sent} event(s)")
+            announced = relay_unannounced_deletions(older_than)
+            if announced:
+                self.stdout.write(f"announced {announced} room deletion(s)")
             if once:
                 return
             close_old_connections()
