@@ -486,13 +486,15 @@ class Registry:
                                 *(item.ts for item in room.early.values())) if ts]
         if not oldest or min(oldest) >= deleted_at:
             return False
-        self._reordering.discard(room)
-        room.forget_events(self.ring_size)
         self.rooms_deleted += 1
+        self._drop_events(room)
         return True
 
     def _restart(self, room: Room) -> None:
         self.rooms_restarted += 1
+        self._drop_events(room)
+
+    def _drop_events(self, room: Room) -> None:
         self._reordering.discard(room)
         room.forget_events(self.ring_size)
 

@@ -152,10 +152,14 @@ class WebSocketClient(Client):
         if self.writing or self.finishing:
             return  # a writer task has the queue
         try:
-            self.flush()  # now, not at the next timed flush; a backed-up socket gets a writer
-        except Exception:  # as in Node._flush: this connection's trouble stays its own
-            log.exception("writing to a WebSocket client failed")
-            self.abort()
+            self.flush()  # now, not in the next round
+        except Exception:
+            self.write_failed()
+
+    def write_failed(self) -> None:
+        """A write raised: this connection's trouble must not stop the room."""
+        log.exception("writing to a WebSocket client failed")
+        self.abort()
 
     def flush(self) -> None:
         conn = self.conn
@@ -288,11 +292,10 @@ class Node:
         start = self._round_pos
         self._round_pos = end = start + FLUSH_SLICE
         for client in self._round[start:end]:
-            try:
+            try:  # inline: this loop runs once per connection of the room
                 client.flush()
-            except Exception:  # one broken connection must not stop the room
-                log.exception("writing to a WebSocket client failed")
-                client.abort()
+            except Exception:
+                client.write_failed()
         if end < len(self._round):
             self._flush_handle = loop.call_soon(self._flush)
             return
@@ -369,21 +372,13 @@ async def delete_room(request: web.Request) -> web.Response:
     body, reason = await read_signed(request, node.config.secret)
     if reason is not None:
         return error_response(401, "bad_signature", reason)
-    deleted_at = _deleted_at(body)
+    deleted_at = events.deleted_at_of(body)
     if deleted_at is None:
         return error_response(400, "bad_request",
                               'the body must be {"deleted_at": "<ISO 8601 UTC time>"}')
     room = request.match_info["room"]
     forgot = node.registry.forget_room(room, deleted_at)
     return web.json_response({"ok": True, "forgot": forgot})
-
-
-def _deleted_at(body: bytes) -> str | None:
-    try:
-        value = json.loads(body).get("deleted_at")
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, str) and CREATED_RE.match(value) else None
 
 
 async def internal_not_found(request: web.Request) -> web.Response:
@@ -405,14 +400,11 @@ def _seq_param(text: str | None, name: str) -> int | None:
     return int(text)
 
 
-# `created`: when the client's room was created, as tm writes timestamps (tm.events.iso_utc).
-CREATED_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
-
-
 def _created_param(text: str | None) -> str | None:
     if text is None or text == "":
         return None
-    if not CREATED_RE.match(text):
+    # When the client's room was created, as tm writes timestamps (tm.events.iso_utc).
+    if not events.ISO_UTC_RE.match(text):
         raise web.HTTPBadRequest(reason="created must be an ISO 8601 UTC time like "
                                         "2026-11-23T10:00:00.000Z")
     return text

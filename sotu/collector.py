@@ -306,14 +306,22 @@ COLLECTOR = web.AppKey("collector", Collector)
 
 
 # -- handlers --------------------------------------------------------------------------
-async def post_event(request: web.Request) -> web.Response:
-    collector = request.app[COLLECTOR]
-    body, reason = await read_signed(request, collector.config.secret)
+async def _signed_room(request: web.Request) -> tuple[bytes, str] | web.Response:
+    """The body and room of a signed internal request, or the error to answer."""
+    body, reason = await read_signed(request, request.app[COLLECTOR].config.secret)
     if reason is not None:
         return error_response(401, "bad_signature", reason)
     room = request.match_info["room"]
     if not ROOM_NAME_RE.match(room):
         return error_response(400, "bad_room", "not a room name")
+    return body, room
+
+
+async def post_event(request: web.Request) -> web.Response:
+    signed = await _signed_room(request)
+    if isinstance(signed, web.Response):
+        return signed
+    body, room = signed
     try:
         event = json.loads(body)
         check_event(event)
@@ -322,26 +330,21 @@ async def post_event(request: web.Request) -> web.Response:
     if event["room"] != room:
         return error_response(400, "room_mismatch",
                               f"event for {event['room']!r} posted to room {room!r}")
-    outcome = await collector.handle(event)
+    outcome = await request.app[COLLECTOR].handle(event)
     return web.json_response({"ok": True, "outcome": outcome}, status=202)
 
 
 async def delete_room(request: web.Request) -> web.Response:
-    collector = request.app[COLLECTOR]
-    body, reason = await read_signed(request, collector.config.secret)
-    if reason is not None:
-        return error_response(401, "bad_signature", reason)
-    room = request.match_info["room"]
-    if not ROOM_NAME_RE.match(room):
-        return error_response(400, "bad_room", "not a room name")
-    try:
-        deleted_at = json.loads(body)["deleted_at"]
-        parse_iso(deleted_at)
-    except (ValueError, KeyError, TypeError):
+    signed = await _signed_room(request)
+    if isinstance(signed, web.Response):
+        return signed
+    body, room = signed
+    deleted_at = events.deleted_at_of(body)
+    if deleted_at is None:
         return error_response(400, "bad_request",
                               'the body must be {"deleted_at": "<ISO 8601 UTC time>"}')
     try:
-        purged = await collector.purge_room(room, deleted_at)
+        purged = await request.app[COLLECTOR].purge_room(room, deleted_at)
     except FlatDBError as error:  # 503: reflektor tries again later
         return error_response(503, "flatdb_unavailable", str(error))
     return web.json_response({"ok": True, **purged})

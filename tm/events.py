@@ -5,6 +5,8 @@ Pure Python (no Django): the push nodes and the analytics collector import it to
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +36,25 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace(
         "+00:00", "Z"
     )
+
+
+# What iso_utc writes (fractions of a second optional): the `created` a page sends to a
+# push node, and the `deleted_at` of a room deletion, are checked against it.
+ISO_UTC_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+
+
+def deletion_body(deleted_at: datetime) -> bytes:
+    """The body of `DELETE /internal/rooms/<room>`: when tm deleted the room."""
+    return json.dumps({"deleted_at": iso_utc(deleted_at)}).encode()
+
+
+def deleted_at_of(body: bytes) -> str | None:
+    """The `deleted_at` of a deletion body, or None when the body is not one."""
+    try:
+        value = json.loads(body).get("deleted_at")
+    except (ValueError, AttributeError):  # not JSON (or UTF-8), not an object
+        return None
+    return value if isinstance(value, str) and ISO_UTC_RE.match(value) else None
 
 
 def make(event_type: str, room: str, seq: int, data: dict[str, Any], ts: datetime) -> dict:

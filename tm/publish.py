@@ -109,13 +109,10 @@ def encode(envelope: dict) -> bytes:
 def publish(event: Event) -> bool:
     """Send one stored event to the first reflektor that takes it. True when one did."""
     what = f"publish {event.envelope['room']}#{event.seq}"
-    if _send("POST", event_path(event.envelope["room"]), encode(event.envelope), what):
-        _stamp_published(event)
-        return True
-    if settings.TM_REFLEKTOR_URLS:
-        _count_failure()
-        log.error("%s: no reflektor took it; the outbox relay will retry", what)
-    return False
+    if not _send("POST", event_path(event.envelope["room"]), encode(event.envelope), what):
+        return False
+    _stamp_published(event)
+    return True
 
 
 def announce_room_deleted(deletion: RoomDeletion) -> bool:
@@ -124,19 +121,17 @@ def announce_room_deleted(deletion: RoomDeletion) -> bool:
     The body carries that moment, so an announcement the relay re-sends after a new room
     took the name leaves the new room's data alone. True when a reflektor took it."""
     what = f"announce the deletion of {deletion.name}"
-    body = encode({"deleted_at": events.iso_utc(deletion.deleted_at)})
-    if _send("DELETE", f"/internal/rooms/{deletion.name}", body, what):
-        RoomDeletion.objects.filter(pk=deletion.pk).update(announced_at=timezone.now())
-        return True
-    if settings.TM_REFLEKTOR_URLS:
-        _count_failure()
-        log.error("%s: no reflektor took it; the outbox relay will retry", what)
-    return False
+    if not _send("DELETE", f"/internal/rooms/{deletion.name}",
+                 events.deletion_body(deletion.deleted_at), what):
+        return False
+    RoomDeletion.objects.filter(pk=deletion.pk).update(announced_at=timezone.now())
+    return True
 
 
 def _send(method: str, path: str, body: bytes, what: str) -> bool:
     """One signed internal request to the first reflektor (local, then neighbours) that
-    answers 2xx. True when one did."""
+    answers 2xx. True when one did; otherwise the failure is logged and counted (with
+    reflektors configured) and the outbox relay sends it again later."""
     headers = {signing.HEADER: signing.sign(settings.TM_INTERNAL_SECRET, method, path, body)}
     if body:
         headers["Content-Type"] = "application/json"
@@ -151,6 +146,9 @@ def _send(method: str, path: str, body: bytes, what: str) -> bool:
         if response.status_code < 300:
             return True
         log.warning("%s via %s: answered %s", what, base, response.status_code)
+    if settings.TM_REFLEKTOR_URLS:
+        _count_failure()
+        log.error("%s: no reflektor took it; the outbox relay will retry", what)
     return False
 
 

@@ -44,20 +44,28 @@
     empty.hidden = items !== 0;
   }
 
+  /* A copy of a server-rendered <template> item whose action forms (CSRF token
+   * included) act on `id` (the hidden input `field`), their buttons named for `nickname`. */
+  function itemFor(source, field, id, nickname) {
+    var item = source.content.firstElementChild.cloneNode(true);
+    var value = String(Number(id));
+    item.setAttribute("data-id", value);
+    item.querySelectorAll('input[name="' + field + '"]').forEach(function (input) {
+      input.value = value;
+    });
+    item.querySelectorAll("button").forEach(function (button) {
+      button.setAttribute("aria-label", button.textContent + " " + nickname);
+    });
+    return item;
+  }
+
   function hold(message) {
     if (queued(message.id)) return;
-    var item = template.content.firstElementChild.cloneNode(true);
-    item.setAttribute("data-id", String(Number(message.id)));
+    var item = itemFor(template, "message", message.id, message.nickname);
     item.querySelector(".msg-nick").textContent = message.nickname;
     // bleach output from the server, never raw user text (as room.js renders it).
     item.querySelector(".msg-text").innerHTML = message.html;
     item.querySelector(".filtered").hidden = message.held_for !== "profanity";
-    item.querySelectorAll('input[name="message"]').forEach(function (input) {
-      input.value = String(Number(message.id));
-    });
-    item.querySelectorAll("button").forEach(function (button) {
-      button.setAttribute("aria-label", button.textContent + " " + message.nickname);
-    });
     queue.appendChild(item);
     refreshCount();
   }
@@ -100,23 +108,15 @@
   }
 
   function personNode(person) {
-    var item = personTemplate.content.firstElementChild.cloneNode(true);
-    var id = String(Number(person.id));
-    item.setAttribute("data-id", id);
+    // Only the form that applies stays: Unmute for a muted person, Mute otherwise.
+    var item = itemFor(personTemplate, "participant", person.id, person.nickname);
+    item.querySelector(person.muted ? ".person-mute" : ".person-unmute").remove();
     item.querySelector(".person-nick").textContent = person.nickname;
     if (person.real_name) {
       item.querySelector(".real-name").textContent = "(" + person.real_name + ")";
       item.querySelector(".person-real").hidden = false;
     }
     item.querySelector(".person-muted").hidden = !person.muted;
-    // Only the form that applies: Unmute for a muted person, Mute otherwise.
-    item.querySelector(person.muted ? ".person-mute" : ".person-unmute").remove();
-    item.querySelectorAll('input[name="participant"]').forEach(function (input) {
-      input.value = id;
-    });
-    item.querySelectorAll("button").forEach(function (button) {
-      button.setAttribute("aria-label", button.textContent + " " + person.nickname);
-    });
     return item;
   }
 
