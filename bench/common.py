@@ -437,9 +437,11 @@ class LoadGen:
     """Drives a bench/wsclients.py process over its stdin/stdout (JSON lines)."""
 
     def __init__(self, procs: Processes, name: str, args: Sequence[str],
-                 core: int | None = LOAD_CORE):
-        self.proc = procs.start(name, taskset(core, [PYTHON, "-m", "bench.wsclients",
-                                                     *args]), stdin=True)
+                 core: int | None = LOAD_CORE, nice: int = 0):
+        command = taskset(core, [PYTHON, "-m", "bench.wsclients", *args])
+        if nice:
+            command = ["nice", "-n", str(nice), *command]
+        self.proc = procs.start(name, command, stdin=True)
         self._seen = 0
 
     def _next(self, timeout: float) -> dict:

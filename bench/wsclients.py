@@ -21,8 +21,16 @@ It prints JSON lines on stdout (its logs go to stderr) and reads commands on std
     quit                   closes every connection and exits
 
 Modes: `count` counts event frames (`{"v":...`) per client; `track` also notes when
-each (room, seq) arrived at each client (time.monotonic, comparable across processes
-on one machine); `idle` only holds the connections open.
+each (room, seq) arrived at each client, twice: when this process read it ("read",
+time.monotonic, comparable across processes on one machine) and when the kernel put
+it in the client's socket ("kernel": the SO_TIMESTAMPNS receive timestamp of the read,
+moved onto the monotonic clock). With thousands of clients in one process the two
+differ by this process's own queueing: a read waits for the reads of every socket
+before it, where 5,000 browsers would each read their own at once. `idle` only holds
+the connections open.
+
+`--port` may be given several times (several push nodes behind a load balancer): the
+clients of each room are spread over the ports in turn.
 """
 
 from __future__ import annotations
@@ -47,6 +55,10 @@ LINGER_RESET = struct.pack("ii", 1, 0)  # close with RST: no TIME_WAIT pile-up b
 # Under glibc's mmap threshold (128 KiB): a bigger recv() buffer costs mmap + mremap +
 # munmap per read, three syscalls more than the recv itself.
 RECV_SIZE = 64 * 1024
+# Kernel receive timestamps (socket(7)); CPython has no name for it. On a TCP socket the
+# timestamp is that of the last segment the read took in.
+SO_TIMESTAMPNS = 35
+TIMESTAMP_CMSG_SPACE = socket.CMSG_SPACE(16)  # struct timespec
 
 
 def room_names(prefix: str, count: int) -> list[str]:
@@ -68,9 +80,14 @@ class Shared:
         self.expected = 1 << 62
         self.short = 0  # clients still below `expected`
         self.all_in = asyncio.Event()
-        # track mode: room -> seq -> arrival times
+        # track mode: room -> seq -> arrival times, read by this process and in the
+        # socket by the kernel's clock
         self.arrivals: dict[str, dict[int, list[float]]] = defaultdict(
             lambda: defaultdict(list))
+        self.kernel_arrivals: dict[str, dict[int, list[float]]] = defaultdict(
+            lambda: defaultdict(list))
+        # CLOCK_REALTIME - CLOCK_MONOTONIC, to put kernel timestamps on time.monotonic()
+        self.realtime_offset = time.time_ns() - time.monotonic_ns()
 
 
 class Client:
@@ -78,20 +95,33 @@ class Client:
     loop calls `on_readable` straight from its selector (loop.add_reader): no
     transport, no protocol object in between, one recv per wake-up."""
 
-    __slots__ = ("shared", "sock", "buf", "count", "arrivals", "open")
+    __slots__ = ("shared", "sock", "buf", "count", "arrivals", "kernel_arrivals",
+                 "kernel_time", "open")
 
-    def __init__(self, shared: Shared, sock: socket.socket,
-                 arrivals: dict[int, list[float]] | None):
+    def __init__(self, shared: Shared, sock: socket.socket, room: str | None):
         self.shared = shared
         self.sock = sock
         self.buf = b""
         self.count = 0
-        self.arrivals = arrivals
+        self.arrivals = shared.arrivals[room] if room is not None else None
+        self.kernel_arrivals = shared.kernel_arrivals[room] if room is not None else None
+        self.kernel_time = 0.0  # track mode: the kernel's timestamp of the last read
         self.open = True
+        if room is not None:
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
 
     def on_readable(self) -> None:
         try:
-            data = self.sock.recv(RECV_SIZE)
+            if self.arrivals is None:
+                data = self.sock.recv(RECV_SIZE)
+            else:
+                data, ancillary, _flags, _address = self.sock.recvmsg(
+                    RECV_SIZE, TIMESTAMP_CMSG_SPACE)
+                for level, kind, value in ancillary:
+                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                        seconds, nanoseconds = struct.unpack("qq", value)
+                        self.kernel_time = (seconds * 1_000_000_000 + nanoseconds
+                                            - self.shared.realtime_offset) / 1e9
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -143,7 +173,9 @@ class Client:
                     if self.arrivals is not None:
                         match = SEQ_RE.search(data, start, end)
                         if match:
-                            self.arrivals[int(match.group(1))].append(time.monotonic())
+                            seq = int(match.group(1))
+                            self.arrivals[seq].append(time.monotonic())
+                            self.kernel_arrivals[seq].append(self.kernel_time)
             elif opcode == 9:  # ping: pong with the same payload, masked (zero key)
                 shared.pings += 1
                 with contextlib.suppress(OSError):
@@ -194,7 +226,7 @@ async def open_client(shared: Shared, port: int, room: str) -> Client:
     except BaseException:
         sock.close()
         raise
-    client = Client(shared, sock, shared.arrivals[room] if shared.mode == "track" else None)
+    client = Client(shared, sock, room if shared.mode == "track" else None)
     shared.open += 1
     loop.add_reader(sock.fileno(), client.on_readable)
     if rest:
@@ -208,12 +240,12 @@ async def connect_all(shared: Shared, args: argparse.Namespace) -> list[Client]:
     clients: list[Client] = []
     failures: list[str] = []
 
-    async def one(room: str) -> None:
+    async def one(room: str, port: int) -> None:
         for attempt in range(3):
             async with gate:
                 try:
                     clients.append(await asyncio.wait_for(
-                        open_client(shared, args.port, room), 10))
+                        open_client(shared, port, room), 10))
                     return
                 except (OSError, TimeoutError) as error:
                     if attempt == 2:
@@ -221,7 +253,8 @@ async def connect_all(shared: Shared, args: argparse.Namespace) -> list[Client]:
             await asyncio.sleep(0.05 * (attempt + 1))
 
     started = time.monotonic()
-    await asyncio.gather(*(one(room) for room in rooms for _ in range(args.per_room)))
+    await asyncio.gather(*(one(room, args.port[i % len(args.port)])
+                           for room in rooms for i in range(args.per_room)))
     emit({"event": "connected", "clients": len(clients), "failed": len(failures),
           "errors": sorted(set(failures))[:5], "seconds": round(time.monotonic() - started, 2)})
     return clients
@@ -261,8 +294,11 @@ async def serve_commands(shared: Shared, clients: list[Client]) -> None:
                   "closed": shared.closed, "pings": shared.pings})
         elif word == "dump":
             with open(rest[0], "w") as handle:
-                json.dump({room: {str(seq): times for seq, times in seqs.items()}
-                           for room, seqs in shared.arrivals.items()}, handle)
+                json.dump({clock: {room: {str(seq): times for seq, times in seqs.items()}
+                                   for room, seqs in arrivals.items()}
+                           for clock, arrivals in (("read", shared.arrivals),
+                                                   ("kernel", shared.kernel_arrivals))},
+                          handle)
             emit({"event": "dumped", "events": shared.events, "open": shared.open,
                   "closed": shared.closed})
         elif word == "stats":
@@ -287,7 +323,8 @@ async def main_async(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.wsclients")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, action="append", required=True,
+                        help="a push node's port; several: clients spread over them")
     parser.add_argument("--room-prefix", default="bench")
     parser.add_argument("--room-count", type=int, default=1)
     parser.add_argument("--per-room", type=int, default=1000)
