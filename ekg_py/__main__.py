@@ -12,11 +12,14 @@ import argparse
 import asyncio
 import logging
 import os
+import secrets
 import sys
+from urllib.parse import urlsplit
 
 from tm.aio_service import secret_from_env, start_logging
 
 from . import rooms
+from .peers import NODE_ID_RE
 from .server import Config, normalize_origin, serve
 
 
@@ -50,6 +53,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds between WebSocket pings")
     parser.add_argument("--shutdown-grace", type=float, default=5.0,
                         help="seconds clients get to close on shutdown")
+    parser.add_argument("--peer", action="append", default=[], metavar="URL",
+                        help="another node's base URL (repeatable), to add up presence "
+                             "counts across nodes; added to the comma-separated EKG_PEERS. "
+                             "A node's own URL in the list is found out and skipped")
+    parser.add_argument("--node-id", default=None,
+                        help="this node's id in its presence reports (default: random "
+                             "per start)")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -75,7 +85,20 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= args.reorder_ms <= 5000:
         print("ekg: --reorder-ms must be between 0 and 5000", file=sys.stderr)
         return 2
-    config = Config(secret=secret, allowed_origins=allowed, ring_size=args.ring_size,
+    peers = [url.strip().rstrip("/") for url in
+             [*os.environ.get("EKG_PEERS", "").split(","), *args.peer] if url.strip()]
+    for url in peers:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path:
+            print(f"ekg: --peer {url!r} is not a base URL like http://10.0.0.2:8200",
+                  file=sys.stderr)
+            return 2
+    node_id = args.node_id or secrets.token_hex(6)
+    if not NODE_ID_RE.match(node_id):
+        print("ekg: --node-id takes 1-64 letters, digits, '.', '_' or '-'", file=sys.stderr)
+        return 2
+    config = Config(secret=secret, peers=tuple(dict.fromkeys(peers)), node_id=node_id,
+                    allowed_origins=allowed, ring_size=args.ring_size,
                     max_queue_bytes=args.max_queue_bytes,
                     presence_interval=args.presence_interval,
                     reorder_window=args.reorder_ms / 1000,

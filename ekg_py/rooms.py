@@ -56,6 +56,8 @@ from typing import Any, Protocol
 
 from tm import events
 
+from .peers import PeerCounts, Report
+
 # WebSocket close codes the server layer uses (README.md, "Close codes").
 CLOSE_SLOW_CONSUMER = 1013  # "try again later": the client fell too far behind
 CLOSE_SERVICE_RESTART = 1012  # the node is shutting down; a reconnect message came first
@@ -348,6 +350,7 @@ class Registry:
                  max_idle_rooms: int = DEFAULT_MAX_IDLE_ROOMS,
                  max_idle_seconds: float = DEFAULT_MAX_IDLE_SECONDS,
                  reorder_window: float = DEFAULT_REORDER_WINDOW,
+                 share_presence: bool = False,
                  clock: Callable[[], float] = time.monotonic):
         self.ring_size = ring_size
         self.max_queue_bytes = max_queue_bytes
@@ -363,6 +366,11 @@ class Registry:
         self._idle: OrderedDict[str, float] = OrderedDict()
         self._presence_due: set[Room] = set()
         self._reordering: set[Room] = set()  # rooms holding early events
+        # Presence across nodes (peers.py): what the peers reported, and (when this
+        # node reports to peers) the rooms whose own count changed since its last report.
+        self.peer_counts = PeerCounts(clock)
+        self.share_presence = share_presence
+        self._share_dirty: set[str] = set()
         self.evictions = 0
         self.rooms_restarted = 0  # a deleted room's name taken again (module docstring)
         self.rooms_deleted = 0  # forgotten on tm's word (DELETE /internal/rooms/<room>)
@@ -374,6 +382,10 @@ class Registry:
         return self._rooms.get(name)
 
     def count(self, name: str) -> int:
+        """The room's connections on this node and, as they reported, on its peers."""
+        return self.local_count(name) + self.peer_counts.total(name)
+
+    def local_count(self, name: str) -> int:
         room = self._rooms.get(name)
         return len(room.connections) if room else 0
 
@@ -387,7 +399,8 @@ class Registry:
                 "evictions": self.evictions, "rooms_restarted": self.rooms_restarted,
                 "rooms_deleted": self.rooms_deleted,
                 "reordered": self.reordered,
-                "gaps_given_up": self.gaps_given_up}
+                "gaps_given_up": self.gaps_given_up,
+                "peers_reporting": self.peer_counts.peers()}
 
     # -- events ------------------------------------------------------------------
     def publish(self, event: dict[str, Any]) -> bool:
@@ -537,9 +550,8 @@ class Registry:
         if room is None or conn not in room.connections:
             return
         room.connections.discard(conn)
-        if room.connections:
-            self._presence_changed(room)
-        else:
+        self._presence_changed(room)
+        if not room.connections:
             self._presence_due.discard(room)
             room.presence_dirty = False
             self._touch_idle(room.name)
@@ -560,13 +572,12 @@ class Registry:
 
     # -- presence ----------------------------------------------------------------
     def _presence_changed(self, room: Room) -> None:
+        if self.share_presence:
+            self._share_dirty.add(room.name)
+        if not room.connections:
+            return  # nobody here to tell
         room.presence_dirty = True
-        now = self.clock()
-        sent_at = room.presence_sent_at
-        if sent_at is None or now - sent_at >= self.presence_interval:
-            self._send_presence(room, now)  # leading edge
-        else:
-            self._presence_due.add(room)  # trailing edge, sent by `tick`
+        self._presence_changed_here(room)
 
     def tick(self) -> None:
         """Send the presence counts whose throttle interval has passed and the early
@@ -574,6 +585,8 @@ class Registry:
         interval and window; tests call it with a fake clock. Also forgets rooms
         idle for longer than `max_idle_seconds`."""
         self._forget_long_idle()
+        if self.peer_counts.peers():
+            self._peer_totals_changed(self.peer_counts.expire())
         if self._reordering:
             now = self.clock()
             for room in list(self._reordering):
@@ -594,8 +607,46 @@ class Registry:
         room.presence_dirty = False
         self._presence_due.discard(room)
         item = Encoded({"type": events.PRESENCE, "room": room.name,
-                        "count": len(room.connections)})
+                        "count": len(room.connections) + self.peer_counts.total(room.name)})
         self._fan_out(room, item)
+
+    def take_peer_report(self, report: Report) -> tuple[bool, bool]:
+        """A peer's presence report (peers.py): whether it was taken (not replayed or
+        overtaken), and whether that peer should send a full report next."""
+        taken = self.peer_counts.apply(report)
+        if taken is None:
+            return False, False
+        changed, full_wanted = taken
+        self._peer_totals_changed(changed)
+        return True, full_wanted
+
+    def presence_counts(self) -> dict[str, int]:
+        """This node's own count of every room it has connections in."""
+        return {name: len(room.connections) for name, room in self._rooms.items()
+                if room.connections}
+
+    def take_presence_changes(self) -> dict[str, int]:
+        """This node's own counts of the rooms whose count changed since the last call
+        (0 for a room it no longer has connections in), for a report to its peers."""
+        changes = {name: self.local_count(name) for name in self._share_dirty}
+        self._share_dirty.clear()
+        return changes
+
+    def _peer_totals_changed(self, names: set[str]) -> None:
+        for name in names:
+            room = self._rooms.get(name)
+            if room is not None and room.connections:
+                room.presence_dirty = True
+                self._presence_changed_here(room)
+
+    def _presence_changed_here(self, room: Room) -> None:
+        """Send the room's count now or at the end of its throttle interval."""
+        now = self.clock()
+        sent_at = room.presence_sent_at
+        if sent_at is None or now - sent_at >= self.presence_interval:
+            self._send_presence(room, now)  # leading edge
+        else:
+            self._presence_due.add(room)  # trailing edge, sent by `tick`
 
     # -- rooms -------------------------------------------------------------------
     def _room(self, name: str) -> Room:

@@ -5,6 +5,7 @@ pure registry in `rooms.py`. Routes (README.md has the protocol):
 
     POST /internal/rooms/<room>/events   signed event from reflektor -> 202
     DELETE /internal/rooms/<room>        signed: tm deleted the room, forget its events -> 200
+    POST /internal/presence              signed: a peer node's presence counts -> 202
     *    /internal/...                   anything else internal -> 404 (reflektor: done)
     GET  /ws/<room>?after=&token=&created=   WebSocket, one JSON event per text frame
     GET  /sse/<room>?after=&token=&created=  the same stream as Server-Sent Events
@@ -18,7 +19,6 @@ import contextlib
 import json
 import logging
 import random
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +28,8 @@ from aiohttp import web
 from tm import events, signing
 from tm.aio_service import cors_headers, read_signed, serving, sse_preflight_headers
 
+from .peering import PresenceReporter
+from .peers import ROOM_NAME_RE, InvalidReport, parse_report
 from .rooms import (
     CLOSE_SERVICE_RESTART,
     DEFAULT_MAX_IDLE_SECONDS,
@@ -43,8 +45,8 @@ from .rooms import (
 log = logging.getLogger("ekg")
 
 # Browser paths take room names like tm's (lower-case slugs), a little more loosely so
-# a rule change in tm does not need a change here; anything else is not a room.
-ROOM_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# a rule change in tm does not need a change here; anything else is not a room
+# (peers.ROOM_NAME_RE).
 # An evicted client that does not read will never take the close frame: give up soon.
 EVICT_CLOSE_SECONDS = 1.0
 RECONNECT_DELAY_MS = (500, 5000)
@@ -71,6 +73,10 @@ class Config:
     sse_keepalive: float = 15.0
     ws_heartbeat: float = 30.0
     shutdown_grace: float = 5.0
+    # Other nodes' base URLs, to add up presence across nodes (peers.py); this node's
+    # id in its reports.
+    peers: tuple[str, ...] = ()
+    node_id: str = ""
 
 
 def normalize_origin(origin: str) -> str:
@@ -247,7 +253,12 @@ class Node:
             ring_size=config.ring_size, max_queue_bytes=config.max_queue_bytes,
             presence_interval=config.presence_interval,
             reorder_window=config.reorder_window,
-            max_idle_seconds=config.idle_room_seconds)
+            max_idle_seconds=config.idle_room_seconds,
+            share_presence=bool(config.peers))
+        self.reporter = (PresenceReporter(
+            self.registry, list(config.peers), secret=config.secret,
+            node_id=config.node_id, interval=config.presence_interval)
+            if config.peers else None)
         self.clients: set[Client] = set()
         self._to_flush: list[WebSocketClient] = []
         self._flush_handle: asyncio.Handle | None = None
@@ -379,6 +390,23 @@ async def delete_room(request: web.Request) -> web.Response:
     room = request.match_info["room"]
     forgot = node.registry.forget_room(room, deleted_at)
     return web.json_response({"ok": True, "forgot": forgot})
+
+
+async def post_presence(request: web.Request) -> web.Response:
+    """A peer node's presence counts (peers.py), added to this node's own."""
+    node = request.app[NODE]
+    body, reason = await read_signed(request, node.config.secret)
+    if reason is not None:
+        return error_response(401, "bad_signature", reason)
+    try:
+        report = parse_report(json.loads(body))
+    except (ValueError, InvalidReport) as error:  # JSON and UTF-8 errors too
+        return error_response(400, "bad_report", str(error))
+    if report.node == node.config.node_id:
+        return web.json_response({"ok": True, "self": True}, status=202)
+    taken, full_wanted = node.registry.take_peer_report(report)
+    return web.json_response({"ok": True, "taken": taken, "full_wanted": full_wanted},
+                             status=202)
 
 
 async def internal_not_found(request: web.Request) -> web.Response:
@@ -525,6 +553,7 @@ def create_app(config: Config, registry: Registry | None = None) -> web.Applicat
     node = app[NODE] = Node(config, registry)
     app.router.add_post("/internal/rooms/{room}/events", post_event)
     app.router.add_delete("/internal/rooms/{room}", delete_room)
+    app.router.add_post("/internal/presence", post_presence)
     # Registered after the events route: any other internal call (or method) is a 404,
     # which reflektor counts as done.
     app.router.add_route("*", "/internal/{tail:.*}", internal_not_found)
@@ -534,9 +563,12 @@ def create_app(config: Config, registry: Registry | None = None) -> web.Applicat
     app.router.add_get("/healthz", healthz)
 
     async def ticker(app: web.Application):
-        task = node.spawn(node.presence_ticker())
+        tasks = [node.spawn(node.presence_ticker())]
+        if node.reporter is not None:
+            tasks.append(node.spawn(node.reporter.run()))
         yield
-        task.cancel()
+        for task in tasks:
+            task.cancel()
 
     app.cleanup_ctx.append(ticker)
     return app
@@ -556,3 +588,5 @@ async def serve(config: Config, host: str, port: int,
         for running_site in list(runner.sites):
             await running_site.stop()
         await node.close_clients()
+        if node.reporter is not None:  # the peers drop this node's counts now
+            await node.reporter.final_report()

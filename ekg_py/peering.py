@@ -1,0 +1,102 @@
+"""Sends this node's presence counts to its peers (`--peer`); peers.py has the protocol.
+
+Once per presence interval: a peer that needs a full report (the first, one after a
+failed send, one it asked for, every FULL_EVERY intervals) gets one; the others get the
+rooms whose counts changed, when any did. On shutdown, once the node's clients are
+gone, every peer gets an empty full report, so its counts drop at once rather than when
+their ttl runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import aiohttp
+
+from tm import signing
+
+from .peers import FULL_EVERY, TTL_FULL_REPORTS, Report
+from .rooms import Registry
+
+log = logging.getLogger("ekg.peering")
+
+PATH = "/internal/presence"
+SEND_TIMEOUT = 2.0  # seconds; a peer slower than this is treated as down
+
+
+class PresenceReporter:
+    def __init__(self, registry: Registry, peers: list[str], *, secret: str, node_id: str,
+                 interval: float):
+        self.registry = registry
+        self.secret = secret
+        self.node_id = node_id
+        self.interval = interval
+        self.ttl = interval * FULL_EVERY * TTL_FULL_REPORTS
+        # peer base URL -> whether its next report must be a full one
+        self.needs_full = {url.rstrip("/"): True for url in peers}
+        self._failing: set[str] = set()
+        self._n = 0
+        self._rounds = 0
+        self._session: aiohttp.ClientSession | None = None
+
+    async def run(self) -> None:
+        async with aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT)) as session:
+            self._session = session
+            try:
+                while True:
+                    await asyncio.sleep(self.interval)
+                    await self.report()
+            finally:
+                self._session = None
+
+    async def report(self, *, final: bool = False) -> None:
+        """One round of reports (see the module docstring)."""
+        self._rounds += 1
+        full_due = final or self._rounds % FULL_EVERY == 0
+        changes = self.registry.take_presence_changes()
+        full_to = [peer for peer, needs_full in self.needs_full.items()
+                   if full_due or needs_full]
+        counts = self.registry.presence_counts() if full_to and not final else {}
+        sends = [self._send(peer, full=True, rooms=counts) for peer in full_to]
+        if changes:
+            sends += [self._send(peer, full=False, rooms=changes)
+                      for peer in self.needs_full if peer not in full_to]
+        if sends:
+            await asyncio.gather(*sends)
+
+    async def final_report(self) -> None:
+        async with aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT)) as session:
+            self._session = session
+            await self.report(final=True)
+
+    async def _send(self, peer: str, *, full: bool, rooms: dict[str, int]) -> None:
+        assert self._session is not None
+        self._n += 1
+        report = Report(self.node_id, self._n, full, self.ttl, rooms)
+        body = json.dumps(report.body(), separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json",
+                   signing.HEADER: signing.sign(self.secret, "POST", PATH, body)}
+        try:
+            async with self._session.post(peer + PATH, data=body,
+                                          headers=headers) as response:
+                answer = await response.json(content_type=None)
+                if response.status != 202 or not isinstance(answer, dict):
+                    raise ValueError(f"{response.status} {answer}")
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            self.needs_full[peer] = True  # it may have missed changes: tell it all next
+            if peer not in self._failing:
+                self._failing.add(peer)
+                log.warning("presence report to peer %s failed: %s", peer, error)
+            return
+        if peer in self._failing:
+            self._failing.discard(peer)
+            log.info("presence reports to peer %s go through again", peer)
+        if answer.get("self"):
+            log.info("peer %s is this node; not reporting to it", peer)
+            del self.needs_full[peer]
+            return
+        self.needs_full[peer] = bool(answer.get("full_wanted"))
