@@ -127,3 +127,41 @@ test("the push URL carries after, the moderator token and when the room was crea
   const plain = new Follower({ pushUrls: ["http://push"], room: "bio", after: 0 });
   assert.strictEqual(plain.query(), "?after=0");
 });
+
+test("a node that cannot be reached or is shutting down is left for the next one", () => {
+  const { Follower } = require("../../tm/static/tm/live.js");
+  const opened = [];
+  const sockets = [];
+  global.WebSocket = function (url) {
+    opened.push(url);
+    sockets.push(this);
+    this.close = () => {};
+  };
+  const timers = [];
+  const realSetTimeout = global.setTimeout;
+  global.setTimeout = (fn) => { timers.push(fn); return timers.length; };
+  try {
+    const follower = new Follower({
+      pushUrls: ["http://a.example/", "http://b.example", "http://c.example"], room: "r",
+      after: 3, onEvent: () => {}, onOther: () => {}, onStatus: () => {},
+      fill: () => Promise.resolve(3), checkSeq: () => Promise.resolve(3),
+    });
+    follower.urlIndex = 0;
+    follower.base = follower.urls[0];
+    follower.connect();
+    sockets[0].onclose(); // never opened: a is down
+    timers.shift()();
+    sockets[1].onopen();
+    sockets[1].onmessage({ data: JSON.stringify({ type: "reconnect", delay_ms: 10 }) });
+    timers.shift()();
+    sockets[2].onopen();
+    sockets[2].onclose(); // was open: a dropped connection, same node again
+    timers.shift()();
+    assert.deepStrictEqual(opened, [
+      "ws://a.example/ws/r?after=3", "ws://b.example/ws/r?after=3",
+      "ws://c.example/ws/r?after=3", "ws://c.example/ws/r?after=3"]);
+  } finally {
+    delete global.WebSocket;
+    global.setTimeout = realSetTimeout;
+  }
+});

@@ -8,13 +8,15 @@ prove about it holds for the pages too:
   duplicate, hold what comes after a gap (and everything while a fill is under way).
 - `LiveClient` is the Follower plus room.js's handlers: WebSocket (falling back to SSE
   after two failed opens) or SSE from the start; reconnects with back-off and
-  jitter and `?after=<last applied seq>`; honours `resync` (fill from tm's history
-  API) and `reconnect` (come back after the delay); fills on a gap; checks the room's
+  jitter and `?after=<last applied seq>`, to the next push node in its list after an
+  open that failed; honours `resync` (fill from tm's history API) and `reconnect`
+  (come back after the delay, to the next node); fills on a gap; checks the room's
   seq periodically (GET /api/v1/rooms/<room>) and fills when the room is ahead.
   A fill reads `GET /messages?after=N&limit=L` page by page (`has_more`), removes the
   `deleted` ids and adds the messages it does not show yet, then refreshes the room.
 
-Differences, all for test speed and observability, none in the logic: the back-off
+Differences, all for test speed, determinism and observability, none in the logic: it
+starts at the first push URL of its list (live.js: a random one); the back-off
 starts at `backoff_base` instead of 500 ms and is capped at `backoff_cap`; a node's
 `reconnect` delay is capped at `max_reconnect_delay`; the periodic check runs every
 `check_interval` seconds instead of 30 (None: never); `answer_delay` holds back every
@@ -94,8 +96,9 @@ def backoff(attempt: int, base: float, cap: float) -> float:
 class LiveClient:
     """One browser following one room (see the module docstring)."""
 
-    def __init__(self, session: aiohttp.ClientSession, tm_url: str, push_url: str,
-                 room: str, *, name: str = "client", transport: str = "ws",
+    def __init__(self, session: aiohttp.ClientSession, tm_url: str,
+                 push_url: str | list[str], room: str, *, name: str = "client",
+                 transport: str = "ws",
                  token: str | None = None, check_interval: float | None = 1.0,
                  backoff_base: float = 0.05, backoff_cap: float = 1.0,
                  max_reconnect_delay: float = 0.5, history_limit: int = 500,
@@ -103,7 +106,10 @@ class LiveClient:
         assert transport in ("ws", "sse")
         self.session = session
         self.tm_url = tm_url.rstrip("/")
-        self.push_url = push_url.rstrip("/")
+        # Push nodes, tried in turn (live.js nextNode); `push_url` is the current one.
+        self.push_urls = [url.rstrip("/") for url in
+                          ([push_url] if isinstance(push_url, str) else push_url)]
+        self._node = 0
         self.room = room
         self.name = name
         self.use_sse = transport == "sse"
@@ -239,6 +245,13 @@ class LiveClient:
         # "skip": a held post this client may not see; it only advances the seq.
 
     # -- the push connection (live.js Follower) ---------------------------------------
+    @property
+    def push_url(self) -> str:
+        return self.push_urls[self._node]
+
+    def _next_node(self) -> None:
+        self._node = (self._node + 1) % len(self.push_urls)
+
     def _query(self) -> str:
         query = f"?after={self.tracker.last}"
         if self.token:
@@ -280,6 +293,7 @@ class LiveClient:
         try:
             ws = await self.session.ws_connect(url, autoping=True)
         except NETWORK_ERRORS:
+            self._next_node()  # this one is down or unreachable: try another
             # Blocked by a proxy or firewall, says live.js: after two tries, use SSE.
             self._ws_failures_before_open += 1
             if self._ws_failures_before_open >= 2:
@@ -300,8 +314,14 @@ class LiveClient:
 
     async def _run_sse(self) -> None:
         url = self.push_url + f"/sse/{quote(self.room)}" + self._query()
-        async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=None)) as response:
+        try:
+            response = await self.session.get(url, timeout=aiohttp.ClientTimeout(total=None))
+        except NETWORK_ERRORS:
+            self._next_node()
+            raise
+        async with response:
             if response.status != 200:
+                self._next_node()
                 raise aiohttp.ClientResponseError(response.request_info, (),
                                                   status=response.status)
             self._opened(response)
@@ -329,6 +349,7 @@ class LiveClient:
             return
         if kind == "reconnect":
             self.stats["reconnect_messages"] += 1
+            self._next_node()  # that node is shutting down
             delay = event.get("delay_ms")
             self._reconnect_delay = min(
                 delay / 1000 if isinstance(delay, int) else self.backoff_base,

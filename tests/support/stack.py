@@ -16,6 +16,7 @@ thread where Playwright's sync API keeps an event loop marked as running.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import signal
@@ -52,10 +53,11 @@ def _pin(service: Service) -> None:
 class Stack:
     secret: str
     tm: TmServer
-    ekg: Service
+    ekg: Service  # the first push node
     reflektor: Service
     relay: subprocess.Popen
     relay_log_path: Path
+    ekgs: list[Service] = dataclasses.field(default_factory=list)  # every push node
 
     @property
     def tm_url(self) -> str:
@@ -124,7 +126,7 @@ class Stack:
 
     def ensure_up(self, workers: int = 2) -> None:
         """After a test that broke something: every service is running and flowing."""
-        for service in (self.ekg, self.reflektor):
+        for service in (*self.ekgs, self.reflektor):
             if service.process is None or service.process.poll() is not None:
                 service.start()
         self.reflektor.signal(signal.SIGCONT)  # a test may have frozen it
@@ -135,28 +137,41 @@ class Stack:
 
 
 @contextlib.contextmanager
-def running_stack(tmp: Path, *, ring_size: int = 500,
-                  ekg_args: tuple[str, ...] = ()) -> Iterator[Stack]:
-    """Start ekg, reflektor, tm and the outbox relay; stop them all when the block ends."""
+def running_stack(tmp: Path, *, ring_size: int = 500, ekg_args: tuple[str, ...] = (),
+                  ekg_nodes: int = 1) -> Iterator[Stack]:
+    """Start ekg, reflektor, tm and the outbox relay; stop them all when the block ends.
+
+    With `ekg_nodes` > 1 the push nodes run side by side as in production: each is
+    every other's `--peer` (their ports are chosen up front for that), reflektor
+    targets them all, and tm hands the pages all their URLs."""
     secret = secrets.token_urlsafe(32)
     secret_env = {"TM_INTERNAL_SECRET": secret}
     tm_port = free_port()
     tm_url = f"http://127.0.0.1:{tm_port}"
-    ekg = Service("ekg", [PYTHON, "-m", "ekg_py", "--host", "127.0.0.1", "--port", "0",
-                          "--allowed-origin", tm_url, "--ring-size", str(ring_size),
-                          "--shutdown-grace", "1", *ekg_args], tmp, env=secret_env)
+    ports = [0] if ekg_nodes == 1 else [free_port() for _ in range(ekg_nodes)]
+    ekgs = []
+    for i, port in enumerate(ports):
+        peers = [arg for other in ports if other != port
+                 for arg in ("--peer", f"http://127.0.0.1:{other}")]
+        ekgs.append(Service(
+            "ekg" if i == 0 else f"ekg-{i + 1}",
+            [PYTHON, "-m", "ekg_py", "--host", "127.0.0.1", "--port", str(port),
+             "--allowed-origin", tm_url, "--ring-size", str(ring_size), "--shutdown-grace",
+             "1", *peers, *ekg_args], tmp, env=secret_env))
     reflektor = Service("reflektor", [PYTHON, "-m", "reflektor", "--port", "0",
-                                      "--admin-port", "0", "--target", "<ekg>",
-                                      *REFLEKTOR_OPTIONS], tmp)
+                                      "--admin-port", "0", *REFLEKTOR_OPTIONS], tmp)
     relay: subprocess.Popen | None = None
     relay_log_path = tmp / "relay.log"
+    ekg = ekgs[0]
     try:
-        ekg.start()
-        _pin(ekg)
-        reflektor.args[reflektor.args.index("<ekg>")] = ekg.url
+        for node in ekgs:
+            node.start()
+            _pin(node)
+            reflektor.args += ["--target", node.url]
         reflektor.start()
         _pin(reflektor)
-        env = {"TM_REFLEKTOR_URLS": reflektor.url, "TM_PUSH_URLS": ekg.url, **secret_env,
+        env = {"TM_REFLEKTOR_URLS": reflektor.url,
+               "TM_PUSH_URLS": ",".join(node.url for node in ekgs), **secret_env,
                "DJANGO_SETTINGS_MODULE": "tests.support.stack_settings"}
         with running_tm(tmp, env, port=tm_port) as tm:
             assert tm.env is not None
@@ -166,7 +181,7 @@ def running_stack(tmp: Path, *, ring_size: int = 500,
                      "--grace", RELAY_GRACE], cwd=ROOT, env=tm.env,
                     stdout=log, stderr=subprocess.STDOUT)
             yield Stack(secret=secret, tm=tm, ekg=ekg, reflektor=reflektor, relay=relay,
-                        relay_log_path=relay_log_path)
+                        relay_log_path=relay_log_path, ekgs=ekgs)
     finally:
         if relay is not None:
             relay.terminate()
@@ -176,4 +191,5 @@ def running_stack(tmp: Path, *, ring_size: int = 500,
                 relay.kill()
                 relay.wait()
         reflektor.stop()
-        ekg.stop()
+        for node in ekgs:
+            node.stop()

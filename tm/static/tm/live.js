@@ -88,9 +88,17 @@
     this.useSse = false;
     this.sseSince = 0;
     this.wsFailuresBeforeOpen = 0;
-    this.base = options.pushUrls[Math.floor(Math.random() * options.pushUrls.length)]
-      .replace(/\/+$/, "");
+    // Any node serves any room: start at a random one (spreading the load) and move to
+    // the next whenever one cannot be reached or says it is going away.
+    this.urls = options.pushUrls.map(function (url) { return url.replace(/\/+$/, ""); });
+    this.urlIndex = Math.floor(Math.random() * this.urls.length);
+    this.base = this.urls[this.urlIndex];
   }
+
+  Follower.prototype.nextNode = function () {
+    this.urlIndex = (this.urlIndex + 1) % this.urls.length;
+    this.base = this.urls[this.urlIndex];
+  };
 
   Follower.prototype.start = function () {
     var self = this;
@@ -155,6 +163,7 @@
       if (self.socket !== socket) return;
       self.socket = null;
       if (!opened) {
+        self.nextNode(); // this one is down or unreachable: try another
         // Blocked by a proxy or firewall: after two tries, use Server-Sent Events.
         self.wsFailuresBeforeOpen += 1;
         if (self.wsFailuresBeforeOpen >= 2) {
@@ -170,8 +179,10 @@
     var self = this;
     var url = this.base + "/sse/" + encodeURIComponent(this.options.room) + this.query();
     var source = new EventSource(url);
+    var opened = false;
     this.source = source;
     source.onopen = function () {
+      opened = true;
       self.attempt = 0;
       self.options.onStatus("live");
     };
@@ -181,6 +192,7 @@
       source.close();
       if (self.source !== source) return;
       self.source = null;
+      if (!opened) self.nextNode();
       self.reconnectSoon();
     };
   };
@@ -209,6 +221,7 @@
     try { event = JSON.parse(text); } catch (e) { return; }
     if (event.type === "resync") { this.fill(); return; }
     if (event.type === "reconnect") {
+      this.nextNode(); // this node is shutting down
       this.reconnectSoon(typeof event.delay_ms === "number" ? event.delay_ms : undefined);
       return;
     }
