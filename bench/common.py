@@ -352,20 +352,21 @@ def start_postgres(procs: Processes) -> dict[str, str]:
 
 
 def start_ekg(procs: Processes, secret: str, core: int | None = SERVER_CORE,
-              extra: Sequence[str] = ()) -> Proc:
+              extra: Sequence[str] = (), name: str = "ekg") -> Proc:
     return procs.start(
-        "ekg", taskset(core, [PYTHON, "-m", "ekg_py", "--port", "0",
+        name, taskset(core, [PYTHON, "-m", "ekg_py", "--port", "0",
                               "--allowed-origin", "http://127.0.0.1", "--log-level",
                               "WARNING", *extra]),
         env={"TM_INTERNAL_SECRET": secret}, ready=r"ekg listening on 127\.0\.0\.1:(\d+)")
 
 
-def start_node_ws(procs: Processes, secret: str, core: int | None = SERVER_CORE) -> Proc:
+def start_node_ws(procs: Processes, secret: str, core: int | None = SERVER_CORE,
+                  name: str = "node-ws") -> Proc:
     if not (NODE_DIR / "node_modules" / "ws").exists():
         raise BenchError("bench/node has no node_modules: run `npm install` in bench/node "
                          "(or `make bench`, which does)")
     return procs.start(
-        "node-ws", taskset(core, ["node", str(NODE_DIR / "broadcast.js"), "--port", "0"]),
+        name, taskset(core, ["node", str(NODE_DIR / "broadcast.js"), "--port", "0"]),
         env={"TM_INTERNAL_SECRET": secret}, ready=r"node-ws listening on 127\.0\.0\.1:(\d+)")
 
 

@@ -99,14 +99,15 @@ async def post_on_schedule(tm_url: str, tokens: dict[str, str],
     return records
 
 
-def scenario(procs: common.Processes, *, label: str, push: str, ekg: common.Proc,
+def scenario(procs: common.Processes, *, label: str, push: str, nodes: list[common.Proc],
              tm: common.Proc,
              relay: common.Proc, tm_url: str, prefix: str, rooms: int, per_room: int,
              schedule_for, posts_per_room: int, pin: bool) -> dict:
     names = room_names(prefix, rooms)
     tokens = asyncio.run(create_rooms(tm_url, names))
     loadgen = common.LoadGen(procs, f"clients-{label}", [
-        "--port", str(ekg.port), "--room-prefix", prefix, "--room-count", str(rooms),
+        *(arg for node in nodes for arg in ("--port", str(node.port))),
+        "--room-prefix", prefix, "--room-count", str(rooms),
         "--per-room", str(per_room), "--mode", "track"],
         core=common.LOAD_CORE if pin else None)
     try:
@@ -115,23 +116,24 @@ def scenario(procs: common.Processes, *, label: str, push: str, ekg: common.Proc
             raise common.BenchError(f"{label}: {connected}")
         time.sleep(1.5)  # the last presence messages of the joins go out
         schedule = schedule_for(names)
-        watched = {push: ekg.pid, "load generator": loadgen.proc.pid, "tm": tm.pid,
-                   "reflektor": relay.pid}
-        cpu0 = {name: common.tree_cpu_seconds(pid) for name, pid in watched.items()}
+        watched = {push: [node.pid for node in nodes], "load generator": [loadgen.proc.pid],
+                   "tm": [tm.pid], "reflektor": [relay.pid]}
+        cpu0 = {name: sum(map(common.tree_cpu_seconds, pids)) for name, pids in watched.items()}
         started = time.monotonic()
         records = asyncio.run(post_on_schedule(tm_url, tokens, schedule))
         loadgen.command(f"wait {posts_per_room} 20")
         waited = loadgen.expect("waited", timeout=30)
         wall = time.monotonic() - started
-        busy = {name: (common.tree_cpu_seconds(pid) - cpu0[name]) / wall
-                for name, pid in watched.items()}
+        busy = {name: (sum(map(common.tree_cpu_seconds, pids)) - cpu0[name]) / wall
+                for name, pids in watched.items()}
         dump = procs.log_dir / f"arrivals-{prefix}.json"
         loadgen.command(f"dump {dump}")
         loadgen.expect("dumped", timeout=120)
     finally:
         loadgen.command("quit")
         procs.stop(loadgen.proc)
-        wait_for_no_connections(ekg.port)
+        for node in nodes:
+            wait_for_no_connections(node.port)
     dumped = json.loads(dump.read_text())
     dump.unlink()
     # The raw figures stay with the logs: when each post went out, was answered, and
@@ -143,7 +145,7 @@ def scenario(procs: common.Processes, *, label: str, push: str, ekg: common.Proc
     (procs.log_dir / f"posts-{prefix}.json").write_text(json.dumps(raw))
     result = summarize(label, records, arrivals, per_room, waited)
     result["in_socket"] = summarize(label, records, dumped["kernel"], per_room, waited)
-    result["push"] = push
+    result["push"] = push if len(nodes) == 1 else f"{push} x {len(nodes)}"
     result["cores_busy"] = busy
     return result
 
@@ -208,7 +210,9 @@ def report(results: list[dict], args: argparse.Namespace, info: dict[str, str],
         f"Stack: tm under gunicorn ({args.workers} sync workers, settings.test, SQLite WAL), "
         "memcached, one reflektor, one push node on core 0: ekg_py, then the minimal Node.js "
         "ws broadcast server of the fan-out benchmark (bench/node/broadcast.js) in its place "
-        "as the anchor, each with a fresh stack; clients (one asyncio process) on core 1; "
+        "as the anchor, each with a fresh stack; \"x 2\": two nodes side by side, node i on "
+        "core i, reflektor sending to both, the clients spread over them (ekg_py nodes are "
+        "each other's --peer); clients (one asyncio process) on core 1; "
         "tm, reflektor, memcached and the poster unpinned. **The load generator shares this "
         "2-core machine with the stack**, so each send also pays for the loopback receive "
         "and for waking the receiver. Open-loop posting. Latency: from just before the POST "
@@ -242,8 +246,8 @@ def report(results: list[dict], args: argparse.Namespace, info: dict[str, str],
             f"{k['all_max']:.1f} | {k['delivery_p50']:.1f} / {k['delivery_p99']:.1f} "
             f"| {k['first_p50']:.1f} / {k['first_p99']:.1f} |")
     latency = next(iter(relay.get("targets", {}).values()), {}).get("latency", {})
-    lines += ["", "CPU use while posting (share of one core; the push node is pinned to core "
-              "0, the load generator to core 1):", ""]
+    lines += ["", "CPU use while posting (share of one core; one push node is pinned to core "
+              "0, two to cores 0 and 1, the load generator to core 1):", ""]
     for r in results:
         lines.append(f"- {r['push']}, {r['scenario']}: " + ", ".join(
             f"{name} {share:.0%}" for name, share in r["cores_busy"].items()))
@@ -254,28 +258,45 @@ def report(results: list[dict], args: argparse.Namespace, info: dict[str, str],
         f"p99 {latency.get('p99_ms')} ms.",
     ]
     for r in results:
-        if r["scenario"].startswith("1 room") and r["push"] == "ekg_py":
+        if r["scenario"].startswith("1 room") and r["push"].startswith("ekg_py"):
             verdict = "met" if r["all_p99"] < 50 else "not met"
+            anchor_name = r["push"].replace("ekg_py", "node-ws")
             anchor = next((a for a in results if a["scenario"] == r["scenario"]
-                           and a["push"] != "ekg_py"), None)
-            beside = (f"; the Node.js ws node in its place: {anchor['all_p99']:.1f} ms"
+                           and a["push"] == anchor_name), None)
+            beside = (f"; {anchor_name} in its place: {anchor['all_p99']:.1f} ms"
                       if anchor else "")
-            lines.append(f"- Goal p99 under 50 ms at {args.big:,} clients: **{verdict}** "
-                         f"({r['all_p99']:.1f} ms{beside}; in the socket: "
+            lines.append(f"- Goal p99 under 50 ms at {args.big:,} clients, {r['push']}: "
+                         f"**{verdict}** ({r['all_p99']:.1f} ms{beside}; in the socket: "
                          f"{r['in_socket']['all_p99']:.1f} ms).")
     return "\n".join(lines) + "\n"
 
 
-def run_stack(procs: common.Processes, args: argparse.Namespace, push: str,
+def start_push_nodes(procs: common.Processes, push: str, secret: str, count: int,
+                     pin: bool) -> list[common.Proc]:
+    """`count` push nodes, node i pinned to core i. Several ekg_py nodes are each
+    other's --peer (presence across nodes), so their ports are chosen up front."""
+    if push != "ekg_py":
+        return [common.start_node_ws(procs, secret, core=i if pin else None,
+                                     name=f"node-ws-{i}") for i in range(count)]
+    if count == 1:
+        return [common.start_ekg(procs, secret, core=common.SERVER_CORE if pin else None)]
+    ports = [common.free_port() for _ in range(count)]
+    return [common.start_ekg(
+        procs, secret, core=i if pin else None, name=f"ekg-{i}",
+        extra=["--port", str(port), *(arg for other in ports if other != port
+                                      for arg in ("--peer", f"http://127.0.0.1:{other}"))])
+        for i, port in enumerate(ports)]
+
+
+def run_stack(procs: common.Processes, args: argparse.Namespace, push: str, count: int,
               relay_metrics: dict) -> list[dict]:
-    """Both scenarios against a fresh stack whose push node is `push`."""
+    """The scenarios against a fresh stack with `count` push nodes of kind `push`: both
+    with one node, the lecture hall alone with several."""
     results: list[dict] = []
     secret = secrets.token_urlsafe(32)
     memcached = common.start_memcached(procs)
-    core = common.SERVER_CORE if args.pin else None
-    node = (common.start_ekg(procs, secret, core=core) if push == "ekg_py"
-            else common.start_node_ws(procs, secret, core=core))
-    relay = common.start_reflektor(procs, [f"http://127.0.0.1:{node.port}"])
+    nodes = start_push_nodes(procs, push, secret, count, args.pin)
+    relay = common.start_reflektor(procs, [f"http://127.0.0.1:{node.port}" for node in nodes])
     tm, tm_url = common.start_tm(procs, memcached=memcached, secret=secret,
                                   workers=args.workers,
                                   reflektor_urls=[f"http://127.0.0.1:{relay.port}"])
@@ -285,7 +306,7 @@ def run_stack(procs: common.Processes, args: argparse.Namespace, push: str,
                                                 for i in range(4 * args.workers)]))
     # A room just written is read from the database for 5 s (tm/models.py write guard).
     time.sleep(5.5)
-    if args.rooms:
+    if args.rooms and count == 1:
         per_room_posts = max(1, int(args.duration / args.every))
 
         def classroom(names: list[str]) -> list[tuple[float, str]]:
@@ -295,7 +316,7 @@ def run_stack(procs: common.Processes, args: argparse.Namespace, push: str,
 
         results.append(scenario(
             procs, label=f"{args.rooms} rooms x {args.per_room} clients, a post per room "
-                         f"every {args.every:g} s", push=push, ekg=node, tm=tm, relay=relay,
+                         f"every {args.every:g} s", push=push, nodes=nodes, tm=tm, relay=relay,
             tm_url=tm_url, prefix="e2e-room", rooms=args.rooms, per_room=args.per_room,
             schedule_for=classroom, posts_per_room=per_room_posts, pin=args.pin))
         print(f"[e2e] {json.dumps(results[-1])}", flush=True)
@@ -307,7 +328,7 @@ def run_stack(procs: common.Processes, args: argparse.Namespace, push: str,
 
         results.append(scenario(
             procs, label=f"1 room x {args.big:,} clients, a post every "
-                         f"{args.big_every:g} s", push=push, ekg=node, tm=tm, relay=relay,
+                         f"{args.big_every:g} s", push=push, nodes=nodes, tm=tm, relay=relay,
             tm_url=tm_url, prefix="e2e-hall", rooms=1, per_room=args.big,
             schedule_for=lecture, posts_per_room=args.big_posts, pin=args.pin))
         print(f"[e2e] {json.dumps(results[-1])}", flush=True)
@@ -321,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--push", nargs="+", default=["ekg_py", "node-ws"],
                         choices=["ekg_py", "node-ws"], help="push nodes, one stack each")
+    parser.add_argument("--nodes", type=int, nargs="+", default=[1, 2],
+                        help="push nodes side by side, one stack each (several: node i on "
+                             "core i, the lecture hall only)")
     parser.add_argument("--rooms", type=int, default=100)
     parser.add_argument("--per-room", type=int, default=30)
     parser.add_argument("--every", type=float, default=2.0, help="seconds between a room's posts")
@@ -339,9 +363,10 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     relay_metrics: dict = {}
     with common.bench_session("e2e", args.time_limit) as procs:
-        for push in args.push:
-            results += run_stack(procs, args, push, relay_metrics)
-            procs.close()  # this stack's services; the next push node gets a fresh one
+        for count in args.nodes:
+            for push in args.push:
+                results += run_stack(procs, args, push, count, relay_metrics)
+                procs.close()  # this stack's services; the next one gets a fresh stack
     text = report(results, args, info, relay_metrics)
     print(text)
     if not args.no_write:
