@@ -8,12 +8,12 @@ most a number of time units (tests/conftest.py TIME_SCALE).
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.memcached_server import free_port
 from tests.support.services import PYTHON, Service
 
 from .client import FAST_RETRIES, Reflektor
@@ -28,9 +28,20 @@ def fake_targets() -> Iterator[FakeTargets]:
 
 
 @pytest.fixture
-def dead_url() -> str:
-    """A target nobody listens on: every attempt is refused."""
-    return f"http://127.0.0.1:{free_port()}"
+def dead_url() -> Iterator[str]:
+    """A target nobody listens on: every attempt is refused.
+
+    The port stays bound (not listening) for the test's length, so no process started
+    meanwhile on port 0 (the reflektor under test included) can be given it and
+    answer in the dead target's place. It is bound with SO_REUSEADDR, so a test can
+    still bring the target to life there (FakeTargets(port=...))."""
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", 0))
+    try:
+        yield f"http://127.0.0.1:{holder.getsockname()[1]}"
+    finally:
+        holder.close()
 
 
 @pytest.fixture
