@@ -1,5 +1,7 @@
 """Fan-out: one room of 1,000 then 5,000 WebSocket clients, 1,000 events each; ekg_py
-side by side with a minimal Node.js `ws` broadcast server (bench/node/broadcast.js).
+side by side with a minimal Node.js `ws` broadcast server (bench/node/broadcast.js),
+and ekg_py again with its clients on Server-Sent Events ("ekg_py-sse": the fallback
+for networks that block WebSockets, where a whole room may end up).
 
     .venv/bin/python -m bench.fanout [--clients 1000 5000] [--posts 1000] [--window 1 4]
 
@@ -40,6 +42,8 @@ from tm import events, signing
 from . import common
 
 ROOM = "bench"
+# ekg's /healthz counters of its batched writes (WebSocket and SSE)
+WRITES, FRAMES, BACKED_UP = "stream_writes", "stream_frames", "backed_up_writes"
 TS = dt.datetime(2026, 11, 23, 10, 0, 0, 123000, tzinfo=dt.UTC)
 
 
@@ -83,11 +87,11 @@ def run_one(procs: common.Processes, server: str, clients: int, posts: int,
             window: int) -> dict:
     """One server, one room size, one poster window: start, connect, post, measure."""
     secret = secrets.token_urlsafe(32)
-    proc = (common.start_ekg(procs, secret) if server == "ekg_py"
-            else common.start_node_ws(procs, secret))
+    proc = (common.start_node_ws(procs, secret) if server == "node-ws"
+            else common.start_ekg(procs, secret))
     loadgen = common.LoadGen(procs, f"clients-{server}-{clients}", [
         "--port", str(proc.port), "--room-prefix", ROOM, "--per-room", str(clients),
-        "--mode", "count"])
+        "--mode", "count", "--transport", "sse" if server.endswith("-sse") else "ws"])
     try:
         connected = loadgen.expect("connected", timeout=120)
         if connected["clients"] != clients:
@@ -135,12 +139,12 @@ def run_one(procs: common.Processes, server: str, clients: int, posts: int,
             "poster_cpu_s": self1 - self0,
             "rss_growth_mib": (rss1 - rss0) / 2**20,
             "evictions": after.get("evictions", 0) - before.get("evictions", 0),
-            # ekg_py only: events per WebSocket write (its flush interval batches them).
-            "frames_per_write": ((after["ws_frames"] - before["ws_frames"])
-                                 / max(after["ws_writes"] - before["ws_writes"], 1)
-                                 if "ws_writes" in after else None),
-            "backed_up_writes": (after["ws_backed_up_writes"] - before["ws_backed_up_writes"]
-                                 if "ws_writes" in after else None),
+            # ekg_py only: events per write (its flush rounds batch them).
+            "frames_per_write": ((after[FRAMES] - before[FRAMES])
+                                 / max(after[WRITES] - before[WRITES], 1)
+                                 if WRITES in after else None),
+            "backed_up_writes": (after[BACKED_UP] - before[BACKED_UP]
+                                 if WRITES in after else None),
             "pings": waited["pings"],
         }
         print(f"[fanout] {json.dumps(result)}", flush=True)
@@ -160,7 +164,8 @@ def report(results: list[dict], args: argparse.Namespace, info: dict[str, str]) 
         f"Setup: one room, {args.posts} posts of ~{len(make_event(1))} bytes, signed, "
         "posted with 1 request in flight (as reflektor sends to each target) and with "
         f"{max(args.window)}; server on core 0, clients (one asyncio process) and poster on "
-        "core 1. Node: ws " + common.ws_version() + ", HMAC check, JSON parse, encode once, "
+        "core 1; \"ekg_py-sse\": ekg_py with its clients on Server-Sent Events. "
+        "Node: ws " + common.ws_version() + ", HMAC check, JSON parse, encode once, "
         "`ws.send` to each client. ekg_py: the same plus envelope check, ring buffer, "
         "reordering, presence, per-client bounded queue; WebSocket heartbeats every ~30 s "
         "(Node: none). ekg_py writes a room in flush rounds of 32 connections per loop "
@@ -175,7 +180,7 @@ def report(results: list[dict], args: argparse.Namespace, info: dict[str, str]) 
     for r in results:
         user = r["us_per_delivery"] * r["user_share"]
         per_write = (f"{r['frames_per_write']:.1f}" if r.get("frames_per_write") is not None
-                     else "1")
+                     else "1" if r["server"] == "node-ws" else "n/a")
         lines.append(
             f"| {r['clients']:,} | {r['window']} | {r['server']} "
             f"| **{r['us_per_delivery']:.2f}** ({user:.2f} + {r['us_per_delivery'] - user:.2f}) "
@@ -193,6 +198,10 @@ def report(results: list[dict], args: argparse.Namespace, info: dict[str, str]) 
                 lines.append(f"- {clients:,} clients, {window} in flight: ekg_py uses "
                              f"**{ratio:.2f}x** Node's CPU per delivery (goal: at most 0.25x: "
                              f"{verdict}).")
+            if "ekg_py" in by and "ekg_py-sse" in by:
+                ratio = by["ekg_py-sse"]["us_per_delivery"] / by["ekg_py"]["us_per_delivery"]
+                lines.append(f"- {clients:,} clients, {window} in flight: ekg_py over SSE uses "
+                             f"{ratio:.2f}x its CPU per delivery over WebSocket.")
     lines.append("- Core 1 (load generator + poster) near 100% would mean the clients capped "
                  "the rate; the server's CPU per delivery is the figure to compare. Cores "
                  "short of 100% on a busy machine: other processes took the rest.")
@@ -205,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--posts", type=int, default=1000)
     parser.add_argument("--window", type=int, nargs="+", default=[1, 4],
                         help="posts in flight, one run each")
-    parser.add_argument("--servers", nargs="+", default=["ekg_py", "node-ws"],
-                        choices=["ekg_py", "node-ws"])
+    parser.add_argument("--servers", nargs="+", default=["ekg_py", "node-ws", "ekg_py-sse"],
+                        choices=["ekg_py", "node-ws", "ekg_py-sse"])
     parser.add_argument("--time-limit", type=float, default=900)
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = parser.parse_args(argv)

@@ -31,6 +31,10 @@ the connections open.
 
 `--port` may be given several times (several push nodes behind a load balancer): the
 clients of each room are spread over the ports in turn.
+
+`--transport sse` follows the rooms over Server-Sent Events (GET /sse/<room>) instead:
+the HTTP/1.1 chunked body is unframed in place, and each `data: {"v"...` line counts as
+an event, as a frame does over WebSocket.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from collections import defaultdict
 
 SEQ_RE = re.compile(rb'"seq":(\d+)')
 EVENT_PREFIX = b'{"v"'
+SSE_EVENT_PREFIX = b'data: {"v"'
 LINGER_RESET = struct.pack("ii", 1, 0)  # close with RST: no TIME_WAIT pile-up between runs
 # Under glibc's mmap threshold (128 KiB): a bigger recv() buffer costs mmap + mremap +
 # munmap per read, three syscalls more than the recv itself.
@@ -96,11 +101,14 @@ class Client:
     transport, no protocol object in between, one recv per wake-up."""
 
     __slots__ = ("shared", "sock", "buf", "count", "arrivals", "kernel_arrivals",
-                 "kernel_time", "open")
+                 "kernel_time", "open", "feed")
 
-    def __init__(self, shared: Shared, sock: socket.socket, room: str | None):
+    def __init__(self, shared: Shared, sock: socket.socket, room: str | None,
+                 transport: str = "ws", chunked: bool = False):
         self.shared = shared
         self.sock = sock
+        self.feed = (self.feed_ws if transport == "ws"
+                     else self.feed_sse_chunked if chunked else self.feed_sse)
         self.buf = b""
         self.count = 0
         self.arrivals = shared.arrivals[room] if room is not None else None
@@ -139,7 +147,7 @@ class Client:
             asyncio.get_running_loop().remove_reader(self.sock.fileno())
             self.sock.close()
 
-    def feed(self, data: bytes) -> None:
+    def feed_ws(self, data: bytes) -> None:
         if self.buf:
             data = self.buf + data
             self.buf = b""
@@ -189,31 +197,92 @@ class Client:
             self.buf = data[i:]
         shared.frames += frames
         if events:
-            now = time.monotonic()
-            if shared.first is None:
-                shared.first = now
-            shared.last = now
-            shared.events += events
-            before = self.count
-            self.count = before + events
-            if before < shared.expected <= self.count:
-                shared.short -= 1
-                if shared.short <= 0:
-                    shared.all_in.set()
+            self.counted(events)
 
 
-async def open_client(shared: Shared, port: int, room: str) -> Client:
+    def feed_sse_chunked(self, data: bytes) -> None:
+        """Unframe an HTTP/1.1 chunked body, then read the SSE events in it."""
+        if self.buf:
+            data = self.buf + data
+            self.buf = b""
+        n = len(data)
+        i = 0
+        payload = []
+        while True:
+            line_end = data.find(b"\r\n", i)
+            if line_end < 0:
+                break
+            size = int(data[i:line_end].split(b";", 1)[0], 16)
+            end = line_end + 2 + size + 2
+            if end > n:
+                break
+            if size == 0:  # the last chunk: the stream is over
+                self.close()
+                return
+            payload.append(data[line_end + 2:end - 2])
+            i = end
+        if i < n:
+            self.buf = data[i:]
+        if payload:
+            self.count_sse(b"".join(payload))
+
+    def feed_sse(self, data: bytes) -> None:
+        """An SSE body without chunked framing (HTTP/1.0): whole events end in a
+        blank line."""
+        if self.buf:
+            data = self.buf + data
+        cut = data.rfind(b"\n\n") + 2
+        self.buf = data[cut:]
+        if cut > 1:
+            self.count_sse(data[:cut])
+
+    def count_sse(self, text: bytes) -> None:
+        events = 0
+        for line in text.split(b"\n"):
+            if line.startswith(SSE_EVENT_PREFIX):
+                events += 1
+                if self.arrivals is not None:
+                    match = SEQ_RE.search(line)
+                    if match:
+                        seq = int(match.group(1))
+                        self.arrivals[seq].append(time.monotonic())
+                        self.kernel_arrivals[seq].append(self.kernel_time)
+        self.shared.frames += 1
+        if events:
+            self.counted(events)
+
+    def counted(self, events: int) -> None:
+        """`events` more events arrived for this client."""
+        shared = self.shared
+        now = time.monotonic()
+        if shared.first is None:
+            shared.first = now
+        shared.last = now
+        shared.events += events
+        before = self.count
+        self.count = before + events
+        if before < shared.expected <= self.count:
+            shared.short -= 1
+            if shared.short <= 0:
+                shared.all_in.set()
+
+
+async def open_client(shared: Shared, port: int, room: str, transport: str = "ws") -> Client:
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setblocking(False)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
         await loop.sock_connect(sock, ("127.0.0.1", port))
-        key = base64.b64encode(os.urandom(16)).decode()
-        await loop.sock_sendall(sock, (
-            f"GET /ws/{room} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        if transport == "ws":
+            key = base64.b64encode(os.urandom(16)).decode()
+            request = (f"GET /ws/{room} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                       "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                       f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        else:
+            request = (f"GET /sse/{room} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                       "Accept: text/event-stream\r\n\r\n")
+        await loop.sock_sendall(sock, request.encode())
         answer = b""
         while b"\r\n\r\n" not in answer:
             chunk = await loop.sock_recv(sock, 65536)
@@ -221,12 +290,14 @@ async def open_client(shared: Shared, port: int, room: str) -> Client:
                 raise ConnectionError("closed before the upgrade")
             answer += chunk
         head, _, rest = answer.partition(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.1 101"):
+        if not head.startswith(b"HTTP/1.1 101" if transport == "ws" else b"HTTP/1.1 200"):
             raise ConnectionError(head.split(b"\r\n", 1)[0].decode("latin-1"))
+        chunked = b"transfer-encoding: chunked" in head.lower()
     except BaseException:
         sock.close()
         raise
-    client = Client(shared, sock, room if shared.mode == "track" else None)
+    client = Client(shared, sock, room if shared.mode == "track" else None, transport,
+                    chunked)
     shared.open += 1
     loop.add_reader(sock.fileno(), client.on_readable)
     if rest:
@@ -245,7 +316,7 @@ async def connect_all(shared: Shared, args: argparse.Namespace) -> list[Client]:
             async with gate:
                 try:
                     clients.append(await asyncio.wait_for(
-                        open_client(shared, port, room), 10))
+                        open_client(shared, port, room, args.transport), 10))
                     return
                 except (OSError, TimeoutError) as error:
                     if attempt == 2:
@@ -329,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--room-count", type=int, default=1)
     parser.add_argument("--per-room", type=int, default=1000)
     parser.add_argument("--mode", choices=("count", "track", "idle"), default="count")
+    parser.add_argument("--transport", choices=("ws", "sse"), default="ws")
     parser.add_argument("--concurrency", type=int, default=200,
                         help="connections being opened at once")
     args = parser.parse_args(argv)
