@@ -80,7 +80,7 @@ class Encoded:
     """One outgoing message, encoded once and shared by every queue it goes to."""
 
     __slots__ = ("seq", "ts", "data", "moderators_only", "public", "shows", "deletes",
-                 "room", "_sse", "_sse_prefix", "_frame")
+                 "room", "_sse", "_sse_prefix", "_frame", "_sse_chunk")
 
     def __init__(self, message: dict[str, Any], *, sse_prefix: bytes = b""):
         seq = message.get("seq")
@@ -100,6 +100,7 @@ class Encoded:
         self._sse: bytes | None = None
         self._sse_prefix = sse_prefix
         self._frame: bytes | None = None
+        self._sse_chunk: bytes | None = None
         # What everyone else gets instead of a moderators-only event: a `skip` that
         # carries only its seq, so their seq count stays unbroken (no false gap, no
         # history read per held post). Encoded once, like the event itself.
@@ -145,6 +146,14 @@ class Encoded:
             head = b"" if self.seq is None else b"id: %d\n" % self.seq
             self._sse = self._sse_prefix + head + b"data: " + self.data + b"\n\n"
         return self._sse
+
+    @property
+    def sse_chunk(self) -> bytes:
+        """`sse` as one HTTP/1.1 chunk, for a chunked SSE response."""
+        if self._sse_chunk is None:
+            sse = self.sse
+            self._sse_chunk = b"%x\r\n%s\r\n" % (len(sse), sse)
+        return self._sse_chunk
 
 
 class RingBuffer:

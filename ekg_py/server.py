@@ -90,24 +90,129 @@ def error_response(status: int, code: str, message: str,
 
 
 class Client:
-    """The `rooms.Sink` of one browser connection; subclasses know the wire format."""
+    """The `rooms.Sink` of one browser connection, WebSocket or SSE. Subclasses say how a
+    batch of events goes on the wire (`payload`), whether their stream is over
+    (`closed`) and how it ends when the node shuts down (`close_stream`).
+
+    Writes go straight to the socket: each event's bytes are built once per node
+    (`Encoded.frame`, `Encoded.sse_chunk`) and a connection's whole queue goes out in
+    one write. The fast path takes no task: the registry's wake-up puts the connection
+    on the node's flush list, and one callback per loop turn writes every listed
+    connection whose socket takes data (Node.flush_soon). Only a connection whose socket
+    is backed up (the transport's buffer over its high-water mark), or that is shutting
+    down, gets a writer task, for as long as that lasts: it waits for the socket, then
+    writes everything queued meanwhile. While it runs, everything for that connection
+    goes through it, so order holds. An idle connection holds no task and no Event.
+    """
 
     def __init__(self, node: Node, request: web.Request):
         self.node = node
         self.transport = request.transport
+        self.protocol = request.protocol
         self.conn: Connection | None = None
         self.finishing = False  # shutting down: write out the queue, then close
         self.evicted = False
+        self.writer: asyncio.Task[None] | None = None
+        self.writing = False  # a writer task owns the queue until it is written out
 
-    def wake(self) -> None:
+    # -- the wire format -----------------------------------------------------------
+    def payload(self, batch: list[Encoded]) -> bytes:
         raise NotImplementedError
 
+    @property
+    def closed(self) -> bool:
+        raise NotImplementedError
+
+    async def close_stream(self) -> None:
+        """After the last write on shutdown: end the stream the protocol's way."""
+        raise NotImplementedError
+
+    # -- rooms.Sink ----------------------------------------------------------------
+    def wake(self) -> None:
+        if self.writing:
+            return  # the running writer task takes it with the rest
+        if self.finishing:
+            self._start_writer()
+        else:
+            self.node.flush_soon(self)
+
     def hurry(self) -> None:
-        self.wake()
+        if self.writing or self.finishing:
+            return  # a writer task has the queue
+        try:
+            self.flush()  # now, not in the next round
+        except Exception:
+            self.write_failed()
 
     def evict(self, code: int, reason: str) -> None:
         self.evicted = True
         log.info("evicting a slow client of %s", self.conn.room if self.conn else "?")
+
+    # -- writing -------------------------------------------------------------------
+    def write_failed(self) -> None:
+        """A write raised: this connection's trouble must not stop the room."""
+        log.exception("writing to a client failed")
+        self.abort()
+
+    def flush(self) -> None:
+        conn = self.conn
+        if self.writing or conn is None or not conn.queue:
+            return
+        if self.finishing or self.protocol.writing_paused:
+            self._start_writer()
+            return
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.closed:
+            return  # going away: the handler ends and forgets the connection
+        batch = conn.take()
+        transport.write(self.payload(batch))
+        conn.done()
+        node = self.node
+        node.stream_writes += 1
+        node.stream_frames += len(batch)
+
+    def _start_writer(self) -> None:
+        if not self.writing and self.conn is not None:
+            self.writing = True
+            self.writer = asyncio.get_running_loop().create_task(self._write_out(self.conn))
+
+    async def _write_out(self, conn: Connection) -> None:
+        protocol = self.protocol
+        try:
+            while conn.queue:
+                if protocol.writing_paused:
+                    # Offers meanwhile pile up in conn.queue, where they count against
+                    # the bound: a client that never reads gets evicted.
+                    await protocol._drain_helper()  # what aiohttp's own writer awaits
+                transport = self.transport
+                if transport is None or transport.is_closing() or self.closed:
+                    return
+                batch = conn.take()
+                transport.write(self.payload(batch))
+                conn.done()
+                self.node.stream_writes += 1
+                self.node.stream_frames += len(batch)
+                self.node.backed_up_writes += 1
+            if self.finishing:
+                await self.close_stream()
+        except (ConnectionError, RuntimeError):
+            return  # the peer went away or the socket closed; the handler ends
+        finally:
+            self.writing = False
+
+    async def handler_done(self) -> None:
+        """The connection's handler is ending: let a shutdown's writer finish (the
+        shutdown grace period bounds the wait), stop any other, forget the client."""
+        try:
+            writer = self.writer
+            if writer is not None and self.finishing:
+                with contextlib.suppress(Exception):
+                    await writer
+            elif writer is not None:
+                writer.cancel()
+        finally:
+            # Also when the handler is cancelled (the transport closed) mid-wait.
+            self.node.remove_client(self)
 
     def finish(self, delay_ms: int) -> None:
         """Shutdown: tell the client when to come back, then close after the queue."""
@@ -127,91 +232,21 @@ def _frames(batch: list[Encoded]) -> bytes:
 
 
 class WebSocketClient(Client):
-    """Writes go straight to the socket: each event's frame is built once per node
-    (`Encoded.frame`) and a connection's whole queue goes out in one write.
-
-    The fast path takes no task: the registry's wake-up puts the connection on the
-    node's flush list, and one callback per loop turn writes every listed connection
-    whose socket takes data (Node.flush_soon). Only a connection whose socket is backed
-    up (the transport's buffer over its high-water mark), or that is shutting down,
-    gets a writer task, for as long as that lasts: it waits for the socket, then writes
-    everything queued meanwhile. While it runs, everything for that connection goes
-    through it, so order holds. An idle connection holds no task and no Event.
-    """
+    """One JSON event per text frame; closes with 1012 on shutdown."""
 
     def __init__(self, node: Node, request: web.Request, ws: web.WebSocketResponse):
         super().__init__(node, request)
         self.ws = ws
-        self.protocol = request.protocol
-        self.writer: asyncio.Task[None] | None = None
-        self.writing = False  # a writer task owns the queue until it is written out
 
-    def wake(self) -> None:
-        if self.writing:
-            return  # the running writer task takes it with the rest
-        if self.finishing:
-            self._start_writer()
-        else:
-            self.node.flush_soon(self)
+    def payload(self, batch: list[Encoded]) -> bytes:
+        return _frames(batch)
 
-    def hurry(self) -> None:
-        if self.writing or self.finishing:
-            return  # a writer task has the queue
-        try:
-            self.flush()  # now, not in the next round
-        except Exception:
-            self.write_failed()
+    @property
+    def closed(self) -> bool:
+        return self.ws.closed
 
-    def write_failed(self) -> None:
-        """A write raised: this connection's trouble must not stop the room."""
-        log.exception("writing to a WebSocket client failed")
-        self.abort()
-
-    def flush(self) -> None:
-        conn = self.conn
-        if self.writing or conn is None or not conn.queue:
-            return
-        if self.finishing or self.protocol.writing_paused:
-            self._start_writer()
-            return
-        transport = self.transport
-        if transport is None or transport.is_closing() or self.ws.closed:
-            return  # going away: the handler's reader ends and forgets the connection
-        batch = conn.take()
-        transport.write(_frames(batch))
-        conn.done()
-        self.node.ws_writes += 1
-        self.node.ws_frames += len(batch)
-
-    def _start_writer(self) -> None:
-        if not self.writing and self.conn is not None:
-            self.writing = True
-            self.writer = asyncio.get_running_loop().create_task(self._write_out(self.conn))
-
-    async def _write_out(self, conn: Connection) -> None:
-        ws = self.ws
-        protocol = self.protocol
-        try:
-            while conn.queue:
-                if protocol.writing_paused:
-                    # Offers meanwhile pile up in conn.queue, where they count against
-                    # the bound: a client that never reads gets evicted.
-                    await protocol._drain_helper()  # what aiohttp's own writer awaits
-                transport = self.transport
-                if transport is None or transport.is_closing() or ws.closed:
-                    return
-                batch = conn.take()
-                transport.write(_frames(batch))
-                conn.done()
-                self.node.ws_writes += 1
-                self.node.ws_frames += len(batch)
-                self.node.ws_backed_up_writes += 1
-            if self.finishing:
-                await ws.close(code=CLOSE_SERVICE_RESTART, message=b"server restart")
-        except (ConnectionError, RuntimeError):
-            return  # the peer went away or the socket closed; the reader ends the handler
-        finally:
-            self.writing = False
+    async def close_stream(self) -> None:
+        await self.ws.close(code=CLOSE_SERVICE_RESTART, message=b"server restart")
 
     def evict(self, code: int, reason: str) -> None:
         super().evict(code, reason)
@@ -230,17 +265,47 @@ class WebSocketClient(Client):
 
 
 class SseClient(Client):
-    def __init__(self, node: Node, request: web.Request):
-        super().__init__(node, request)
-        self.woken = asyncio.Event()
+    """Server-Sent Events on a prepared StreamResponse. Events are written to the
+    transport directly, in the response's framing: HTTP/1.1 chunks (as aiohttp chose
+    when it prepared the response), or the bare stream for HTTP/1.0. The handler only
+    sends keep-alive comments while the stream is quiet."""
 
-    def wake(self) -> None:
-        self.woken.set()
+    def __init__(self, node: Node, request: web.Request, response: web.StreamResponse):
+        super().__init__(node, request)
+        self.response = response
+        self.chunked = response.headers.get("Transfer-Encoding", "").lower() == "chunked"
+        self.ended = asyncio.Event()  # the stream was closed on shutdown
+
+    def payload(self, batch: list[Encoded]) -> bytes:
+        if self.chunked:
+            return b"".join(item.sse_chunk for item in batch)
+        return b"".join(item.sse for item in batch)
+
+    @property
+    def closed(self) -> bool:
+        return self.ended.is_set()
+
+    async def close_stream(self) -> None:
+        await self.response.write_eof()
+        self.ended.set()
+
+    def keep_alive(self) -> None:
+        """A comment line, so proxies and the browser see the stream is alive; skipped
+        while a writer task holds the connection (its socket is backed up anyway)."""
+        transport = self.transport
+        if self.writing or transport is None or transport.is_closing() or self.closed:
+            return
+        comment = b": keep-alive\n\n"
+        transport.write(b"%x\r\n%s\r\n" % (len(comment), comment) if self.chunked
+                        else comment)
 
     def evict(self, code: int, reason: str) -> None:
         super().evict(code, reason)
         # No close code in SSE: the stream just ends and EventSource comes back with
         # Last-Event-ID. The queue may be stuck behind a full socket, so abort.
+        if self.writer is not None:
+            self.writer.cancel()
+        self.ended.set()
         self.abort()
 
 
@@ -264,10 +329,11 @@ class Node:
         self._flush_handle: asyncio.Handle | None = None
         self._round: list[WebSocketClient] | None = None  # the flush round under way
         self._round_pos = 0
-        # For /healthz and the benchmarks: batched writes and the events they carried.
-        self.ws_writes = 0
-        self.ws_frames = 0
-        self.ws_backed_up_writes = 0  # of ws_writes, those a writer task made
+        # For /healthz and the benchmarks: batched writes (WebSocket and SSE) and the
+        # events they carried.
+        self.stream_writes = 0
+        self.stream_frames = 0
+        self.backed_up_writes = 0  # of stream_writes, those a writer task made
         self._tasks: set[asyncio.Task[Any]] = set()
         self._no_clients = asyncio.Event()
         self._no_clients.set()
@@ -416,8 +482,9 @@ async def internal_not_found(request: web.Request) -> web.Response:
 async def healthz(request: web.Request) -> web.Response:
     node = request.app[NODE]
     return web.json_response({"ok": True, **node.registry.stats(),
-                              "ws_writes": node.ws_writes, "ws_frames": node.ws_frames,
-                              "ws_backed_up_writes": node.ws_backed_up_writes})
+                              "stream_writes": node.stream_writes,
+                              "stream_frames": node.stream_frames,
+                              "backed_up_writes": node.backed_up_writes})
 
 
 def _seq_param(text: str | None, name: str) -> int | None:
@@ -476,18 +543,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         async for _message in ws:
             pass  # clients have nothing to say; reading handles pings and the close
     finally:
-        try:
-            writer = client.writer
-            if writer is not None and client.finishing:
-                # The writer is closing with 1012 after the reconnect message; the
-                # shutdown grace period bounds this wait (it aborts what is left).
-                with contextlib.suppress(Exception):
-                    await writer
-            elif writer is not None:
-                writer.cancel()
-        finally:
-            # Also when the handler is cancelled (the transport closed) mid-wait.
-            node.remove_client(client)
+        await client.handler_done()
     return ws
 
 
@@ -502,30 +558,23 @@ async def sse(request: web.Request) -> web.StreamResponse:
     headers.update(cors_headers(request))
     response = web.StreamResponse(headers=headers)
     await response.prepare(request)
-    client = SseClient(node, request)
+    client = SseClient(node, request, response)
     node.add_client(client)
-    conn = client.conn = node.registry.connect(room, client, moderator=moderator, after=after,
-                                               created=created)
+    client.conn = node.registry.connect(room, client, moderator=moderator, after=after,
+                                        created=created)
     try:
+        # Events go out in the node's flush rounds (Client); this handler only keeps a
+        # quiet stream alive, until the client goes (the handler is cancelled then), is
+        # evicted, or the stream is closed on shutdown.
         while not client.evicted:
             try:
                 async with asyncio.timeout(node.config.sse_keepalive):
-                    await client.woken.wait()
-            except TimeoutError:
-                await response.write(b": keep-alive\n\n")
-                continue
-            client.woken.clear()
-            batch = conn.take()
-            if batch:  # one write for everything queued since the last one
-                await response.write(b"".join(item.sse for item in batch))
-            conn.done()
-            if client.finishing and not conn.queue:
-                await response.write_eof()
+                    await client.ended.wait()
                 break
-    except ConnectionError:
-        pass
+            except TimeoutError:
+                client.keep_alive()
     finally:
-        node.remove_client(client)
+        await client.handler_done()
     return response
 
 

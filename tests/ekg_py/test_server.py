@@ -97,8 +97,8 @@ def test_events_that_arrive_during_a_flush_round_share_its_writes(start_ekg, roo
             # Concurrent posts may reach the node in any order; it sends them in order.
             assert all(seqs == list(range(1, 41)) for seqs in received)
             after = await health(session, node.base)
-            writes = after["ws_writes"] - before["ws_writes"]
-            frames = after["ws_frames"] - before["ws_frames"]
+            writes = after["stream_writes"] - before["stream_writes"]
+            frames = after["stream_frames"] - before["stream_frames"]
             assert frames >= clients * 40
             assert writes < frames, "no write carried more than one event"
             await asyncio.gather(*(ws.close() for ws in sockets))
@@ -212,6 +212,35 @@ def test_sse_honours_last_event_id_taking_the_larger_of_it_and_after(ekg, room):
                                        headers={"Last-Event-ID": last_id}) as response:
                     event_id, data = await SseReader(response).next_event()
                     assert (event_id, data["seq"]) == (str(first), first), (query, last_id)
+
+    run(scenario())
+
+
+def test_sse_over_http_1_0_is_a_bare_stream_that_the_close_ends(ekg, room):
+    """HTTP/1.0 has no chunked framing: the events go out as they are."""
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, ("127.0.0.1", ekg.port))
+            await loop.sock_sendall(sock, f"GET /sse/{room} HTTP/1.0\r\n\r\n".encode())
+            received = b""
+            async with aiohttp.ClientSession() as session:
+                await eventually(lambda: _count(session, ekg.base, room, 1))
+                await publish(session, ekg.base, room, [1, 2])
+            async with asyncio.timeout(5 * UNIT):
+                while received.count(b"data: {\"v\"") < 2:
+                    chunk = await loop.sock_recv(sock, 65536)
+                    assert chunk, received
+                    received += chunk
+            head, _, body = received.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.0 200") and b"chunked" not in head.lower()
+            assert b"id: 1\ndata: {" in body and b"id: 2\ndata: {" in body
+            assert b"\r\n" not in body  # no chunk framing
+        finally:
+            sock.close()
 
     run(scenario())
 
@@ -470,35 +499,41 @@ def test_presence_counts_follow_connections(ekg, room):
 
 
 # -- slow clients ----------------------------------------------------------------------
-async def raw_websocket_that_never_reads(port: int, path: str) -> socket.socket:
-    """A WebSocket client with a tiny receive buffer that stops reading after the
+async def raw_client_that_never_reads(port: int, room: str, transport: str) -> socket.socket:
+    """A WebSocket or SSE client with a tiny receive buffer that stops reading after the
     handshake: the server's queue for it can only grow."""
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.setblocking(False)
     await loop.sock_connect(sock, ("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-               "Sec-WebSocket-Version: 13\r\n\r\n")
+    if transport == "ws":
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (f"GET /ws/{room} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                   f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n")
+    else:
+        request = (f"GET /sse/{room} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                   "Accept: text/event-stream\r\n\r\n")
     await loop.sock_sendall(sock, request.encode())
     answer = b""
     while b"\r\n\r\n" not in answer:
         chunk = await asyncio.wait_for(loop.sock_recv(sock, 1), 5 * UNIT)
         assert chunk, "closed during the handshake"
         answer += chunk
-    assert answer.startswith(b"HTTP/1.1 101"), answer
+    assert answer.startswith(b"HTTP/1.1 101" if transport == "ws" else b"HTTP/1.1 200"), answer
     return sock
 
 
-def test_a_slow_client_is_disconnected_while_the_others_keep_receiving(start_ekg, room):
+@pytest.mark.parametrize("transport", ["ws", "sse"])
+def test_a_slow_client_is_disconnected_while_the_others_keep_receiving(start_ekg, room,
+                                                                       transport):
     node = start_ekg("--max-queue-bytes", str(64 * 1024))
     big = "x" * 16_000
 
     async def scenario():
         async with aiohttp.ClientSession() as session:
-            slow = await raw_websocket_that_never_reads(node.port, f"/ws/{room}")
+            slow = await raw_client_that_never_reads(node.port, room, transport)
             readers = [await session.ws_connect(f"{node.base}/ws/{room}", max_msg_size=0)
                        for _ in range(3)]
             received: list[list[int]] = [[] for _ in readers]
