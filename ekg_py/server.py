@@ -91,8 +91,9 @@ def error_response(status: int, code: str, message: str,
 
 class Client:
     """The `rooms.Sink` of one browser connection, WebSocket or SSE. Subclasses say how a
-    batch of events goes on the wire (`payload`), whether their stream is over
-    (`closed`) and how it ends when the node shuts down (`close_stream`).
+    batch of events goes on the wire (`encode`, a plain function: this is the hot path),
+    what tells that their stream is over (`stream.closed`) and how it ends when the
+    node shuts down (`close_stream`).
 
     Writes go straight to the socket: each event's bytes are built once per node
     (`Encoded.frame`, `Encoded.sse_chunk`) and a connection's whole queue goes out in
@@ -115,13 +116,9 @@ class Client:
         self.writer: asyncio.Task[None] | None = None
         self.writing = False  # a writer task owns the queue until it is written out
 
-    # -- the wire format -----------------------------------------------------------
-    def payload(self, batch: list[Encoded]) -> bytes:
-        raise NotImplementedError
-
-    @property
-    def closed(self) -> bool:
-        raise NotImplementedError
+    # -- the wire format, set by subclasses ------------------------------------------
+    encode: Callable[[list[Encoded]], bytes]
+    stream: Any  # its `closed` is true once the stream was closed (no more writes)
 
     async def close_stream(self) -> None:
         """After the last write on shutdown: end the stream the protocol's way."""
@@ -162,10 +159,10 @@ class Client:
             self._start_writer()
             return
         transport = self.transport
-        if transport is None or transport.is_closing() or self.closed:
+        if transport is None or transport.is_closing() or self.stream.closed:
             return  # going away: the handler ends and forgets the connection
         batch = conn.take()
-        transport.write(self.payload(batch))
+        transport.write(self.encode(batch))
         conn.done()
         node = self.node
         node.stream_writes += 1
@@ -185,10 +182,10 @@ class Client:
                     # the bound: a client that never reads gets evicted.
                     await protocol._drain_helper()  # what aiohttp's own writer awaits
                 transport = self.transport
-                if transport is None or transport.is_closing() or self.closed:
+                if transport is None or transport.is_closing() or self.stream.closed:
                     return
                 batch = conn.take()
-                transport.write(self.payload(batch))
+                transport.write(self.encode(batch))
                 conn.done()
                 self.node.stream_writes += 1
                 self.node.stream_frames += len(batch)
@@ -236,14 +233,8 @@ class WebSocketClient(Client):
 
     def __init__(self, node: Node, request: web.Request, ws: web.WebSocketResponse):
         super().__init__(node, request)
-        self.ws = ws
-
-    def payload(self, batch: list[Encoded]) -> bytes:
-        return _frames(batch)
-
-    @property
-    def closed(self) -> bool:
-        return self.ws.closed
+        self.ws = self.stream = ws
+        self.encode = _frames
 
     async def close_stream(self) -> None:
         await self.ws.close(code=CLOSE_SERVICE_RESTART, message=b"server restart")
@@ -264,6 +255,21 @@ class WebSocketClient(Client):
             self.abort()
 
 
+def _sse_chunks(batch: list[Encoded]) -> bytes:
+    return b"".join(item.sse_chunk for item in batch)
+
+
+def _sse_bare(batch: list[Encoded]) -> bytes:
+    return b"".join(item.sse for item in batch)
+
+
+class _SseStream:
+    __slots__ = ("closed",)
+
+    def __init__(self) -> None:
+        self.closed = False
+
+
 class SseClient(Client):
     """Server-Sent Events on a prepared StreamResponse. Events are written to the
     transport directly, in the response's framing: HTTP/1.1 chunks (as aiohttp chose
@@ -274,26 +280,23 @@ class SseClient(Client):
         super().__init__(node, request)
         self.response = response
         self.chunked = response.headers.get("Transfer-Encoding", "").lower() == "chunked"
-        self.ended = asyncio.Event()  # the stream was closed on shutdown
+        self.encode = _sse_chunks if self.chunked else _sse_bare
+        self.stream = _SseStream()
+        self.ended = asyncio.Event()  # the stream is over: closed on shutdown, or evicted
 
-    def payload(self, batch: list[Encoded]) -> bytes:
-        if self.chunked:
-            return b"".join(item.sse_chunk for item in batch)
-        return b"".join(item.sse for item in batch)
-
-    @property
-    def closed(self) -> bool:
-        return self.ended.is_set()
+    def _end(self) -> None:
+        self.stream.closed = True
+        self.ended.set()
 
     async def close_stream(self) -> None:
         await self.response.write_eof()
-        self.ended.set()
+        self._end()
 
     def keep_alive(self) -> None:
         """A comment line, so proxies and the browser see the stream is alive; skipped
         while a writer task holds the connection (its socket is backed up anyway)."""
         transport = self.transport
-        if self.writing or transport is None or transport.is_closing() or self.closed:
+        if self.writing or transport is None or transport.is_closing() or self.stream.closed:
             return
         comment = b": keep-alive\n\n"
         transport.write(b"%x\r\n%s\r\n" % (len(comment), comment) if self.chunked
@@ -305,7 +308,7 @@ class SseClient(Client):
         # Last-Event-ID. The queue may be stuck behind a full socket, so abort.
         if self.writer is not None:
             self.writer.cancel()
-        self.ended.set()
+        self._end()
         self.abort()
 
 
