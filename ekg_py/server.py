@@ -224,8 +224,9 @@ class Client:
             self.transport.abort()
 
 
+# Lists, not generators, for b"".join: it makes a list of a generator first anyway.
 def _frames(batch: list[Encoded]) -> bytes:
-    return batch[0].frame if len(batch) == 1 else b"".join(item.frame for item in batch)
+    return batch[0].frame if len(batch) == 1 else b"".join([item.frame for item in batch])
 
 
 class WebSocketClient(Client):
@@ -256,11 +257,11 @@ class WebSocketClient(Client):
 
 
 def _sse_chunks(batch: list[Encoded]) -> bytes:
-    return b"".join(item.sse_chunk for item in batch)
+    return b"".join([item.sse_chunk for item in batch])
 
 
 def _sse_bare(batch: list[Encoded]) -> bytes:
-    return b"".join(item.sse for item in batch)
+    return b"".join([item.sse for item in batch])
 
 
 class _SseStream:
