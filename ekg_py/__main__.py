@@ -12,7 +12,9 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import secrets
+import socket
 import sys
 from urllib.parse import urlsplit
 
@@ -58,8 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "counts across nodes; added to the comma-separated EKG_PEERS. "
                              "A node's own URL in the list is found out and skipped")
     parser.add_argument("--node-id", default=None,
-                        help="this node's id in its presence reports (default: random "
-                             "per start)")
+                        help="this node's id in its presence reports (default: "
+                             "HOSTNAME-PORT; random with --port 0)")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -93,7 +95,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ekg: --peer {url!r} is not a base URL like http://10.0.0.2:8200",
                   file=sys.stderr)
             return 2
-    node_id = args.node_id or secrets.token_hex(6)
+    # The same id after a restart (host and port) lets the peers replace this node's old
+    # counts at once (peers.py); a node on a port picked at random gets a random id.
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:50]
+    node_id = args.node_id or (f"{host}-{args.port}" if args.port else secrets.token_hex(6))
     if not NODE_ID_RE.match(node_id):
         print("ekg: --node-id takes 1-64 letters, digits, '.', '_' or '-'", file=sys.stderr)
         return 2

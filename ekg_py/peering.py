@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 import aiohttp
 
@@ -37,7 +38,7 @@ class PresenceReporter:
         # peer base URL -> whether its next report must be a full one
         self.needs_full = {url.rstrip("/"): True for url in peers}
         self._failing: set[str] = set()
-        self._n = 0
+        self._n = 0  # the last report's number: microseconds since the epoch, or above
         self._rounds = 0
         self._session: aiohttp.ClientSession | None = None
 
@@ -75,7 +76,10 @@ class PresenceReporter:
 
     async def _send(self, peer: str, *, full: bool, rooms: dict[str, int]) -> None:
         assert self._session is not None
-        self._n += 1
+        # From the clock, so that a node restarted under the same id (a crash, then the
+        # same host and port) goes on above its last report, and its first full report
+        # replaces what it had reported before instead of adding to it.
+        self._n = max(self._n + 1, time.time_ns() // 1000)
         report = Report(self.node_id, self._n, full, self.ttl, rooms)
         body = json.dumps(report.body(), separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json",

@@ -5,11 +5,14 @@ some of its connections, and a count of its own would tell a teacher "14 here" w
 students in the room. So each node reports its per-room counts to its peers (`--peer`)
 on the signed internal API, `POST /internal/presence`, and adds theirs to its own:
 
-    {"node": "a1b2c3d4e5f6", "n": 17, "full": false, "ttl": 30,
+    {"node": "push-2-8200", "n": 1795417200123456, "full": false, "ttl": 30,
      "rooms": {"bio-101": 14, "chem-2": 0}}
 
-- `node`: the reporter's id, random per process start (a restarted node is a new one);
-- `n`: rises by one per report, so a replayed or overtaken report is ignored;
+- `node`: the reporter's id, by default its host name and port, so a node restarted
+  after a crash is the same reporter and its first full report replaces its old counts;
+- `n`: rises with every report (the reporter's clock in microseconds, or one more than
+  its last), so a replayed or overtaken report is ignored, and a restarted node's
+  reports go on above its old ones;
 - `full`: `rooms` lists every room the reporter has connections in (the others are 0);
   otherwise it lists only the rooms whose counts changed since its last report;
 - `ttl`: seconds the counts hold without a new report from that node: a node that

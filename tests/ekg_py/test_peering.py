@@ -151,6 +151,31 @@ def test_a_node_that_shuts_down_takes_its_count_with_it_at_once(start_ekg):
     run(scenario())
 
 
+def test_a_node_restarted_after_a_crash_replaces_its_old_counts_at_once(start_ekg):
+    """Same host and port, so the same reporter: its first full report replaces what it
+    reported before the crash, rather than adding to it until the old counts' ttl (15 s
+    at a presence interval of 0.5 s) runs out."""
+    flags = ("--presence-interval", "0.5")
+    first, second = start_pair(start_ekg, *flags)
+
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            here = await PresenceWatcher.open(session, first.base, "r")
+            there = [await PresenceWatcher.open(session, second.base, "r") for _ in range(2)]
+            await eventually(lambda: here.count_is(3), timeout=10 * UNIT)
+            second.signal(signal.SIGKILL)
+            second.process.wait()
+            restarted = start_ekg("--port", str(second.port), "--peer", first.base, *flags)
+            back = await PresenceWatcher.open(session, restarted.base, "r")
+            await eventually(lambda: back.count_is(2), timeout=10 * UNIT)
+            # Well inside the old counts' ttl: they were replaced, not expired.
+            await eventually(lambda: here.count_is(2), timeout=8 * UNIT)
+            for watcher in (here, back, *there):
+                await watcher.ws.close()
+
+    run(scenario())
+
+
 @pytest.mark.parametrize("peer", ["ftp://x:1", "http://", "127.0.0.1:8200",
                                   "http://10.0.0.2:8200/path"])
 def test_a_peer_that_is_not_a_base_url_stops_the_node_at_start(start_ekg, peer):
