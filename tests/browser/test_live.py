@@ -174,3 +174,42 @@ def test_the_moderation_queue_fills_and_empties_by_push(live_stack: Stack, live_
 def _csrf(page: Page) -> str:
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     return cookies["csrftoken"]
+
+
+def test_a_page_whose_network_blocks_websockets_follows_by_server_sent_events(
+        live_stack: Stack, live_context, shot):
+    """A school proxy that refuses WebSockets: the page's `new WebSocket` fails, live.js
+    falls back to EventSource, and the node's SSE stream (HTTP/1.1 chunks written in its
+    flush rounds) carries posts and deletions to it as WebSocket frames do."""
+    teacher = live_context().new_page()
+    create_room_from_home(teacher, "live-sse", "Behind a proxy", moderated=False)
+    student_context = live_context()
+    student_context.add_init_script(
+        "window.WebSocket = function () { throw new Error('blocked by the proxy'); };")
+    student = student_context.new_page()
+    streams: list[str] = []
+    student.on("request", lambda request: streams.append(request.url)
+               if request.resource_type == "eventsource" else None)
+    join_room(student, "live-sse", "Ann")
+    sse = f"{live_stack.ekg_url}/sse/live-sse?after="
+    deadline = time.monotonic() + 5 * TIME_SCALE
+    while not any(url.startswith(sse) for url in streams):
+        assert time.monotonic() < deadline, streams
+        student.wait_for_timeout(20)  # lets Playwright deliver the page events
+
+    teacher.get_by_role("button", name="Start posting").click()
+    send(teacher, "Can everyone see this?")
+    expect(stream_message(student, "Can everyone see this?")).to_be_visible(
+        timeout=PUSH_WAIT_MS)
+    send(student, "Yes, over SSE.")
+    expect(stream_message(teacher, "Yes, over SSE.")).to_be_visible(timeout=PUSH_WAIT_MS)
+    doomed = stream_message(teacher, "Can everyone see this?")
+    doomed.get_by_role("button", name="Delete message from Teacher").click()
+    expect(stream_message(student, "Can everyone see this?")).to_have_count(
+        0, timeout=PUSH_WAIT_MS)
+    expect(stream_message(student, "Yes, over SSE.")).to_be_visible()
+    # The teacher's page reloaded after the delete (a form post), so the count went to 1
+    # and back: presence reaches the SSE page too, within the one-second throttle.
+    expect(student.locator("#presence")).to_have_text("2 people here",
+                                                      timeout=PUSH_WAIT_MS + 1000)
+    shot(student, "live-04-student-on-sse")
