@@ -1,7 +1,8 @@
-"""The aiohttp layer of an ekg push node: HTTP routes, WebSocket and SSE writers.
+"""The aiohttp layer of an ekg push node: HTTP routes, flush rounds, shutdown.
 
-It owns sockets and tasks and nothing else; who gets which event is decided by the
-pure registry in `rooms.py`. Routes (README.md has the protocol):
+It owns sockets and tasks and nothing else: each browser connection is a sink in
+`clients.py`, and who gets which event is decided by the pure registry in `rooms.py`.
+Routes (README.md has the protocol):
 
     POST /internal/rooms/<room>/events   signed event from reflektor -> 202
     DELETE /internal/rooms/<room>        signed: tm deleted the room, forget its events -> 200
@@ -15,7 +16,6 @@ pure registry in `rooms.py`. Routes (README.md has the protocol):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
@@ -28,17 +28,15 @@ from aiohttp import web
 from tm import events, signing
 from tm.aio_service import cors_headers, read_signed, serving, sse_preflight_headers
 
+from .clients import Client, SseClient, WebSocketClient
 from .peering import PresenceReporter
 from .peers import ROOM_NAME_RE, InvalidReport, parse_report
 from .rooms import (
-    CLOSE_SERVICE_RESTART,
     DEFAULT_MAX_IDLE_SECONDS,
     DEFAULT_MAX_QUEUE_BYTES,
     DEFAULT_PRESENCE_INTERVAL,
     DEFAULT_REORDER_WINDOW,
     DEFAULT_RING_SIZE,
-    Connection,
-    Encoded,
     Registry,
 )
 
@@ -47,8 +45,6 @@ log = logging.getLogger("ekg")
 # Browser paths take room names like tm's (lower-case slugs), a little more loosely so
 # a rule change in tm does not need a change here; anything else is not a room
 # (peers.ROOM_NAME_RE).
-# An evicted client that does not read will never take the close frame: give up soon.
-EVICT_CLOSE_SECONDS = 1.0
 RECONNECT_DELAY_MS = (500, 5000)
 HEARTBEAT_JITTER = 0.2  # each connection pings every --ws-heartbeat x (0.8 .. 1.2)
 # Connections written per loop turn in a flush round, about 0.1-0.2 ms of sends: between
@@ -87,230 +83,6 @@ def error_response(status: int, code: str, message: str,
                    headers: dict[str, str] | None = None) -> web.Response:
     body = {"error": {"code": code, "message": message}}
     return web.json_response(body, status=status, headers=headers)
-
-
-class Client:
-    """The `rooms.Sink` of one browser connection, WebSocket or SSE. Subclasses say how a
-    batch of events goes on the wire (`encode`, a plain function: this is the hot path),
-    what tells that their stream is over (`stream.closed`) and how it ends when the
-    node shuts down (`close_stream`).
-
-    Writes go straight to the socket: each event's bytes are built once per node
-    (`Encoded.frame`, `Encoded.sse_chunk`) and a connection's whole queue goes out in
-    one write. The fast path takes no task: the registry's wake-up puts the connection
-    on the node's flush list, and one callback per loop turn writes every listed
-    connection whose socket takes data (Node.flush_soon). Only a connection whose socket
-    is backed up (the transport's buffer over its high-water mark), or that is shutting
-    down, gets a writer task, for as long as that lasts: it waits for the socket, then
-    writes everything queued meanwhile. While it runs, everything for that connection
-    goes through it, so order holds. An idle connection holds no task and no Event.
-    """
-
-    def __init__(self, node: Node, request: web.Request):
-        self.node = node
-        self.transport = request.transport
-        self.protocol = request.protocol
-        self.conn: Connection | None = None
-        self.finishing = False  # shutting down: write out the queue, then close
-        self.evicted = False
-        self.writer: asyncio.Task[None] | None = None
-        self.writing = False  # a writer task owns the queue until it is written out
-
-    # -- the wire format, set by subclasses ------------------------------------------
-    encode: Callable[[list[Encoded]], bytes]
-    stream: Any  # its `closed` is true once the stream was closed (no more writes)
-
-    async def close_stream(self) -> None:
-        """After the last write on shutdown: end the stream the protocol's way."""
-        raise NotImplementedError
-
-    # -- rooms.Sink ----------------------------------------------------------------
-    def wake(self) -> None:
-        if self.writing:
-            return  # the running writer task takes it with the rest
-        if self.finishing:
-            self._start_writer()
-        else:
-            self.node.flush_soon(self)
-
-    def hurry(self) -> None:
-        if self.writing or self.finishing:
-            return  # a writer task has the queue
-        try:
-            self.flush()  # now, not in the next round
-        except Exception:
-            self.write_failed()
-
-    def evict(self, code: int, reason: str) -> None:
-        self.evicted = True
-        log.info("evicting a slow client of %s", self.conn.room if self.conn else "?")
-
-    # -- writing -------------------------------------------------------------------
-    def write_failed(self) -> None:
-        """A write raised: this connection's trouble must not stop the room."""
-        log.exception("writing to a client failed")
-        self.abort()
-
-    def flush(self) -> None:
-        conn = self.conn
-        if self.writing or conn is None or not conn.queue:
-            return
-        if self.finishing or self.protocol.writing_paused:
-            self._start_writer()
-            return
-        transport = self.transport
-        if transport is None or transport.is_closing() or self.stream.closed:
-            return  # going away: the handler ends and forgets the connection
-        batch = conn.take()
-        transport.write(self.encode(batch))
-        conn.done()
-        node = self.node
-        node.stream_writes += 1
-        node.stream_frames += len(batch)
-
-    def _start_writer(self) -> None:
-        if not self.writing and self.conn is not None:
-            self.writing = True
-            self.writer = asyncio.get_running_loop().create_task(self._write_out(self.conn))
-
-    async def _write_out(self, conn: Connection) -> None:
-        protocol = self.protocol
-        try:
-            while conn.queue:
-                if protocol.writing_paused:
-                    # Offers meanwhile pile up in conn.queue, where they count against
-                    # the bound: a client that never reads gets evicted.
-                    await protocol._drain_helper()  # what aiohttp's own writer awaits
-                transport = self.transport
-                if transport is None or transport.is_closing() or self.stream.closed:
-                    return
-                batch = conn.take()
-                transport.write(self.encode(batch))
-                conn.done()
-                self.node.stream_writes += 1
-                self.node.stream_frames += len(batch)
-                self.node.backed_up_writes += 1
-            if self.finishing:
-                await self.close_stream()
-        except (ConnectionError, RuntimeError):
-            return  # the peer went away or the socket closed; the handler ends
-        finally:
-            self.writing = False
-
-    async def handler_done(self) -> None:
-        """The connection's handler is ending: let a shutdown's writer finish (the
-        shutdown grace period bounds the wait), stop any other, forget the client."""
-        try:
-            writer = self.writer
-            if writer is not None and self.finishing:
-                with contextlib.suppress(Exception):
-                    await writer
-            elif writer is not None:
-                writer.cancel()
-        finally:
-            # Also when the handler is cancelled (the transport closed) mid-wait.
-            self.node.remove_client(self)
-
-    def finish(self, delay_ms: int) -> None:
-        """Shutdown: tell the client when to come back, then close after the queue."""
-        self.finishing = True
-        if self.conn is not None:
-            self.node.registry.send(self.conn, {"type": "reconnect", "delay_ms": delay_ms},
-                                    sse_prefix=b"retry: %d\n" % delay_ms)
-        self.wake()
-
-    def abort(self) -> None:
-        if self.transport is not None:
-            self.transport.abort()
-
-
-# Lists, not generators, for b"".join: it makes a list of a generator first anyway.
-def _frames(batch: list[Encoded]) -> bytes:
-    return batch[0].frame if len(batch) == 1 else b"".join([item.frame for item in batch])
-
-
-class WebSocketClient(Client):
-    """One JSON event per text frame; closes with 1012 on shutdown."""
-
-    def __init__(self, node: Node, request: web.Request, ws: web.WebSocketResponse):
-        super().__init__(node, request)
-        self.ws = self.stream = ws
-        self.encode = _frames
-
-    async def close_stream(self) -> None:
-        await self.ws.close(code=CLOSE_SERVICE_RESTART, message=b"server restart")
-
-    def evict(self, code: int, reason: str) -> None:
-        super().evict(code, reason)
-        if self.writer is not None:
-            self.writer.cancel()
-        self.node.spawn(self._close(code, reason))
-
-    async def _close(self, code: int, reason: str) -> None:
-        try:
-            async with asyncio.timeout(EVICT_CLOSE_SECONDS):
-                await self.ws.close(code=code, message=reason.encode())
-        except (TimeoutError, ConnectionError):
-            pass
-        finally:
-            self.abort()
-
-
-def _sse_chunks(batch: list[Encoded]) -> bytes:
-    return b"".join([item.sse_chunk for item in batch])
-
-
-def _sse_bare(batch: list[Encoded]) -> bytes:
-    return b"".join([item.sse for item in batch])
-
-
-class _SseStream:
-    __slots__ = ("closed",)
-
-    def __init__(self) -> None:
-        self.closed = False
-
-
-class SseClient(Client):
-    """Server-Sent Events on a prepared StreamResponse. Events are written to the
-    transport directly, in the response's framing: HTTP/1.1 chunks (as aiohttp chose
-    when it prepared the response), or the bare stream for HTTP/1.0. The handler only
-    sends keep-alive comments while the stream is quiet."""
-
-    def __init__(self, node: Node, request: web.Request, response: web.StreamResponse):
-        super().__init__(node, request)
-        self.response = response
-        self.chunked = response.headers.get("Transfer-Encoding", "").lower() == "chunked"
-        self.encode = _sse_chunks if self.chunked else _sse_bare
-        self.stream = _SseStream()
-        self.ended = asyncio.Event()  # the stream is over: closed on shutdown, or evicted
-
-    def _end(self) -> None:
-        self.stream.closed = True
-        self.ended.set()
-
-    async def close_stream(self) -> None:
-        await self.response.write_eof()
-        self._end()
-
-    def keep_alive(self) -> None:
-        """A comment line, so proxies and the browser see the stream is alive; skipped
-        while a writer task holds the connection (its socket is backed up anyway)."""
-        transport = self.transport
-        if self.writing or transport is None or transport.is_closing() or self.stream.closed:
-            return
-        comment = b": keep-alive\n\n"
-        transport.write(b"%x\r\n%s\r\n" % (len(comment), comment) if self.chunked
-                        else comment)
-
-    def evict(self, code: int, reason: str) -> None:
-        super().evict(code, reason)
-        # No close code in SSE: the stream just ends and EventSource comes back with
-        # Last-Event-ID. The queue may be stuck behind a full socket, so abort.
-        if self.writer is not None:
-            self.writer.cancel()
-        self._end()
-        self.abort()
 
 
 class Node:
