@@ -29,15 +29,17 @@ SEND_TIMEOUT = 2.0  # seconds; a peer slower than this is treated as down
 
 class PresenceReporter:
     def __init__(self, registry: Registry, peers: list[str], *, secret: str, node_id: str,
-                 interval: float):
+                 instance: str, interval: float):
         self.registry = registry
         self.secret = secret
         self.node_id = node_id
+        self.instance = instance
         self.interval = interval
         self.ttl = interval * FULL_EVERY * TTL_FULL_REPORTS
         # peer base URL -> whether its next report must be a full one
         self.needs_full = {url.rstrip("/"): True for url in peers}
         self._failing: set[str] = set()
+        self._duplicate: set[str] = set()  # peers that answered 409: our id is theirs
         self._n = 0  # the last report's number: microseconds since the epoch, or above
         self._rounds = 0
         self._session: aiohttp.ClientSession | None = None
@@ -80,7 +82,7 @@ class PresenceReporter:
         # same host and port) goes on above its last report, and its first full report
         # replaces what it had reported before instead of adding to it.
         self._n = max(self._n + 1, time.time_ns() // 1000)
-        report = Report(self.node_id, self._n, full, self.ttl, rooms)
+        report = Report(self.node_id, self._n, full, self.ttl, rooms, self.instance)
         body = json.dumps(report.body(), separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json",
                    signing.HEADER: signing.sign(self.secret, "POST", PATH, body)}
@@ -88,6 +90,10 @@ class PresenceReporter:
             async with self._session.post(peer + PATH, data=body,
                                           headers=headers) as response:
                 answer = await response.json(content_type=None)
+                if response.status == 409 and peer not in self._duplicate:
+                    self._duplicate.add(peer)
+                    log.error("peer %s has this node's id %r: give each node its own "
+                              "--node-id", peer, self.node_id)
                 if response.status != 202 or not isinstance(answer, dict):
                     raise ValueError(f"{response.status} {answer}")
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:

@@ -5,11 +5,15 @@ some of its connections, and a count of its own would tell a teacher "14 here" w
 students in the room. So each node reports its per-room counts to its peers (`--peer`)
 on the signed internal API, `POST /internal/presence`, and adds theirs to its own:
 
-    {"node": "push-2-8200", "n": 1795417200123456, "full": false, "ttl": 30,
+    {"node": "push-2-8200", "instance": "9f2c41d07a5e", "n": 1795417200123456,
+     "full": false, "ttl": 30,
      "rooms": {"bio-101": 14, "chem-2": 0}}
 
 - `node`: the reporter's id, by default its host name and port, so a node restarted
   after a crash is the same reporter and its first full report replaces its old counts;
+- `instance`: random per process, so that a node that gets its own report (its own URL
+  in its peer list) can tell it from another node's under the same id (two hosts of the
+  same name, say), which it refuses with 409 `duplicate_node_id`;
 - `n`: rises with every report (the reporter's clock in microseconds, or one more than
   its last), so a replayed or overtaken report is ignored, and a restarted node's
   reports go on above its old ones;
@@ -54,10 +58,11 @@ class Report:
     full: bool
     ttl: float
     rooms: dict[str, int]
+    instance: str = ""  # random per process: tells a node's own reports from another's
 
     def body(self) -> dict[str, Any]:
-        return {"node": self.node, "n": self.n, "full": self.full, "ttl": self.ttl,
-                "rooms": self.rooms}
+        return {"node": self.node, "instance": self.instance, "n": self.n,
+                "full": self.full, "ttl": self.ttl, "rooms": self.rooms}
 
 
 def _is_int(value: Any) -> bool:
@@ -72,6 +77,9 @@ def parse_report(message: Any) -> Report:
                                  for key in ("node", "n", "full", "ttl", "rooms"))
     if not isinstance(node, str) or not NODE_ID_RE.match(node):
         raise InvalidReport("node must be 1-64 letters, digits, '.', '_' or '-'")
+    instance = message.get("instance", "")
+    if not isinstance(instance, str) or (instance and not NODE_ID_RE.match(instance)):
+        raise InvalidReport("instance must be 1-64 letters, digits, '.', '_' or '-'")
     if not _is_int(n) or n < 0:
         raise InvalidReport("n must be a non-negative integer")
     if not isinstance(full, bool):
@@ -87,7 +95,7 @@ def parse_report(message: Any) -> Report:
         if not _is_int(count) or not 0 <= count <= MAX_COUNT:
             raise InvalidReport(f"the count of {name!r} must be an integer from 0 to "
                                 f"{MAX_COUNT}")
-    return Report(node, n, full, float(ttl), dict(rooms))
+    return Report(node, n, full, float(ttl), dict(rooms), instance)
 
 
 class _Peer:

@@ -19,8 +19,9 @@ import asyncio
 import json
 import logging
 import random
+import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -73,6 +74,7 @@ class Config:
     # id in its reports.
     peers: tuple[str, ...] = ()
     node_id: str = ""
+    instance: str = field(default_factory=lambda: secrets.token_hex(6))
 
 
 def normalize_origin(origin: str) -> str:
@@ -98,7 +100,8 @@ class Node:
             share_presence=bool(config.peers))
         self.reporter = (PresenceReporter(
             self.registry, list(config.peers), secret=config.secret,
-            node_id=config.node_id, interval=config.presence_interval)
+            node_id=config.node_id, instance=config.instance,
+            interval=config.presence_interval)
             if config.peers else None)
         self.clients: set[Client] = set()
         self._to_flush: list[WebSocketClient] = []
@@ -111,6 +114,7 @@ class Node:
         self.stream_frames = 0
         self.backed_up_writes = 0  # of stream_writes, those a writer task made
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.duplicates_logged: set[str] = set()  # instances reporting under our node id
         self._no_clients = asyncio.Event()
         self._no_clients.set()
 
@@ -245,7 +249,14 @@ async def post_presence(request: web.Request) -> web.Response:
     except (ValueError, InvalidReport) as error:  # JSON and UTF-8 errors too
         return error_response(400, "bad_report", str(error))
     if report.node == node.config.node_id:
-        return web.json_response({"ok": True, "self": True}, status=202)
+        if report.instance == node.config.instance:
+            return web.json_response({"ok": True, "self": True}, status=202)
+        if report.instance not in node.duplicates_logged:  # once per impostor, not per report
+            node.duplicates_logged.add(report.instance)
+            log.error("another node reports under this node's id %r: give each node its "
+                      "own --node-id", report.node)
+        return error_response(409, "duplicate_node_id",
+                              f"{report.node!r} is this node's id: give each node its own")
     taken, full_wanted = node.registry.take_peer_report(report)
     return web.json_response({"ok": True, "taken": taken, "full_wanted": full_wanted},
                              status=202)

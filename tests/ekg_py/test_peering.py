@@ -108,6 +108,38 @@ def test_a_node_listed_among_its_own_peers_finds_out_and_skips_itself(start_ekg)
     run(scenario())
 
 
+def test_two_nodes_under_one_id_are_refused_with_409_and_say_so(start_ekg):
+    """Two hosts of the same name on the same port get the same default id: each would
+    take the other's reports for its own. They are refused, and both logs tell the
+    operator what to do; neither node counts the other's clients twice."""
+    first, second = start_pair(start_ekg, "--node-id", "push-a", "--presence-interval",
+                               str(0.1 * UNIT))
+
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            watcher = await PresenceWatcher.open(session, first.base, "r")
+
+            async def both_logged() -> bool:
+                return all("give each node its own --node-id" in node.log()
+                           for node in (first, second))
+
+            await eventually(both_logged)
+            await eventually(lambda: watcher.count_is(1))
+            status, answer = await post_report(session, first.base, {
+                "node": "push-a", "instance": "someone-else", "n": 1, "full": True,
+                "ttl": 30, "rooms": {"r": 5}})
+            assert (status, answer["error"]["code"]) == (409, "duplicate_node_id")
+            await asyncio.sleep(0.3 * UNIT)
+            assert not await watcher.count_is(6) and watcher.count == 1
+            # Logged once per other instance (the second node's, then this post's), not
+            # once per report.
+            assert first.log().count("another node reports under this node's id") == 2
+            assert first.log().count("has this node's id") == 1
+            await watcher.ws.close()
+
+    run(scenario())
+
+
 # -- two nodes ------------------------------------------------------------------------
 def test_two_nodes_show_a_rooms_clients_on_both_and_drop_a_killed_node(start_ekg):
     first, second = start_pair(start_ekg, "--presence-interval", str(0.1 * UNIT))

@@ -21,6 +21,7 @@ def test_a_good_report_is_taken_as_it_is():
     body = {"node": "a1b2", "n": 3, "full": False, "ttl": 30, "rooms": {"bio-101": 14},
             "later": "fields a newer node may add are ignored"}
     assert parse_report(body) == Report("a1b2", 3, False, 30.0, {"bio-101": 14})
+    assert parse_report({**body, "instance": "x9"}).instance == "x9"
 
 
 GOOD = {"node": "a", "n": 1, "full": True, "ttl": 30, "rooms": {}}
@@ -39,6 +40,7 @@ GOOD = {"node": "a", "n": 1, "full": True, "ttl": 30, "rooms": {}}
     ({"rooms": {"a": -1}}, "count"), ({"rooms": {"a": 1.0}}, "count"),
     ({"rooms": {"a": True}}, "count"), ({"rooms": {"a": 10**8}}, "count"),
     ({"rooms": {"a": "3"}}, "count"),
+    ({"instance": 5}, "instance"), ({"instance": "a b"}, "instance"),
 ])
 def test_a_bad_report_says_what_is_wrong(change, says):
     with pytest.raises(InvalidReport, match=says):
