@@ -1,9 +1,9 @@
 """End to end: from POST /api/v1/rooms/<room>/messages to tm until the event has
 reached every WebSocket client of the room, through the whole stack.
 
-    .venv/bin/python -m bench.e2e [--workers 4] [--rooms 100 --per-room 30 --every 2
+    .venv/bin/python -m bench.e2e [--workers 2] [--rooms 100 --per-room 30 --every 2
                                    --duration 30] [--big 5000 --big-posts 200
-                                   --big-every 0.1]
+                                   --big-every 0.1] [--nodes 1 2] [--push ekg_py node-ws]
 
 The stack: memcached, tm under gunicorn (sync workers, settings.test, SQLite in WAL
 mode, rate limits lifted), its reflektor, one ekg_py node. ekg_py runs on core 0 and the
@@ -15,6 +15,10 @@ answers):
 - classroom: `--rooms` rooms of `--per-room` clients; each room gets one post every
   `--every` seconds (rooms staggered evenly) for `--duration` seconds;
 - lecture hall: one room of `--big` clients, `--big-posts` posts `--big-every` s apart.
+
+With `--nodes 2` (the default runs 1, then 2) the lecture hall runs again with two push
+nodes side by side, node i on core i, reflektor sending to both and the clients spread
+over them; two ekg_py nodes are each other's --peer.
 
 Per post, "all clients" is the time from just before the POST was sent to the moment
 the last client of the room had the event (time.monotonic in both processes, one
