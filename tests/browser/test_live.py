@@ -213,3 +213,50 @@ def test_a_page_whose_network_blocks_websockets_follows_by_server_sent_events(
     expect(student.locator("#presence")).to_have_text("2 people here",
                                                       timeout=PUSH_WAIT_MS + 1000)
     shot(student, "live-04-student-on-sse")
+
+
+@pytest.fixture(scope="module")
+def two_node_stack(tmp_path_factory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("two-node-stack"), ekg_nodes=2) as stack:
+        yield stack
+
+
+def test_a_page_whose_push_node_dies_moves_to_the_other_one(two_node_stack: Stack, browser):
+    """tm gives the page both nodes' URLs; it follows the room on one of them (picked at
+    random). kill -9 that node: the page's reconnect to it fails, it moves to the other
+    node and goes on showing posts, with nothing missed in between."""
+    stack = two_node_stack
+    context = browser.new_context(base_url=stack.tm_url, viewport=DESKTOP)
+    context.set_default_timeout(5 * UNIT_MS)
+    try:
+        teacher = context.new_page()
+        create_room_from_home(teacher, "live-nodes", "Two push nodes", moderated=False)
+        student = browser.new_context(base_url=stack.tm_url, viewport=DESKTOP).new_page()
+        frames = Frames(student)
+        join_room(student, "live-nodes", "Ann")
+        teacher.get_by_role("button", name="Start posting").click()
+        send(teacher, "Before the node went down")
+        expect(stream_message(student, "Before the node went down")).to_be_visible(
+            timeout=PUSH_WAIT_MS)
+        # The node the page follows the room on now (joining reloaded the page, and
+        # each load picks a node afresh): the last WebSocket it opened.
+        first = next(node for node in stack.ekgs
+                     if frames.urls[-1].startswith(node.url.replace("http://", "ws://")))
+        other = next(node for node in stack.ekgs if node is not first)
+        opened_before = len(frames.urls)
+
+        first.kill()
+        send(teacher, "While it was down")
+        send(teacher, "After the move")
+        expect(stream_message(student, "After the move")).to_be_visible(
+            timeout=PUSH_WAIT_MS + 5000)
+        expect(stream_message(student, "While it was down")).to_be_visible()
+        moved = other.url.replace("http://", "ws://") + "/ws/live-nodes?after="
+        assert any(url.startswith(moved) for url in frames.urls[opened_before:]), frames.urls
+        texts = student.locator("#stream li.msg:not(.pending)").all_inner_texts()
+        assert sum("While it was down" in text for text in texts) == 1, texts
+    finally:
+        context.close()
+        for node in stack.ekgs:
+            if node.process is None or node.process.poll() is not None:
+                node.start()
