@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ log = logging.getLogger("ekg")
 EVICT_CLOSE_SECONDS = 1.0
 
 
-class Client:
+class Client(ABC):
     """The `rooms.Sink` of one browser connection, WebSocket or SSE. Subclasses say how a
     batch of events goes on the wire (`encode`, a plain function: this is the hot path),
     what tells that their stream is over (`stream.closed`) and how it ends when the
@@ -54,9 +55,9 @@ class Client:
     encode: Callable[[list[Encoded]], bytes]
     stream: Any  # its `closed` is true once the stream was closed (no more writes)
 
+    @abstractmethod
     async def close_stream(self) -> None:
         """After the last write on shutdown: end the stream the protocol's way."""
-        raise NotImplementedError
 
     # -- rooms.Sink ----------------------------------------------------------------
     def wake(self) -> None:

@@ -582,12 +582,10 @@ class Registry:
 
     # -- presence ----------------------------------------------------------------
     def _presence_changed(self, room: Room) -> None:
+        """A connection to the room came or went on this node."""
         if self.share_presence:
             self._share_dirty.add(room.name)
-        if not room.connections:
-            return  # nobody here to tell
-        room.presence_dirty = True
-        self._presence_changed_here(room)
+        self._announce_presence(room)
 
     def tick(self) -> None:
         """Send the presence counts whose throttle interval has passed and the early
@@ -645,12 +643,15 @@ class Registry:
     def _peer_totals_changed(self, names: set[str]) -> None:
         for name in names:
             room = self._rooms.get(name)
-            if room is not None and room.connections:
-                room.presence_dirty = True
-                self._presence_changed_here(room)
+            if room is not None:
+                self._announce_presence(room)
 
-    def _presence_changed_here(self, room: Room) -> None:
-        """Send the room's count now or at the end of its throttle interval."""
+    def _announce_presence(self, room: Room) -> None:
+        """The room's count changed: tell its clients here now, or at the end of its
+        throttle interval."""
+        if not room.connections:
+            return  # nobody here to tell
+        room.presence_dirty = True
         now = self.clock()
         sent_at = room.presence_sent_at
         if sent_at is None or now - sent_at >= self.presence_interval:

@@ -16,11 +16,12 @@ Routes (README.md has the protocol):
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,11 +205,26 @@ NODE = web.AppKey("node", Node)
 
 
 # -- handlers ----------------------------------------------------------------------
-async def post_event(request: web.Request) -> web.Response:
-    node = request.app[NODE]
-    body, reason = await read_signed(request, node.config.secret)
-    if reason is not None:
-        return error_response(401, "bad_signature", reason)
+InternalHandler = Callable[[web.Request, Node, bytes], Awaitable[web.Response]]
+
+
+def signed(handler: InternalHandler) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """An internal endpoint: the X-TM-Signature is checked before the body is parsed
+    (401 when it is missing, wrong or stale); the handler gets the node and the body."""
+
+    @functools.wraps(handler)
+    async def checked(request: web.Request) -> web.Response:
+        node = request.app[NODE]
+        body, reason = await read_signed(request, node.config.secret)
+        if reason is not None:
+            return error_response(401, "bad_signature", reason)
+        return await handler(request, node, body)
+
+    return checked
+
+
+@signed
+async def post_event(request: web.Request, node: Node, body: bytes) -> web.Response:
     try:
         event = json.loads(body)
         events.check(event)
@@ -222,13 +238,10 @@ async def post_event(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "duplicate": not fresh}, status=202)
 
 
-async def delete_room(request: web.Request) -> web.Response:
+@signed
+async def delete_room(request: web.Request, node: Node, body: bytes) -> web.Response:
     """tm deleted the room: forget what the node holds of it, now rather than when a
     new room of the name shows up or the room has sat idle long enough."""
-    node = request.app[NODE]
-    body, reason = await read_signed(request, node.config.secret)
-    if reason is not None:
-        return error_response(401, "bad_signature", reason)
     deleted_at = events.deleted_at_of(body)
     if deleted_at is None:
         return error_response(400, "bad_request",
@@ -238,12 +251,9 @@ async def delete_room(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "forgot": forgot})
 
 
-async def post_presence(request: web.Request) -> web.Response:
+@signed
+async def post_presence(request: web.Request, node: Node, body: bytes) -> web.Response:
     """A peer node's presence counts (peers.py), added to this node's own."""
-    node = request.app[NODE]
-    body, reason = await read_signed(request, node.config.secret)
-    if reason is not None:
-        return error_response(401, "bad_signature", reason)
     try:
         report = parse_report(json.loads(body))
     except (ValueError, InvalidReport) as error:  # JSON and UTF-8 errors too
