@@ -438,11 +438,9 @@ class LoadGen:
     """Drives a bench/wsclients.py process over its stdin/stdout (JSON lines)."""
 
     def __init__(self, procs: Processes, name: str, args: Sequence[str],
-                 core: int | None = LOAD_CORE, nice: int = 0):
-        command = taskset(core, [PYTHON, "-m", "bench.wsclients", *args])
-        if nice:
-            command = ["nice", "-n", str(nice), *command]
-        self.proc = procs.start(name, command, stdin=True)
+                 core: int | None = LOAD_CORE):
+        self.proc = procs.start(name, taskset(core, [PYTHON, "-m", "bench.wsclients",
+                                                     *args]), stdin=True)
         self._seen = 0
 
     def _next(self, timeout: float) -> dict:
@@ -491,6 +489,13 @@ def append_section(markdown: str) -> None:
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
     print(f"appended to {BENCHMARKS_MD}", flush=True)
+
+
+def print_and_record(text: str, *, write: bool) -> None:
+    """A benchmark's report: printed, and appended to BENCHMARKS.md unless --no-write."""
+    print(text)
+    if write:
+        append_section(text)
 
 
 def command_line() -> str:

@@ -371,10 +371,7 @@ def main(argv: list[str] | None = None) -> int:
             for push in args.push:
                 results += run_stack(procs, args, push, count, relay_metrics)
                 procs.close()  # this stack's services; the next one gets a fresh stack
-    text = report(results, args, info, relay_metrics)
-    print(text)
-    if not args.no_write:
-        common.append_section(text)
+    common.print_and_record(report(results, args, info, relay_metrics), write=not args.no_write)
     return 0
 
 

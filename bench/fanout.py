@@ -249,10 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                     runs = [run_one(procs, server, clients, args.posts, window)
                             for _ in range(args.repeat)]
                     results.append(median_run(runs))
-    text = report(results, args, info)
-    print(text)
-    if not args.no_write:
-        common.append_section(text)
+    common.print_and_record(report(results, args, info), write=not args.no_write)
     return 0
 
 

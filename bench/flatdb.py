@@ -281,10 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             for r in results[store]:
                 print(f"[flatdb] {store} {r['phase']}: {r['ops_per_s']:,.0f} ops/s "
                       f"({r['ops']:,} in {r['seconds']:.2f} s)", flush=True)
-    text = report(results, args, info)
-    print(text)
-    if not args.no_write:
-        common.append_section(text)
+    common.print_and_record(report(results, args, info), write=not args.no_write)
     return 0
 
 

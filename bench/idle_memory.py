@@ -101,10 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     with common.bench_session("idle_memory", args.time_limit) as procs:
         results = [run_one(procs, server, args.connections, args.rooms)
                    for server in args.servers]
-    text = report(results, args, info)
-    print(text)
-    if not args.no_write:
-        common.append_section(text)
+    common.print_and_record(report(results, args, info), write=not args.no_write)
     return 0
 
 

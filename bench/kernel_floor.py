@@ -18,9 +18,10 @@ the least "all clients" latency any push node could show here.
 
 Twice: with one sending process (on core 0, as bench.e2e pins the push node), and with
 two (cores 0 and 1, half the sockets each). The clients run as in bench.e2e, one
-process on core 1 (`--client-procs` and `--nice` try other layouts; on this machine
-none did better). Arrival is taken twice: when the kernel put the frame in the
-client's socket (its receive timestamp) and when the clients' process read it.
+process on core 1 (other layouts tried by hand, two client processes or the clients at
+nice 19, did no better on this machine). Arrival is taken twice: when the kernel put
+the frame in the client's socket (its receive timestamp) and when the clients'
+process read it.
 """
 
 from __future__ import annotations
@@ -136,42 +137,31 @@ def run_one(procs: common.Processes, args: argparse.Namespace, senders: int) -> 
         common.PYTHON, "-m", "bench.kernel_floor", "serve", "--clients", str(args.clients),
         "--rounds", str(args.rounds), "--every", str(args.every), "--senders", str(senders)],
         ready=r"floor server listening on 127\.0\.0\.1:(\d+)", stdin=True)
-    share = args.clients // args.client_procs
-    loadgens = [common.LoadGen(procs, f"clients-{senders}-{k}", [
-        "--port", str(server.port), "--room-prefix", "floor", "--per-room", str(share),
-        "--mode", "track"], core=common.LOAD_CORE if args.client_procs == 1 else None,
-        nice=args.nice) for k in range(args.client_procs)]
-    dumps = [procs.log_dir / f"arrivals-{senders}-{k}.json" for k in range(len(loadgens))]
+    loadgen = common.LoadGen(procs, f"clients-{senders}", [
+        "--port", str(server.port), "--room-prefix", "floor", "--per-room",
+        str(args.clients), "--mode", "track"])
+    dump = procs.log_dir / f"arrivals-{senders}.json"
     try:
-        for loadgen in loadgens:
-            connected = loadgen.expect("connected", timeout=120)
-            if connected["clients"] != share:
-                raise common.BenchError(f"{senders} senders: {connected}")
+        connected = loadgen.expect("connected", timeout=120)
+        if connected["clients"] != args.clients:
+            raise common.BenchError(f"{senders} senders: {connected}")
         _accepted, seen = next_json(server, 0, 30)
-        watched = {"server": [server.pid], "clients": [g.proc.pid for g in loadgens]}
-        cpu0 = {name: sum(map(common.tree_cpu_seconds, pids)) for name, pids in watched.items()}
+        watched = {"server": server.pid, "clients": loadgen.proc.pid}
+        cpu0 = {name: common.tree_cpu_seconds(pid) for name, pid in watched.items()}
         done, seen = next_json(server, seen, args.rounds * args.every + 60)
-        short = 0
-        for loadgen in loadgens:
-            loadgen.command(f"wait {args.rounds} 20")
-            short += loadgen.expect("waited", timeout=30)["short"]
-        cpu = {name: sum(map(common.tree_cpu_seconds, pids)) - cpu0[name]
-               for name, pids in watched.items()}
-        for loadgen, dump in zip(loadgens, dumps, strict=True):
-            loadgen.command(f"dump {dump}")
-            loadgen.expect("dumped", timeout=60)
+        loadgen.command(f"wait {args.rounds} 20")
+        short = loadgen.expect("waited", timeout=30)["short"]
+        cpu = {name: common.tree_cpu_seconds(pid) - cpu0[name] for name, pid in watched.items()}
+        loadgen.command(f"dump {dump}")
+        loadgen.expect("dumped", timeout=60)
     finally:
-        for loadgen in loadgens:
-            loadgen.command("quit")
-            procs.stop(loadgen.proc)
+        loadgen.command("quit")
+        procs.stop(loadgen.proc)
         server.popen.stdin.write("quit\n")
         server.popen.stdin.flush()
         procs.stop(server)
-    dumped: dict[str, dict[str, list[float]]] = {"kernel": {}, "read": {}}
-    for dump in dumps:
-        for clock, rooms in json.loads(dump.read_text()).items():
-            for seq, times in rooms.get("floor", {}).items():
-                dumped[clock].setdefault(seq, []).extend(times)
+    dumped = {clock: rooms.get("floor", {})
+              for clock, rooms in json.loads(dump.read_text()).items()}
     result = {"senders": senders, "rounds": args.rounds, "short": short}
     for clock in ("kernel", "read"):
         arrivals = dumped[clock]
@@ -241,9 +231,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=float, default=0.1, help="seconds between rounds")
     parser.add_argument("--senders", type=int, nargs="+", default=[1, 2],
                         help="sending processes, on cores 0, 1, ...: one run each")
-    parser.add_argument("--client-procs", type=int, default=1,
-                        help="client processes (1: pinned to core 1, as in bench.e2e)")
-    parser.add_argument("--nice", type=int, default=0, help="the clients' niceness")
     parser.add_argument("--time-limit", type=float, default=300)
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     if argv and argv[0] == "serve":
@@ -259,10 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         for senders in args.senders:
             results.append(run_one(procs, args, senders))
             print(f"[kernel_floor] {json.dumps(results[-1])}", flush=True)
-    text = report(results, args, info)
-    print(text)
-    if not args.no_write:
-        common.append_section(text)
+    common.print_and_record(report(results, args, info), write=not args.no_write)
     return 0
 
 

@@ -182,10 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         results = [run_one(procs, args, posters, publish, database)
                    for database in databases
                    for publish in (False, True) for posters in args.posters]
-    text = report(results, args, info)
-    print(text)
-    if not args.no_write:
-        common.append_section(text)
+    common.print_and_record(report(results, args, info), write=not args.no_write)
     return 0
 
 
