@@ -42,18 +42,17 @@ class PresenceReporter:
         self._duplicate: set[str] = set()  # peers that answered 409: our id is theirs
         self._n = 0  # the last report's number: microseconds since the epoch, or above
         self._rounds = 0
+        self._stopped = False
         self._session: aiohttp.ClientSession | None = None
 
     async def run(self) -> None:
-        async with aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT)) as session:
-            self._session = session
-            try:
-                while True:
-                    await asyncio.sleep(self.interval)
+        try:
+            while not self._stopped:
+                await asyncio.sleep(self.interval)
+                if not self._stopped:
                     await self.report()
-            finally:
-                self._session = None
+        finally:
+            await self._close()
 
     async def report(self, *, final: bool = False) -> None:
         """One round of reports (see the module docstring)."""
@@ -71,13 +70,24 @@ class PresenceReporter:
             await asyncio.gather(*sends)
 
     async def final_report(self) -> None:
-        async with aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT)) as session:
-            self._session = session
-            await self.report(final=True)
+        """On shutdown, once the clients are gone: an empty full report to every peer,
+        and no more reports after it."""
+        self._stopped = True
+        await self.report(final=True)
+        await self._close()
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT))
+        return self._session
+
+    async def _close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
     async def _send(self, peer: str, *, full: bool, rooms: dict[str, int]) -> None:
-        assert self._session is not None
         # From the clock, so that a node restarted under the same id (a crash, then the
         # same host and port) goes on above its last report, and its first full report
         # replaces what it had reported before instead of adding to it.
@@ -87,8 +97,8 @@ class PresenceReporter:
         headers = {"Content-Type": "application/json",
                    signing.HEADER: signing.sign(self.secret, "POST", PATH, body)}
         try:
-            async with self._session.post(peer + PATH, data=body,
-                                          headers=headers) as response:
+            async with self._client().post(peer + PATH, data=body,
+                                           headers=headers) as response:
                 answer = await response.json(content_type=None)
                 if response.status == 409 and peer not in self._duplicate:
                     self._duplicate.add(peer)
