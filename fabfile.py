@@ -12,6 +12,8 @@ from fabric import Connection, task
 APP_DIR = "/srv/tm"
 ENV_FILE = "/etc/tm/env"
 SERVICE = "tm"
+# Runs beside tm on its hosts: deletes expired rooms every 30 s (deploy/systemd/).
+PURGE_SERVICE = "tm-purge"
 
 
 def _manage(c: Connection, command: str, **kwargs):
@@ -29,10 +31,16 @@ def deploy(c, ref="main"):
     c.run(f"cd {APP_DIR} && .venv/bin/pip install --quiet -e '.[prod]'")
     _manage(c, "migrate_on_start")
     _manage(c, "collectstatic --noinput")
+    c.sudo(f"install -m 644 {APP_DIR}/deploy/systemd/{PURGE_SERVICE}.service "
+           f"/etc/systemd/system/{PURGE_SERVICE}.service")
+    c.sudo("systemctl daemon-reload")
+    c.sudo(f"systemctl enable {PURGE_SERVICE}")
     _restart(c)
 
 
 def _restart(c: Connection):
+    # The purge first: it holds no requests, and it then runs the new code.
+    c.sudo(f"systemctl restart {PURGE_SERVICE}")
     # reload: gunicorn finishes in-flight requests before its old workers exit.
     c.sudo(f"systemctl reload-or-restart {SERVICE}")
 
@@ -45,7 +53,8 @@ def restart(c):
 
 @task
 def purge(c, dry_run=True):
-    """Delete expired rooms. Lists them unless called with --no-dry-run."""
+    """Delete expired rooms now. Lists them unless called with --no-dry-run. (The
+    tm-purge unit already does it every 30 s.)"""
     _manage(c, "purge_expired_rooms" + (" --dry-run" if dry_run else ""))
 
 

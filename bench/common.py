@@ -438,9 +438,11 @@ class LoadGen:
     """Drives a bench/wsclients.py process over its stdin/stdout (JSON lines)."""
 
     def __init__(self, procs: Processes, name: str, args: Sequence[str],
-                 core: int | None = LOAD_CORE):
+                 core: int | None = LOAD_CORE, secret: str | None = None):
+        # With the push node's secret the clients sign their own follow tickets.
         self.proc = procs.start(name, taskset(core, [PYTHON, "-m", "bench.wsclients",
-                                                     *args]), stdin=True)
+                                                     *args]), stdin=True,
+                                env={"TM_INTERNAL_SECRET": secret} if secret else None)
         self._seen = 0
 
     def _next(self, timeout: float) -> dict:

@@ -104,7 +104,7 @@ async def post_on_schedule(tm_url: str, tokens: dict[str, str],
 
 
 def scenario(procs: common.Processes, *, label: str, push: str, nodes: list[common.Proc],
-             tm: common.Proc,
+             tm: common.Proc, secret: str,
              relay: common.Proc, tm_url: str, prefix: str, rooms: int, per_room: int,
              schedule_for, posts_per_room: int, pin: bool) -> dict:
     names = room_names(prefix, rooms)
@@ -113,7 +113,7 @@ def scenario(procs: common.Processes, *, label: str, push: str, nodes: list[comm
         *(arg for node in nodes for arg in ("--port", str(node.port))),
         "--room-prefix", prefix, "--room-count", str(rooms),
         "--per-room", str(per_room), "--mode", "track"],
-        core=common.LOAD_CORE if pin else None)
+        core=common.LOAD_CORE if pin else None, secret=secret)
     try:
         connected = loadgen.expect("connected", timeout=120)
         if connected["clients"] != rooms * per_room:
@@ -320,7 +320,8 @@ def run_stack(procs: common.Processes, args: argparse.Namespace, push: str, coun
 
         results.append(scenario(
             procs, label=f"{args.rooms} rooms x {args.per_room} clients, a post per room "
-                         f"every {args.every:g} s", push=push, nodes=nodes, tm=tm, relay=relay,
+                         f"every {args.every:g} s", push=push, nodes=nodes, tm=tm,
+            secret=secret, relay=relay,
             tm_url=tm_url, prefix="e2e-room", rooms=args.rooms, per_room=args.per_room,
             schedule_for=classroom, posts_per_room=per_room_posts, pin=args.pin))
         print(f"[e2e] {json.dumps(results[-1])}", flush=True)
@@ -332,7 +333,8 @@ def run_stack(procs: common.Processes, args: argparse.Namespace, push: str, coun
 
         results.append(scenario(
             procs, label=f"1 room x {args.big:,} clients, a post every "
-                         f"{args.big_every:g} s", push=push, nodes=nodes, tm=tm, relay=relay,
+                         f"{args.big_every:g} s", push=push, nodes=nodes, tm=tm,
+            secret=secret, relay=relay,
             tm_url=tm_url, prefix="e2e-hall", rooms=1, per_room=args.big,
             schedule_for=lecture, posts_per_room=args.big_posts, pin=args.pin))
         print(f"[e2e] {json.dumps(results[-1])}", flush=True)

@@ -94,7 +94,8 @@ def run_one(procs: common.Processes, server: str, clients: int, posts: int,
             else common.start_ekg(procs, secret))
     loadgen = common.LoadGen(procs, f"clients-{server}-{clients}", [
         "--port", str(proc.port), "--room-prefix", ROOM, "--per-room", str(clients),
-        "--mode", "count", "--transport", "sse" if server.endswith("-sse") else "ws"])
+        "--mode", "count", "--transport", "sse" if server.endswith("-sse") else "ws"],
+        secret=secret)
     try:
         connected = loadgen.expect("connected", timeout=120)
         if connected["clients"] != clients:

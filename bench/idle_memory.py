@@ -39,7 +39,7 @@ def run_one(procs: common.Processes, server: str, connections: int, rooms: int) 
         per_room = connections // rooms
         loadgen = common.LoadGen(procs, f"clients-{server}", [
             "--port", str(proc.port), "--room-prefix", "idle", "--room-count", str(rooms),
-            "--per-room", str(per_room), "--mode", "idle"])
+            "--per-room", str(per_room), "--mode", "idle"], secret=secret)
         connected = loadgen.expect("connected", timeout=180)
         if connected["clients"] != per_room * rooms:
             raise common.BenchError(f"{server}: {connected}")

@@ -47,6 +47,9 @@ class Client(ABC):
         self.protocol = request.protocol
         self.conn: Connection | None = None
         self.finishing = False  # shutting down: write out the queue, then close
+        # How a finishing stream closes (WebSocket): a restart, or its room is gone.
+        self.close_code = CLOSE_SERVICE_RESTART
+        self.close_reason = b"server restart"
         self.evicted = False
         self.writer: asyncio.Task[None] | None = None
         self.writing = False  # a writer task owns the queue until it is written out
@@ -79,6 +82,12 @@ class Client(ABC):
     def evict(self, code: int, reason: str) -> None:
         self.evicted = True
         log.info("evicting a slow client of %s", self.conn.room if self.conn else "?")
+
+    def end(self, code: int, reason: str) -> None:
+        """The room is gone: write out the queue (its `gone` message), then close."""
+        self.close_code, self.close_reason = code, reason.encode()
+        self.finishing = True
+        self.wake()
 
     # -- writing -------------------------------------------------------------------
     def write_failed(self) -> None:
@@ -173,7 +182,7 @@ class WebSocketClient(Client):
         self.encode = _frames
 
     async def close_stream(self) -> None:
-        await self.ws.close(code=CLOSE_SERVICE_RESTART, message=b"server restart")
+        await self.ws.close(code=self.close_code, message=self.close_reason)
 
     def evict(self, code: int, reason: str) -> None:
         super().evict(code, reason)

@@ -26,9 +26,12 @@ bio-101 starts again at seq 1 while the node still holds the old one's events. T
 must never reach the new room's clients, and the new room's events are not redeliveries
 of the old ones. Event timestamps (`ts`, set by tm when the event is made) tell them
 apart: an event whose seq the node has seen but whose `ts` is later than anything it
-holds for the room starts the room afresh; and a client that says when its room was
-created (`created`, from the page) makes the node drop everything it holds from before
-that moment, before any replay.
+holds for the room starts the room afresh. Every connection comes with the room's
+incarnation (when it was created, from its follow ticket): a newer one than the node
+has seen drops everything held from before that moment, before any replay, and ends
+the streams of the older incarnation; one older than a newer incarnation or than the
+name's last deletion is refused (`admit`). A deletion (`forget_room`) ends the streams
+of the rooms it deleted: each gets a `gone` message, then its stream closes.
 
 Deleted messages are not replayed: when a room's `message.deleted` for a message comes,
 the events held for it (its `message.created`, or `message.pending` then
@@ -61,6 +64,8 @@ from .peers import PeerCounts, Report
 # WebSocket close codes the server layer uses (README.md, "Close codes").
 CLOSE_SLOW_CONSUMER = 1013  # "try again later": the client fell too far behind
 CLOSE_SERVICE_RESTART = 1012  # the node is shutting down; a reconnect message came first
+CLOSE_ROOM_GONE = 4410  # the room was deleted (or expired); a `gone` message came first
+ROOM_GONE_REASON = "room deleted"
 SLOW_CONSUMER_REASON = "slow consumer: reconnect and resume by seq"
 
 DEFAULT_RING_SIZE = 500
@@ -69,6 +74,9 @@ DEFAULT_PRESENCE_INTERVAL = 1.0
 DEFAULT_MAX_IDLE_ROOMS = 10_000
 DEFAULT_MAX_IDLE_SECONDS = 3600.0  # a room nobody follows or posts to is forgotten then
 DEFAULT_REORDER_WINDOW = 0.1  # seconds an event ahead of a gap waits for the gap to close
+# Room names whose last deletion the node remembers (to refuse tickets of the deleted
+# rooms): far more than the rooms deleted within a ticket's lifetime.
+MAX_DELETIONS_KEPT = 100_000
 
 
 def encode_json(message: dict[str, Any]) -> str:
@@ -257,18 +265,23 @@ class Sink(Protocol):
     def evict(self, code: int, reason: str) -> None:
         """Drop the connection now (it fell behind); the registry already forgot it."""
 
+    def end(self, code: int, reason: str) -> None:
+        """Write out what is queued (a last message), then close the stream: its room
+        is gone. The registry no longer sends it anything; `disconnect` follows."""
+
 
 class Connection:
     """One browser connection: its room, its rights and its bounded outgoing queue."""
 
-    __slots__ = ("room", "sink", "moderator", "after", "max_queue_bytes", "queue",
-                 "queued_bytes", "_inflight_bytes", "_slack", "open")
+    __slots__ = ("room", "sink", "moderator", "incarnation", "after", "max_queue_bytes",
+                 "queue", "queued_bytes", "_inflight_bytes", "_slack", "open")
 
     def __init__(self, room: str, sink: Sink, *, moderator: bool, after: int | None,
-                 max_queue_bytes: int):
+                 max_queue_bytes: int, incarnation: str = ""):
         self.room = room
         self.sink = sink
         self.moderator = moderator
+        self.incarnation = incarnation  # when its room was created (ISO 8601 UTC)
         # Live events at or below what the client said it has are not sent again.
         self.after = -1 if after is None else after
         self.max_queue_bytes = max_queue_bytes
@@ -315,7 +328,7 @@ class Connection:
 
 class Room:
     __slots__ = ("name", "ring", "connections", "presence_sent_at", "presence_dirty",
-                 "early", "early_deadline", "latest_ts")
+                 "early", "early_deadline", "latest_ts", "incarnation")
 
     def __init__(self, name: str, ring_size: int):
         self.name = name
@@ -328,6 +341,7 @@ class Room:
         self.early: dict[int, Encoded] = {}
         self.early_deadline: float | None = None
         self.latest_ts = ""  # the latest `ts` of an event taken for this room
+        self.incarnation = ""  # the newest incarnation a connection came with
 
     def forget_events(self, ring_size: int) -> None:
         """Start afresh: the events held were a previous room's of the same name."""
@@ -381,9 +395,13 @@ class Registry:
         self.peer_counts = PeerCounts(clock)
         self.share_presence = share_presence
         self._share_dirty: set[str] = set()
+        # Room name -> the latest `deleted_at` tm announced for it, oldest first.
+        self._deleted: OrderedDict[str, str] = OrderedDict()
         self.evictions = 0
         self.rooms_restarted = 0  # a deleted room's name taken again (module docstring)
         self.rooms_deleted = 0  # forgotten on tm's word (DELETE /internal/rooms/<room>)
+        self.streams_ended = 0  # connections of a deleted room, closed with `gone`
+        self.refused_incarnations = 0  # tickets for a deleted or replaced room
         self.reordered = 0  # events that waited for a gap before them to close
         self.gaps_given_up = 0  # times the window passed with a gap still open
 
@@ -408,6 +426,8 @@ class Registry:
                 "connections": sum(len(room.connections) for room in self._rooms.values()),
                 "evictions": self.evictions, "rooms_restarted": self.rooms_restarted,
                 "rooms_deleted": self.rooms_deleted,
+                "streams_ended": self.streams_ended,
+                "refused_incarnations": self.refused_incarnations,
                 "reordered": self.reordered,
                 "gaps_given_up": self.gaps_given_up,
                 "peers_reporting": self.peer_counts.peers()}
@@ -499,12 +519,19 @@ class Registry:
             self.evict(conn)
 
     def forget_room(self, name: str, deleted_at: str) -> bool:
-        """tm deleted the room at `deleted_at` (ISO 8601 UTC): drop the events held for
-        it, unless all of them are younger (a new room of the name, the announcement
-        came late). Connections stay. True if something was dropped."""
+        """tm deleted the room at `deleted_at` (ISO 8601 UTC): refuse its tickets from
+        now on, end the streams of it (a new room of the name created since keeps
+        its own), and drop the events held for it, unless all of them are younger (a
+        new room of the name, the announcement came late). True if events were dropped."""
+        if deleted_at > self._deleted.get(name, ""):
+            self._deleted[name] = deleted_at
+        self._deleted.move_to_end(name)
+        while len(self._deleted) > MAX_DELETIONS_KEPT:
+            self._deleted.popitem(last=False)
         room = self._rooms.get(name)
         if room is None:
             return False
+        self._end_streams_before(room, deleted_at)
         oldest = [ts for ts in (room.ring.oldest_ts(),
                                 *(item.ts for item in room.early.values())) if ts]
         if not oldest or min(oldest) >= deleted_at:
@@ -512,6 +539,21 @@ class Registry:
         self.rooms_deleted += 1
         self._drop_events(room)
         return True
+
+    def _end_streams_before(self, room: Room, moment: str) -> None:
+        """Close the room's connections of incarnations before `moment`: that room is
+        gone. Each gets a `gone` message first, so its page stops following."""
+        ended = [conn for conn in room.connections if conn.incarnation < moment]
+        if not ended:
+            return
+        for conn in ended:
+            room.connections.discard(conn)
+            conn.offer(Encoded({"type": "gone", "room": room.name}), bounded=False)
+            conn.sink.end(CLOSE_ROOM_GONE, ROOM_GONE_REASON)
+        self.streams_ended += len(ended)
+        self._presence_changed(room)
+        if not room.connections:
+            self._touch_idle(room.name)
 
     def _restart(self, room: Room) -> None:
         self.rooms_restarted += 1
@@ -522,19 +564,39 @@ class Registry:
         room.forget_events(self.ring_size)
 
     # -- connections -------------------------------------------------------------
+    def admit(self, name: str, incarnation: str) -> str | None:
+        """Why a ticket for the room's `incarnation` (ISO 8601 UTC) is refused, or None:
+        the name was deleted since that room was created, or a newer room of the name
+        has been seen. Refusals are counted."""
+        why = None
+        if incarnation < self._deleted.get(name, ""):
+            why = "this room was deleted"
+        else:
+            room = self._rooms.get(name)
+            if room is not None and incarnation < room.incarnation:
+                why = "this room was deleted and its name taken again"
+        if why is not None:
+            self.refused_incarnations += 1
+        return why
+
     def connect(self, name: str, sink: Sink, *, moderator: bool = False,
-                after: int | None = None, created: str | None = None) -> Connection:
+                after: int | None = None, incarnation: str = "") -> Connection:
         """Register a connection and queue what it must see first: the replay of the
         events above `after` (or a resync message), nothing when `after` is None.
-        `created`: when the client's room was created (ISO 8601 UTC); events held from
-        before then belong to a previous room of that name and are dropped first."""
+        `incarnation`: when the client's room was created (ISO 8601 UTC, from its
+        ticket, already `admit`ted). A newer one than the node has seen means the name
+        was taken again: events held from before then belong to the previous room and
+        are dropped first, and that room's streams end."""
         room = self._room(name)
-        oldest = room.ring.oldest_ts()
-        if created and ((oldest is not None and oldest < created)
-                        or any(item.ts < created for item in room.early.values())):
-            self._restart(room)
+        if incarnation > room.incarnation:
+            room.incarnation = incarnation
+            self._end_streams_before(room, incarnation)
+            oldest = room.ring.oldest_ts()
+            if ((oldest is not None and oldest < incarnation)
+                    or any(item.ts < incarnation for item in room.early.values())):
+                self._restart(room)
         conn = Connection(name, sink, moderator=moderator, after=after,
-                          max_queue_bytes=self.max_queue_bytes)
+                          max_queue_bytes=self.max_queue_bytes, incarnation=incarnation)
         if after is not None:
             replay = room.ring.since(after)
             if replay is None:

@@ -8,8 +8,8 @@ Routes (README.md has the protocol):
     DELETE /internal/rooms/<room>        signed: tm deleted the room, forget its events -> 200
     POST /internal/presence              signed: a peer node's presence counts -> 202
     *    /internal/...                   anything else internal -> 404 (reflektor: done)
-    GET  /ws/<room>?after=&token=&created=   WebSocket, one JSON event per text frame
-    GET  /sse/<room>?after=&token=&created=  the same stream as Server-Sent Events
+    GET  /ws/<room>?ticket=&after=           WebSocket, one JSON event per text frame
+    GET  /sse/<room>?ticket=&after=          the same stream as Server-Sent Events
     GET  /healthz                        rooms, connections, evictions on this node
 """
 
@@ -228,7 +228,7 @@ async def post_event(request: web.Request, node: Node, body: bytes) -> web.Respo
     try:
         event = json.loads(body)
         events.check(event)
-    except (ValueError, events.InvalidEvent) as error:  # JSON and UTF-8 errors too
+    except (ValueError, RecursionError, events.InvalidEvent) as error:  # JSON, UTF-8, depth
         return error_response(400, "bad_event", str(error))
     room = request.match_info["room"]
     if event["room"] != room:
@@ -256,7 +256,7 @@ async def post_presence(request: web.Request, node: Node, body: bytes) -> web.Re
     """A peer node's presence counts (peers.py), added to this node's own."""
     try:
         report = parse_report(json.loads(body))
-    except (ValueError, InvalidReport) as error:  # JSON and UTF-8 errors too
+    except (ValueError, RecursionError, InvalidReport) as error:  # JSON, UTF-8, depth
         return error_response(400, "bad_report", str(error))
     if report.node == node.config.node_id:
         if report.instance == node.config.instance:
@@ -292,18 +292,10 @@ def _seq_param(text: str | None, name: str) -> int | None:
     return int(text)
 
 
-def _created_param(text: str | None) -> str | None:
-    if text is None or text == "":
-        return None
-    # When the client's room was created, as tm writes timestamps (tm.events.iso_utc).
-    if not events.ISO_UTC_RE.match(text):
-        raise web.HTTPBadRequest(reason="created must be an ISO 8601 UTC time like "
-                                        "2026-11-23T10:00:00.000Z")
-    return text
-
-
-def _stream_request(request: web.Request) -> tuple[str, int | None, bool, str | None]:
-    """Room, after, moderator and created of a browser stream, or an HTTP error."""
+def _stream_request(request: web.Request) -> tuple[str, int | None, signing.Ticket]:
+    """Room, after and follow ticket of a browser stream, or an HTTP error: 401 without
+    a ticket, 403 for one that is forged, expired, for another room or for a room of
+    that name that was deleted (README.md, "Follow tickets"). Nothing is sent first."""
     node = request.app[NODE]
     room = request.match_info["room"]
     if not ROOM_NAME_RE.match(room):
@@ -311,20 +303,22 @@ def _stream_request(request: web.Request) -> tuple[str, int | None, bool, str | 
     if not node.origin_allowed(request):
         raise web.HTTPForbidden(reason="origin not allowed")
     after = _seq_param(request.query.get("after"), "after")
-    token = request.query.get("token")
-    moderator = False
-    if token is not None:
-        # A bad token is refused rather than downgraded, so a moderator page notices
-        # that it must fetch a fresh token instead of silently missing pending posts.
-        if not signing.check_moderator_token(node.config.secret, token, room):
-            raise web.HTTPForbidden(reason="invalid or expired moderator token")
-        moderator = True
-    return room, after, moderator, _created_param(request.query.get("created"))
+    given = request.query.get("ticket")
+    if not given:
+        raise web.HTTPUnauthorized(reason="a follow ticket is required: tm hands one out "
+                                          "with the room (POST /api/v1/rooms/<room>/ticket)")
+    ticket, why = signing.check_follow_ticket(node.config.secret, given, room)
+    if ticket is None:
+        raise web.HTTPForbidden(reason=why)
+    refused = node.registry.admit(room, ticket.incarnation)
+    if refused is not None:
+        raise web.HTTPForbidden(reason=refused)
+    return room, after, ticket
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
     node = request.app[NODE]
-    room, after, moderator, created = _stream_request(request)
+    room, after, ticket = _stream_request(request)
     # Jittered per connection: a class connects within a second or two, and pings that
     # all come due together (aiohttp rounds them to whole seconds) stall the node while
     # it handles thousands of pongs at once.
@@ -334,8 +328,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     client = WebSocketClient(node, request, ws)
     node.add_client(client)
-    client.conn = node.registry.connect(room, client, moderator=moderator, after=after,
-                                        created=created)
+    client.conn = node.registry.connect(room, client, moderator=ticket.moderator, after=after,
+                                        incarnation=ticket.incarnation)
     try:
         async for _message in ws:
             pass  # clients have nothing to say; reading handles pings and the close
@@ -346,7 +340,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
 async def sse(request: web.Request) -> web.StreamResponse:
     node = request.app[NODE]
-    room, after, moderator, created = _stream_request(request)
+    room, after, ticket = _stream_request(request)
     last_id = request.headers.get("Last-Event-ID", "").strip()
     if last_id.isdigit() and len(last_id) <= 18:
         after = max(after or 0, int(last_id))
@@ -357,8 +351,8 @@ async def sse(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     client = SseClient(node, request, response)
     node.add_client(client)
-    client.conn = node.registry.connect(room, client, moderator=moderator, after=after,
-                                        created=created)
+    client.conn = node.registry.connect(room, client, moderator=ticket.moderator, after=after,
+                                        incarnation=ticket.incarnation)
     try:
         # Events go out in the node's flush rounds (Client); this handler only keeps a
         # quiet stream alive, until the client goes (the handler is cancelled then), is

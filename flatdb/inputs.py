@@ -25,6 +25,8 @@ def read_json() -> Any:
         return json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+    except ValueError:  # an integer past Python's 4300-digit limit
+        raise ApiError(400, "malformed_json", "the body holds a number too long to read") from None
     except RecursionError:  # "[[[[...]]]]" nested past the parser's depth
         raise ApiError(400, "malformed_json", "the body nests too deeply") from None
 

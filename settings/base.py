@@ -133,6 +133,9 @@ TM_RATE_POST_PER_CLIENT = "120/m"
 TM_RATE_JOIN_PER_CLIENT = "30/m"
 TM_RATE_CREATE_ROOM_PER_CLIENT = "20/h"
 TM_RATE_AUTH_PER_CLIENT = "20/m"
+# Follow tickets: a page asks for one when it (re)connects after ten minutes; a high
+# ceiling against abuse, never reached by a school behind one address.
+TM_RATE_TICKET_PER_CLIENT = "3000/m"
 
 # Push nodes (ekg) the pages connect to; one is picked at random per browser.
 TM_PUSH_URLS: list[str] = []

@@ -325,7 +325,7 @@ async def post_event(request: web.Request) -> web.Response:
     try:
         event = json.loads(body)
         check_event(event)
-    except (ValueError, events.InvalidEvent) as error:  # JSON and UTF-8 errors too
+    except (ValueError, RecursionError, events.InvalidEvent) as error:  # JSON, UTF-8, depth
         return error_response(400, "bad_event", str(error))
     if event["room"] != room:
         return error_response(400, "room_mismatch",

@@ -265,9 +265,11 @@ def _scope_of(request: web.Request) -> str:
         raise web.HTTPForbidden(reason="origin not allowed")
     if scope.startswith("room:"):
         room = scope[len("room:"):]
-        token = request.query.get("token")
-        if not signing.check_moderator_token(pulse.config.secret, token, room):
-            raise web.HTTPForbidden(reason="a room's live view needs its moderator token")
+        ticket, _ = signing.check_follow_ticket(pulse.config.secret,
+                                                request.query.get("ticket"), room)
+        if ticket is None or not ticket.moderator:
+            raise web.HTTPForbidden(reason="a room's live view needs a moderator's follow "
+                                           "ticket for the room")
     return scope
 
 

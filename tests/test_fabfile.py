@@ -23,6 +23,10 @@ def test_deploy_checks_out_installs_migrates_and_restarts():
     assert "manage.py migrate_on_start" in joined
     assert c.commands[-1] == "sudo systemctl reload-or-restart tm"
     assert joined.index("migrate_on_start") < joined.index("reload-or-restart")
+    # The scheduled purge of expired rooms is installed and restarted with tm.
+    assert "deploy/systemd/tm-purge.service /etc/systemd/system/tm-purge.service" in joined
+    assert "sudo systemctl enable tm-purge" in c.commands
+    assert "sudo systemctl restart tm-purge" in c.commands
 
 
 def test_purge_is_a_dry_run_unless_asked():

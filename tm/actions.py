@@ -126,8 +126,12 @@ def create_room(
                 if not existing.is_expired:
                     raise ApiError(409, "name_taken", f"a room called {name} already exists",
                                    fields={"name": "that name is taken; pick another"})
-                # Names are unique among live rooms: an expired one gives its name up.
-                existing.delete()
+                # Names are unique among live rooms: an expired one gives its name up,
+                # and its deletion is announced like any other (the push nodes end its
+                # streams and refuse its tickets, the collector drops its counts).
+                # Deleted as of the new room's creation, not a moment after it: a node
+                # refuses tickets of rooms created before a deletion of their name.
+                _delete_and_announce(existing, deleted_at=now)
             room = Room(
                 name=name, topic=topic, owner=owner, created_at=now,
                 expires_at=now + timedelta(seconds=lifetime), moderated=moderated,
@@ -184,11 +188,17 @@ def update_room(room: Room, changes: dict[str, Any]) -> Room:
 def delete_room(room: Room) -> None:
     """Delete the room and everything in it (participants, messages, events)."""
     with transaction.atomic():
-        Room.objects.filter(pk=room.pk).delete()
-        # Push nodes and the collector drop what they hold of it, once this commits;
-        # the row is the announcement's outbox (the relay re-sends it if it is lost).
-        announce_deleted_on_commit(RoomDeletion.objects.create(name=room.name))
+        _delete_and_announce(room)
     room.flush_cache()
+
+
+def _delete_and_announce(room: Room, deleted_at: datetime | None = None) -> None:
+    """In the caller's transaction: delete the room; once that commits, the push nodes
+    and the collector drop what they hold of it. The row is the announcement's outbox
+    (the relay re-sends it if it is lost)."""
+    Room.objects.filter(pk=room.pk).delete()
+    announce_deleted_on_commit(RoomDeletion.objects.create(
+        name=room.name, deleted_at=deleted_at or timezone.now()))
 
 
 def purge_expired_rooms(now: datetime | None = None, dry_run: bool = False) -> list[str]:

@@ -8,27 +8,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core import signing as django_signing
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from . import actions, validation
+from . import actions, tickets, validation
 from .auth import (
     OWNER_COOKIE,
     PARTICIPANT_COOKIE,
+    can_read,
     enforce_csrf,
     is_moderator,
-    optional_participant,
     participant_for,
     require_moderator,
 )
 from .errors import ApiError, api_view, bad_field, read_json
-from .models import Event, Message, MessageStatus, Participant, ProfanityMode, Room, RoomState
+from .models import (
+    Event,
+    Message,
+    MessageStatus,
+    Participant,
+    ProfanityMode,
+    Room,
+    RoomDeletion,
+    RoomState,
+)
 from .ratelimits import limit
 from .serializers import message_json, participant_json, room_json
 
 DEFAULT_LIFETIME = 24 * 3600
 HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX = 200, 500
-SHARE_SALT = "tm.share"
 
 
 # -- helpers --------------------------------------------------------------------
@@ -39,6 +46,9 @@ def room_or_404(name: str) -> Room:
         raise ApiError(404, "room_not_found", "no room by that name") from None
     room = Room.get(clean)
     if room is None:
+        if RoomDeletion.recently_deleted(clean):
+            raise ApiError(410, "room_ended", f"the room {clean} has ended and its "
+                           "messages are deleted")
         raise ApiError(404, "room_not_found", f"there is no room called {clean}")
     return room
 
@@ -71,23 +81,6 @@ def _choice(value: Any, name: str, choices: list[str]) -> str:
     if value not in choices:
         raise validation.Invalid(f"{name} must be one of: {', '.join(choices)}")
     return value
-
-
-def share_key(room: Room) -> str:
-    """A read-only key for the share link of a password-protected room."""
-    return django_signing.dumps([room.pk, room.name], salt=SHARE_SALT, compress=True)
-
-
-def can_read(request: HttpRequest, room: Room) -> bool:
-    if not room.has_password or is_moderator(request, room, check_csrf=False):
-        return True
-    if optional_participant(request, room) is not None:
-        return True
-    key = request.GET.get("key", "")
-    try:
-        return django_signing.loads(key, salt=SHARE_SALT) == [room.pk, room.name]
-    except django_signing.BadSignature:
-        return False
 
 
 def _set_cookie(response: HttpResponse, request: HttpRequest, name: str, value: str,
@@ -144,6 +137,7 @@ def rooms(request: HttpRequest) -> HttpResponse:
     room, owner_key = actions.create_room(name=name, owner=owner,
                                           **parse_room_settings(data, creating=True))
     body = room_json(room, room.seq, moderator=True)
+    body["follow"] = tickets.issue(room, tickets.MODERATOR)
     if owner_key:
         body["owner_key"] = owner_key
     response = JsonResponse(body, status=201)
@@ -209,10 +203,26 @@ def join(request: HttpRequest, room: str) -> HttpResponse:
     participant, token = actions.join_room(the_room, nickname=nickname, nickname_key=key,
                                            real_name=real_name, password=password)
     response = JsonResponse(
-        {"nickname": participant.nickname, "token": token, "id": participant.pk}, status=201)
+        {"nickname": participant.nickname, "token": token, "id": participant.pk,
+         "follow": tickets.issue(the_room, tickets.STUDENT)}, status=201)
     _set_cookie(response, request, PARTICIPANT_COOKIE.format(room=the_room.name), token,
                 the_room)
     return response
+
+
+@api_view("POST")
+def ticket(request: HttpRequest, room: str) -> HttpResponse:
+    """A fresh follow ticket (tm/tickets.py) for whoever may read the room's history:
+    its teachers, its participants (bearer token or cookie), anyone for a room without
+    a password, the share link's `?key=` for one with. No CSRF check, though cookies
+    may be what authenticates: the call changes nothing, and another site's page that
+    makes it cannot read the answer (tm sends no CORS headers)."""
+    the_room = live_room_or_error(room)
+    limit(request, "ticket", "TM_RATE_TICKET_PER_CLIENT")
+    follow = tickets.for_request(request, the_room)
+    if follow is None:
+        raise ApiError(403, "password_required", "join the room to follow it")
+    return JsonResponse(follow)
 
 
 @api_view("GET")

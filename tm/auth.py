@@ -8,6 +8,7 @@ a bearer token is not, so it needs none.
 
 from __future__ import annotations
 
+from django.core import signing as django_signing
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParserError
@@ -20,6 +21,7 @@ PARTICIPANT_COOKIE = "tm_p_{room}"
 OWNER_COOKIE = "tm_o_{room}"
 # HTTP requires a 401 to name the scheme that would work (RFC 9110, 15.5.2).
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tm"'}
+SHARE_SALT = "tm.share"
 
 
 def bearer_token(request: HttpRequest) -> str | None:
@@ -106,3 +108,22 @@ def require_moderator(request: HttpRequest, room: Room) -> None:
             raise ApiError(403, "not_moderator", "only the room's teachers can do that")
         raise ApiError(401, "sign_in", "sign in as the room's teacher to do that",
                        headers=CHALLENGE)
+
+
+def share_key(room: Room) -> str:
+    """A read-only key for the share link of a password-protected room."""
+    return django_signing.dumps([room.pk, room.name], salt=SHARE_SALT, compress=True)
+
+
+def can_read(request: HttpRequest, room: Room) -> bool:
+    """May this request read the room: every room without a password; a password room
+    for its teachers, its participants and its share link (`?key=`)."""
+    if not room.has_password or is_moderator(request, room, check_csrf=False):
+        return True
+    if optional_participant(request, room) is not None:
+        return True
+    key = request.GET.get("key", "")
+    try:
+        return django_signing.loads(key, salt=SHARE_SALT) == [room.pk, room.name]
+    except django_signing.BadSignature:
+        return False

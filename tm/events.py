@@ -29,6 +29,7 @@ DATA_KEYS: dict[str, frozenset[str]] = {
                              "analytics", "event_scope"}),
 }
 ENVELOPE_KEYS = frozenset({"v", "type", "room", "seq", "ts", "data"})
+MAX_SEQ = 2**63 - 1  # a room's seq is a 64-bit integer in tm's database
 
 
 def iso_utc(moment: datetime) -> str:
@@ -38,8 +39,8 @@ def iso_utc(moment: datetime) -> str:
     )
 
 
-# What iso_utc writes (fractions of a second optional): the `created` a page sends to a
-# push node, and the `deleted_at` of a room deletion, are checked against it.
+# What iso_utc writes (fractions of a second optional): the `deleted_at` of a room
+# deletion is checked against it.
 ISO_UTC_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 
 
@@ -52,7 +53,7 @@ def deleted_at_of(body: bytes) -> str | None:
     """The `deleted_at` of a deletion body, or None when the body is not one."""
     try:
         value = json.loads(body).get("deleted_at")
-    except (ValueError, AttributeError):  # not JSON (or UTF-8), not an object
+    except (ValueError, RecursionError, AttributeError):  # not JSON, too deep, no object
         return None
     return value if isinstance(value, str) and ISO_UTC_RE.match(value) else None
 
@@ -78,8 +79,8 @@ def check(envelope: Any) -> None:
     if event_type not in DATA_KEYS:
         raise InvalidEvent(f"unknown event type {event_type!r}")
     seq = envelope["seq"]
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-        raise InvalidEvent("seq must be a positive integer")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQ:
+        raise InvalidEvent(f"seq must be an integer from 1 to {MAX_SEQ}")
     if not isinstance(envelope["room"], str) or not envelope["room"]:
         raise InvalidEvent("room must be a non-empty string")
     data = envelope["data"]

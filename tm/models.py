@@ -254,3 +254,10 @@ class RoomDeletion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} deleted {self.deleted_at:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def recently_deleted(cls, name: str) -> bool:
+        """Whether a room of this name was deleted lately (rows last a day past their
+        announcement): a page or client that comes back to it hears that it ended
+        (410), not that it never existed (404)."""
+        return cls.objects.filter(name=name).exists()

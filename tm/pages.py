@@ -25,11 +25,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from settings.csp import origin_of as csp_origin
 
-from . import actions, events, flags, signing, validation
-from .api import can_read, current_seq, parse_room_settings
-from .auth import OWNER_COOKIE, PARTICIPANT_COOKIE, is_moderator, optional_participant
+from . import actions, flags, tickets, validation
+from .api import current_seq, parse_room_settings
+from .auth import OWNER_COOKIE, PARTICIPANT_COOKIE, can_read, is_moderator, optional_participant
 from .errors import ApiError
-from .models import Message, MessageStatus, Room
+from .models import Message, MessageStatus, Participant, Room, RoomDeletion
 from .ratelimits import limit
 
 LIFETIMES = [
@@ -90,6 +90,10 @@ def load_room(view: Callable) -> Callable:
             query = request.META.get("QUERY_STRING")
             return HttpResponseRedirect(target + (f"?{query}" if query else ""))
         the_room = Room.get(name)
+        if the_room is None and RoomDeletion.recently_deleted(name):
+            return error_page(request, 410, "This room has ended",
+                              f"The room “{name}” has ended, and its messages are deleted.",
+                              embed=embed)
         if the_room is None:
             return error_page(request, 404, "No such room",
                               f"There is no room called “{name}” right now.",
@@ -108,24 +112,23 @@ def public_url(request: HttpRequest, path: str) -> str:
     return base.rstrip("/") + path
 
 
-def page_data(request: HttpRequest, room: Room, mode: str, **extra) -> dict:
+def page_data(request: HttpRequest, room: Room, mode: str, role: str | None,
+              **extra) -> dict:
     """What static/tm/room.js needs, handed over as JSON (json_script), not inline JS.
 
-    A moderator's page also gets a push token, so the push nodes send it held posts.
+    `follow` is the page's follow ticket for the push nodes, as `role` (tm/tickets.py),
+    or None when the page may not follow the room yet (a password room's embed before
+    the student joins: the join answer brings one).
     """
-    if extra.get("moderator"):
-        extra["push_token"] = signing.moderator_token(settings.TM_INTERNAL_SECRET, room.name)
     return {
         "room": room.name,
         "mode": mode,
         "seq": current_seq(room),
-        # The push nodes drop what they hold for this name from before this moment
-        # (events of a deleted room of the same name): ekg_py/rooms.py.
-        "created": events.iso_utc(room.created_at),
         "state": room.current_state,
         "max_length": room.max_length,
         "api": f"/api/v1/rooms/{room.name}",
         "push_urls": list(settings.TM_PUSH_URLS),
+        "follow": tickets.issue(room, role) if role else None,
         **extra,
     }
 
@@ -250,10 +253,19 @@ def room(request: HttpRequest, room: Room) -> HttpResponse:
                         else _teacher_join_values(request, room) if moderator else {}),
         "room_url": public_url(request, f"/{room.name}"),
         "page_data": page_data(request, room, "participant" if participant else "reader",
+                               _room_role(participant, moderator, readable),
                                nickname=participant.nickname if participant else None,
                                moderator=moderator),
     }
     return render(request, "tm/room.html", context, status=400 if join_errors else 200)
+
+
+def _room_role(participant: Participant | None, moderator: bool, readable: bool) -> str | None:
+    if moderator:
+        return tickets.MODERATOR
+    if participant is not None:
+        return tickets.STUDENT
+    return tickets.VIEWER if readable else None
 
 
 def _teacher_join_values(request: HttpRequest, room: Room) -> dict[str, str]:
@@ -285,7 +297,8 @@ def _reader_page(template: str, mode: str) -> Callable:
         if not can_read(request, room):
             return error_page(request, 403, "This room has a password",
                               "Ask the teacher for the room's share link.")
-        data = page_data(request, room, mode, key=request.GET.get("key", ""))
+        # A viewer, even for the room's teacher: a projector shows no held posts.
+        data = page_data(request, room, mode, tickets.VIEWER, key=request.GET.get("key", ""))
         return render(request, template, {
             "room": room, "stream": visible_messages(room), "page_data": data,
             "room_url": public_url(request, f"/{room.name}"),
@@ -312,7 +325,10 @@ def embed(request: HttpRequest, room: Room) -> HttpResponse:
     response = render(request, "tm/embed.html", {
         "room": room,
         "stream": visible_messages(room) if not room.has_password else [],
-        "page_data": page_data(request, room, "embed", password_required=room.has_password,
+        # A password room's embed follows the room once the student has joined.
+        "page_data": page_data(request, room, "embed",
+                               None if room.has_password else tickets.VIEWER,
+                               password_required=room.has_password,
                                accountable=room.accountable),
     })
     # django-csp: only the room's allowed origins may frame this page.
@@ -408,9 +424,12 @@ def transcript_csv(request: HttpRequest, room: Room, messages: list[Message],
 
 
 # -- analytics --------------------------------------------------------------------------
-def charts_data(scope: str, token: str | None = None) -> dict:
-    """What static/tm/charts.js needs to follow one analytics scope on sotu pulse."""
-    return {"pulse_url": settings.TM_PULSE_URL, "scope": scope, "token": token}
+def charts_data(scope: str, room: Room | None = None) -> dict:
+    """What static/tm/charts.js needs to follow one analytics scope on sotu pulse: a
+    room's charts are its teachers' view, followed with a moderator's ticket."""
+    follow = tickets.issue(room, tickets.MODERATOR) if room is not None else None
+    return {"pulse_url": settings.TM_PULSE_URL, "scope": scope, "follow": follow,
+            "ticket_api": f"/api/v1/rooms/{room.name}/ticket" if room is not None else None}
 
 
 @require_GET

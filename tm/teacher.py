@@ -10,7 +10,6 @@ import functools
 from collections.abc import Callable
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -23,9 +22,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import actions, signing, validation
-from .api import share_key
-from .auth import is_moderator
+from . import actions, tickets, validation
+from .auth import is_moderator, share_key
 from .errors import ApiError
 from .models import Message, MessageStatus, Participant, ProfanityMode, Room, RoomState
 from .pages import (
@@ -136,11 +134,9 @@ def moderate(request: HttpRequest, room: Room) -> HttpResponse:
         "pause_choices": PAUSE_CHOICES,
         "lifetimes": LIFETIMES,
         "profanity_modes": ProfanityMode.choices,
-        "page_data": page_data(request, room, "moderator", moderator=True),
+        "page_data": page_data(request, room, "moderator", tickets.MODERATOR, moderator=True),
         "charts": {"scope": f"room:{room.name}", "title": "Live: what this room is saying"},
-        "charts_data": charts_data(f"room:{room.name}",
-                                   signing.moderator_token(settings.TM_INTERNAL_SECRET,
-                                                           room.name)),
+        "charts_data": charts_data(f"room:{room.name}", room),
     })
 
 

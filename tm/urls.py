@@ -24,6 +24,7 @@ api_v1 = [
     path("rooms", api.rooms),
     path("rooms/<str:room>", api.room_detail),
     path("rooms/<str:room>/join", api.join),
+    path("rooms/<str:room>/ticket", api.ticket),
     path("rooms/<str:room>/participants", api.participants),
     path("rooms/<str:room>/participants/<id:participant_id>/mute", api.mute),
     path("rooms/<str:room>/messages", api.messages),

@@ -78,7 +78,7 @@ def test_a_post_a_deletion_and_a_pause_reach_the_other_page_by_push(
     join_room(student, "live-101", "Ann")
 
     # Both pages hold a WebSocket to the push node.
-    push = live_stack.ekg_url.replace("http://", "ws://") + "/ws/live-101?after="
+    push = live_stack.ekg_url.replace("http://", "ws://") + "/ws/live-101?ticket="
     deadline = time.monotonic() + 5 * TIME_SCALE
     while not all(any(url.startswith(push) for url in frames.urls)
                   for frames in (teacher_frames, student_frames)):
@@ -132,7 +132,7 @@ def test_the_moderation_queue_fills_and_empties_by_push(live_stack: Stack, live_
     moderate.goto("/live-mod/moderate")
     expect(moderate.locator("#queue-empty")).to_be_visible()
     moderate.fill("#set-topic", "half-typed topic")
-    push = live_stack.ekg_url.replace("http://", "ws://") + "/ws/live-mod?after="
+    push = live_stack.ekg_url.replace("http://", "ws://") + "/ws/live-mod?ticket="
     deadline = time.monotonic() + 5 * TIME_SCALE
     while not any(url.startswith(push) for url in moderate_frames.urls):
         assert time.monotonic() < deadline, moderate_frames.urls
@@ -191,7 +191,7 @@ def test_a_page_whose_network_blocks_websockets_follows_by_server_sent_events(
     student.on("request", lambda request: streams.append(request.url)
                if request.resource_type == "eventsource" else None)
     join_room(student, "live-sse", "Ann")
-    sse = f"{live_stack.ekg_url}/sse/live-sse?after="
+    sse = f"{live_stack.ekg_url}/sse/live-sse?ticket="
     deadline = time.monotonic() + 5 * TIME_SCALE
     while not any(url.startswith(sse) for url in streams):
         assert time.monotonic() < deadline, streams
@@ -251,7 +251,7 @@ def test_a_page_whose_push_node_dies_moves_to_the_other_one(two_node_stack: Stac
         expect(stream_message(student, "After the move")).to_be_visible(
             timeout=PUSH_WAIT_MS + 5000)
         expect(stream_message(student, "While it was down")).to_be_visible()
-        moved = other.url.replace("http://", "ws://") + "/ws/live-nodes?after="
+        moved = other.url.replace("http://", "ws://") + "/ws/live-nodes?ticket="
         assert any(url.startswith(moved) for url in frames.urls[opened_before:]), frames.urls
         texts = student.locator("#stream li.msg:not(.pending)").all_inner_texts()
         assert sum("While it was down" in text for text in texts) == 1, texts
@@ -260,3 +260,45 @@ def test_a_page_whose_push_node_dies_moves_to_the_other_one(two_node_stack: Stac
         for node in stack.ekgs:
             if node.process is None or node.process.poll() is not None:
                 node.start()
+
+
+def test_a_password_rooms_embed_follows_nothing_until_the_password_is_given(
+        live_stack: Stack, live_context, shot):
+    """The embed of a password room used to follow the room before anyone joined; the
+    push node now needs a ticket, and the page gets one only with its join answer."""
+    owner = live_stack.create_room("live-secret", password="hunter2")
+    classmate = live_stack.tm.join("live-secret", "Bo", password="hunter2")
+    live_stack.tm.post(classmate, "live-secret", "Before you joined")
+    page = live_context().new_page()
+    frames = Frames(page)
+    streams: list[str] = []
+    page.on("request", lambda request: streams.append(request.url)
+            if "/ticket" in request.url or request.resource_type == "eventsource" else None)
+    page.goto("/live-secret/embed")
+    expect(page.locator("#embed-password")).to_be_visible()
+    page.wait_for_timeout(1000 * TIME_SCALE)  # time enough for a page that would connect
+    assert frames.urls == [] and streams == []
+    assert "Before you joined" not in page.content()
+    expect(page.locator("#empty-state")).to_contain_text("join to read")
+    shot(page, "embed-password-before-join")
+
+    page.fill("#embed-nickname", "Ann")
+    page.fill("#embed-password", "wrong")
+    page.get_by_role("button", name="Join").click()
+    expect(page.locator("#embed-join-error")).not_to_be_empty()
+    assert frames.urls == []
+    page.fill("#embed-password", "hunter2")
+    page.get_by_role("button", name="Join").click()
+    expect(page.locator("#compose-text")).to_be_visible()
+    # Joined: it reads what it did not show, and follows with the join answer's ticket.
+    expect(stream_message(page, "Before you joined")).to_be_visible()
+    push = live_stack.ekg_url.replace("http://", "ws://") + "/ws/live-secret?ticket=ft1."
+    deadline = time.monotonic() + 5 * TIME_SCALE
+    while not any(url.startswith(push) for url in frames.urls):
+        assert time.monotonic() < deadline, frames.urls
+        page.wait_for_timeout(20)
+    live_stack.tm.post(classmate, "live-secret", "After you joined")
+    expect(stream_message(page, "After you joined")).to_be_visible(timeout=PUSH_WAIT_MS)
+    assert frames.saw("After you joined")
+    shot(page, "embed-password-after-join")
+    assert owner.token

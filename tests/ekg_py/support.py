@@ -43,6 +43,24 @@ def make_event(room: str, seq: int, event_type: str = events.MESSAGE_CREATED,
     return events.make(event_type, room, seq, data, EPOCH + timedelta(milliseconds=seq))
 
 
+# When the tests' rooms were created (their tickets' incarnation): before every event.
+INCARNATION = EPOCH - timedelta(hours=1)
+
+
+def ticket(room: str, role: str = "student", incarnation: datetime = INCARNATION,
+           **kwargs: Any) -> str:
+    """A follow ticket for `room`, as tm signs it (tm/tickets.py)."""
+    return signing.follow_ticket(SECRET, room, signing.incarnation_ms(incarnation), role,
+                                 **kwargs)
+
+
+def stream_url(base: str, kind: str, room: str, after: int | None = None,
+               role: str = "student", incarnation: datetime = INCARNATION) -> str:
+    """A browser stream's URL (kind "ws" or "sse") with a ticket, as the pages build it."""
+    url = f"{base}/{kind}/{room}?ticket={ticket(room, role, incarnation)}"
+    return url if after is None else f"{url}&after={after}"
+
+
 def event_path(room: str) -> str:
     return f"/internal/rooms/{room}/events"
 
@@ -64,6 +82,16 @@ async def post_event(session: aiohttp.ClientSession, base: str, event: Any = Non
     if signature is not None:
         headers[signing.HEADER] = signature
     async with session.post(base + path, data=body, headers=headers) as response:
+        return response.status, await response.json(content_type=None)
+
+
+async def delete_room(session: aiohttp.ClientSession, base: str, room: str,
+                      deleted_at: datetime) -> tuple[int, Any]:
+    """tm's signed DELETE /internal/rooms/<room>, as reflektor replays it."""
+    path = f"/internal/rooms/{room}"
+    body = events.deletion_body(deleted_at)
+    headers = {signing.HEADER: signing.sign(SECRET, "DELETE", path, body)}
+    async with session.delete(base + path, data=body, headers=headers) as response:
         return response.status, await response.json(content_type=None)
 
 

@@ -13,7 +13,7 @@ import pytest
 from tests.support.memcached_server import free_port
 from tm import events, signing
 
-from .support import SECRET, UNIT, eventually
+from .support import SECRET, UNIT, eventually, stream_url
 
 PATH = "/internal/presence"
 
@@ -41,7 +41,7 @@ class PresenceWatcher:
 
     @classmethod
     async def open(cls, session: aiohttp.ClientSession, base: str, room: str):
-        return cls(await session.ws_connect(f"{base}/ws/{room}"))
+        return cls(await session.ws_connect(stream_url(base, "ws", room)))
 
     async def count_is(self, expected: int) -> bool:
         try:

@@ -32,6 +32,7 @@ class RecordingSink:
         self.stalled = stalled
         self.sent: list[dict] = []
         self.evicted: tuple[int, str] | None = None
+        self.ended: tuple[int, str] | None = None
         self.wakes = 0
         self.hurries = 0
 
@@ -43,6 +44,9 @@ class RecordingSink:
 
     def evict(self, code: int, reason: str) -> None:
         self.evicted = (code, reason)
+
+    def end(self, code: int, reason: str) -> None:
+        self.ended = (code, reason)
 
     def flush(self) -> list[dict]:
         """What a writer task does: take the queue in one batch and write it."""
@@ -249,15 +253,53 @@ def test_a_client_of_a_new_room_never_gets_the_old_rooms_events_replayed():
     registry = Registry(clock=FakeClock())
     for seq in (1, 2, 3):
         registry.publish(_event_at("bio", seq, f"2026-11-23T10:00:0{seq}.000Z", "old"))
-    # The new bio has no event yet; its page says when it was created.
-    sink = connect(registry, "bio", after=0, created="2026-11-23T11:00:00.000Z")
+    # The new bio has no event yet; its ticket says when it was created.
+    sink = connect(registry, "bio", after=0, incarnation="2026-11-23T11:00:00.000Z")
     assert [m for m in sink.flush() if m.get("data", {}).get("text") == "old"] == []
     assert sink.sent[0]["type"] == "resync"  # nothing held: read the history from tm
     registry.publish(_event_at("bio", 1, "2026-11-23T11:00:05.000Z", "new"))
     assert [m["data"]["text"] for m in sink.flush() if "seq" in m] == ["new"]
     # The same room's own clients keep their replay.
-    again = connect(registry, "bio", after=0, created="2026-11-23T11:00:00.000Z")
+    again = connect(registry, "bio", after=0, incarnation="2026-11-23T11:00:00.000Z")
     assert [m["data"]["text"] for m in again.flush() if "seq" in m] == ["new"]
+
+
+OLD, NEW = "2026-11-23T09:00:00.000Z", "2026-11-23T11:00:00.000Z"
+
+
+def test_a_newer_incarnation_ends_the_older_ones_connections_and_refuses_its_tickets():
+    registry = Registry(clock=FakeClock())
+    assert registry.admit("bio", OLD) is None
+    old = connect(registry, "bio", incarnation=OLD)
+    assert registry.admit("bio", NEW) is None
+    new = connect(registry, "bio", incarnation=NEW)
+    assert old.ended == (rooms.CLOSE_ROOM_GONE, rooms.ROOM_GONE_REASON)
+    assert old.flush()[-1] == {"type": "gone", "room": "bio"}
+    assert new.ended is None and registry.local_count("bio") == 1
+    assert registry.admit("bio", OLD) == "this room was deleted and its name taken again"
+    assert registry.admit("bio", NEW) is None
+    assert registry.admit("chem", OLD) is None  # other names are other rooms
+    heard = len(old.flush())
+    registry.publish(_event_at("bio", 1, "2026-11-23T11:00:05.000Z", "new"))
+    assert "gone" not in [m["type"] for m in new.flush()]
+    assert old.flush()[heard:] == []  # it hears nothing more
+    assert registry.stats()["refused_incarnations"] == 1
+
+
+def test_a_deletion_ends_the_deleted_rooms_connections_and_refuses_its_tickets():
+    registry = Registry(clock=FakeClock())
+    old = connect(registry, "bio", incarnation=OLD)
+    registry.publish(_event_at("bio", 1, "2026-11-23T09:30:00.000Z", "old"))
+    assert registry.forget_room("bio", "2026-11-23T10:00:00.000Z")
+    assert old.ended == (rooms.CLOSE_ROOM_GONE, rooms.ROOM_GONE_REASON)
+    assert old.flush()[-1] == {"type": "gone", "room": "bio"}
+    assert registry.admit("bio", OLD) == "this room was deleted"
+    assert registry.admit("bio", NEW) is None  # made again after the deletion
+    new = connect(registry, "bio", incarnation=NEW)
+    # An announcement that comes late, after the new room's first follower, spares it.
+    assert not registry.forget_room("bio", "2026-11-23T10:00:00.000Z")
+    assert new.ended is None
+    assert registry.stats()["streams_ended"] == 1 and registry.local_count("bio") == 1
 
 
 # -- deleted messages are not replayed -----------------------------------------------

@@ -43,6 +43,7 @@ class Api:
         """Create a room; returns the owner key (a moderator's bearer token)."""
         status, body = await self.call("POST", "/rooms", body={"name": room, **fields})
         assert status == 201, body
+        self.stack.owner_keys[room] = body["owner_key"]  # for moderators' tickets
         return body["owner_key"]
 
     async def join(self, room: str, nickname: str) -> str:
@@ -95,10 +96,10 @@ async def follow(session: aiohttp.ClientSession, stack: Stack, room: str, *,
                  **options: Any) -> list[LiveClient]:
     """Start clients (WebSocket, SSE, moderator WebSocket) and wait until all are live."""
     specs = ([("ws", None)] * ws + [("sse", None)] * sse
-             + [("ws", stack.moderator_token(room))] * moderators)
+             + [("ws", stack.owner_key(room))] * moderators)
     clients = [LiveClient(session, stack.tm_url, stack.ekg_url, room, name=f"{kind}-{i}",
-                          transport=kind, token=token, **options)
-               for i, (kind, token) in enumerate(specs)]
+                          transport=kind, auth=auth, **options)
+               for i, (kind, auth) in enumerate(specs)]
     await asyncio.gather(*(client.start() for client in clients))
     async with asyncio.timeout(10 * UNIT):
         await asyncio.gather(*(client.settled() for client in clients))

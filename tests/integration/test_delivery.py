@@ -75,7 +75,7 @@ def test_every_client_gets_every_event_once_in_seq_order(stack: Stack, room_name
 
 def test_held_posts_reach_moderators_and_others_get_a_skip(stack: Stack, room_name: str):
     """In a moderated room, a held post is `message.pending` for moderator connections
-    (token from tm.signing.moderator_token) and `skip` with the same seq for everyone
+    (their follow ticket, from tm, says moderator) and `skip` with the same seq for everyone
     else, whose seq count stays unbroken; approving shows it to all, deleting and
     rejecting take it away."""
 
@@ -86,8 +86,9 @@ def test_held_posts_reach_moderators_and_others_get_a_skip(stack: Stack, room_na
             student = await api.join(room_name, "ann")
             clients = await follow(session, stack, room_name, ws=2, sse=2, moderators=2,
                                    check_interval=None)
-            moderators = [c for c in clients if c.token]
-            others = [c for c in clients if not c.token]
+            moderators = [c for c in clients if c.ticket_role == "moderator"]
+            others = [c for c in clients if c.ticket_role != "moderator"]
+            assert len(moderators) == 2 and {c.ticket_role for c in others} == {"viewer"}
             held = [await api.posted(room_name, student, f"held {i}") for i in range(5)]
             assert {m["status"] for m in held} == {"pending"}
             for message in held[:3]:

@@ -113,10 +113,10 @@ class RoomMachine(RuleBasedStateMachine):
         return asyncio.get_running_loop().create_task(read())
 
     def _start_client(self, transport: str, moderator: bool = False) -> None:
-        token = self.stack.moderator_token(self.room) if moderator else None
+        auth = self.stack.owner_key(self.room) if moderator else None
         client = LiveClient(self.session, self.stack.tm_url, self.stack.ekg_url, self.room,
                             name=f"{transport}-{len(self.clients)}", transport=transport,
-                            token=token, check_interval=None)
+                            auth=auth, check_interval=None)
 
         async def start() -> None:
             await client.start()
@@ -222,7 +222,7 @@ class RoomMachine(RuleBasedStateMachine):
             shown = self.loop.run(self._view(client))
             assert shown["visible"] == api_view, client.name
             assert (shown["topic"], shown["state"]) == (room["topic"], room["state"])
-            if client.token:
+            if client.ticket_role == "moderator":
                 assert shown["pending"] == self.pending, client.name
             else:
                 assert shown["pending"] == set()

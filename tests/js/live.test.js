@@ -101,6 +101,7 @@ test("after five minutes on SSE the next reconnect tries WebSocket again", () =>
   try {
     const follower = new Follower({
       pushUrls: ["http://push.example"], room: "r", after: 0,
+      follow: { ticket: "t", expires_in: 600 },
       onEvent: () => {}, onOther: () => {}, onStatus: () => {},
       fill: () => Promise.resolve(0), checkSeq: () => Promise.resolve(0),
     });
@@ -118,14 +119,89 @@ test("after five minutes on SSE the next reconnect tries WebSocket again", () =>
   }
 });
 
-test("the push URL carries after, the moderator token and when the room was created", () => {
+test("the push URL carries the follow ticket and after", () => {
   const { Follower } = require("../../tm/static/tm/live.js");
-  const f = new Follower({ pushUrls: ["http://push"], room: "bio", after: 7, token: "a b",
-                           created: "2026-11-23T10:00:00.000Z" });
-  assert.strictEqual(f.query(),
-    "?after=7&token=a%20b&created=2026-11-23T10%3A00%3A00.000Z");
-  const plain = new Follower({ pushUrls: ["http://push"], room: "bio", after: 0 });
-  assert.strictEqual(plain.query(), "?after=0");
+  const f = new Follower({ pushUrls: ["http://push"], room: "bio", after: 7,
+                           follow: { ticket: "ft1.bio.1.student.9.a b", expires_in: 600 } });
+  assert.strictEqual(f.query(), "?ticket=ft1.bio.1.student.9.a%20b&after=7");
+});
+
+test("a ticket is renewed before it runs out, and after a failed open once not new", async () => {
+  const { TicketHolder } = require("../../tm/static/tm/live.js");
+  let now = 1000000;
+  let renewals = 0;
+  const holder = new TicketHolder({ ticket: "first", expires_in: 600 }, () => {
+    renewals += 1;
+    return Promise.resolve({ ticket: "fresh-" + renewals, expires_in: 600 });
+  }, () => now);
+  assert.strictEqual(await holder.get(), "first");
+  holder.failed(); // a node down: a brand-new ticket is kept
+  assert.strictEqual(await holder.get(), "first");
+  now += 31 * 1000; // not new any more: maybe it is what the node refused
+  assert.strictEqual(await holder.get(), "fresh-1");
+  now += 539 * 1000; // 60 s before the end of its 600
+  assert.ok(holder.fresh());
+  now += 2 * 1000;
+  assert.ok(!holder.fresh());
+  assert.strictEqual(await holder.get(), "fresh-2");
+  const none = new TicketHolder(null, null);
+  assert.ok(!none.fresh());
+  await assert.rejects(none.get());
+});
+
+test("a follower without a fresh ticket gets one before it connects", async () => {
+  const { Follower } = require("../../tm/static/tm/live.js");
+  const opened = [];
+  global.WebSocket = function (url) { opened.push(url); this.close = () => {}; };
+  try {
+    const follower = new Follower({
+      pushUrls: ["http://a.example"], room: "r", after: 2, follow: null,
+      renewTicket: () => Promise.resolve({ ticket: "t1", expires_in: 600 }),
+      onEvent: () => {}, onOther: () => {}, onStatus: () => {},
+      fill: () => Promise.resolve(2), checkSeq: () => Promise.resolve(2),
+    });
+    follower.connect();
+    assert.deepStrictEqual(opened, []); // waits for the ticket
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepStrictEqual(opened, ["ws://a.example/ws/r?ticket=t1&after=2"]);
+    follower.stop();
+  } finally {
+    delete global.WebSocket;
+  }
+});
+
+test("a room that is gone stops the follower and tells the page", async () => {
+  const { Follower } = require("../../tm/static/tm/live.js");
+  const sockets = [];
+  global.WebSocket = function () { sockets.push(this); this.close = () => {}; };
+  try {
+    let gone = 0;
+    const follower = new Follower({
+      pushUrls: ["http://a.example"], room: "r", after: 0,
+      follow: { ticket: "t", expires_in: 600 }, onGone: () => { gone += 1; },
+      onEvent: () => {}, onOther: () => {}, onStatus: () => {},
+      fill: () => Promise.resolve(0), checkSeq: () => Promise.resolve(0),
+    });
+    follower.connect();
+    sockets[0].onopen();
+    sockets[0].onmessage({ data: JSON.stringify({ type: "gone", room: "r" }) });
+    assert.strictEqual(gone, 1);
+    assert.ok(follower.stopped);
+    // A renewal that finds the room gone (410) does the same.
+    const later = new Follower({
+      pushUrls: ["http://a.example"], room: "r", after: 0, follow: null,
+      renewTicket: () => Promise.reject(Object.assign(new Error("410"), { gone: true })),
+      onGone: () => { gone += 1; },
+      onEvent: () => {}, onOther: () => {}, onStatus: () => {},
+      fill: () => Promise.resolve(0), checkSeq: () => Promise.resolve(0),
+    });
+    later.connect();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.strictEqual(gone, 2);
+    assert.strictEqual(sockets.length, 1);
+  } finally {
+    delete global.WebSocket;
+  }
 });
 
 test("a node that cannot be reached or is shutting down is left for the next one", () => {
@@ -143,7 +219,7 @@ test("a node that cannot be reached or is shutting down is left for the next one
   try {
     const follower = new Follower({
       pushUrls: ["http://a.example/", "http://b.example", "http://c.example"], room: "r",
-      after: 3, onEvent: () => {}, onOther: () => {}, onStatus: () => {},
+      after: 3, follow: { ticket: "t", expires_in: 600 }, onEvent: () => {}, onOther: () => {}, onStatus: () => {},
       fill: () => Promise.resolve(3), checkSeq: () => Promise.resolve(3),
     });
     follower.urlIndex = 0;
@@ -158,8 +234,8 @@ test("a node that cannot be reached or is shutting down is left for the next one
     sockets[2].onclose(); // was open: a dropped connection, same node again
     timers.shift()();
     assert.deepStrictEqual(opened, [
-      "ws://a.example/ws/r?after=3", "ws://b.example/ws/r?after=3",
-      "ws://c.example/ws/r?after=3", "ws://c.example/ws/r?after=3"]);
+      "ws://a.example/ws/r?ticket=t&after=3", "ws://b.example/ws/r?ticket=t&after=3",
+      "ws://c.example/ws/r?ticket=t&after=3", "ws://c.example/ws/r?ticket=t&after=3"]);
   } finally {
     delete global.WebSocket;
     global.setTimeout = realSetTimeout;

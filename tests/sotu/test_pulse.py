@@ -123,7 +123,7 @@ def test_sse_viewers_get_the_same_stream(pulse, stores, name):
     run(scenario())
 
 
-def test_unlisted_origins_bad_scopes_and_room_scopes_without_a_token_are_refused(
+def test_unlisted_origins_bad_scopes_and_room_scopes_without_a_moderators_ticket_are_refused(
         pulse, name):
     room = f"bio-{name}"
 
@@ -138,11 +138,13 @@ def test_unlisted_origins_bad_scopes_and_room_scopes_without_a_token_are_refused
                     assert r.status == 404
             async with session.get(f"{pulse.url}/sse/room:{room}") as r:
                 assert r.status == 403
-            wrong = signing.moderator_token(SECRET, f"other-{name}")
-            async with session.get(f"{pulse.url}/sse/room:{room}?token={wrong}") as r:
-                assert r.status == 403
-            token = signing.moderator_token(SECRET, room)
-            ws = await session.ws_connect(f"{pulse.url}/ws/room:{room}?token={token}",
+            # Another room's ticket, and a student's (the charts are the teacher's view).
+            for wrong in (signing.follow_ticket(SECRET, f"other-{name}", 1, "moderator"),
+                          signing.follow_ticket(SECRET, room, 1, "student")):
+                async with session.get(f"{pulse.url}/sse/room:{room}?ticket={wrong}") as r:
+                    assert r.status == 403
+            ticket = signing.follow_ticket(SECRET, room, 1, "moderator")
+            ws = await session.ws_connect(f"{pulse.url}/ws/room:{room}?ticket={ticket}",
                                           headers={"Origin": ORIGIN})
             assert (await next_message(ws))["scope"] == f"room:{room}"
             await ws.close()

@@ -12,6 +12,11 @@ prove about it holds for the pages too:
   open that failed; honours `resync` (fill from tm's history API) and `reconnect`
   (come back after the delay, to the next node); fills on a gap; checks the room's
   seq periodically (GET /api/v1/rooms/<room>) and fills when the room is ahead.
+  It follows with a ticket from tm (POST /api/v1/rooms/<room>/ticket, with `auth` as
+  its bearer token: a participant's token, an owner key for a moderator, none for a
+  viewer of a room without a password), renewed before a connect when it is about to
+  run out or, after an open that failed, when it is not brand new (live.js
+  TicketHolder); a `gone` message ends the following for good (the page reloads).
   A fill reads `GET /messages?after=N&limit=L` page by page (`has_more`), removes the
   `deleted` ids and adds the messages it does not show yet, then refreshes the room.
 
@@ -41,6 +46,8 @@ import aiohttp
 
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=10)
 NETWORK_ERRORS = (aiohttp.ClientError, OSError, TimeoutError, ValueError)
+TICKET_MARGIN_SECONDS = 60.0  # live.js TICKET_MARGIN_MS
+TICKET_SUSPECT_SECONDS = 30.0  # live.js TICKET_SUSPECT_MS
 
 
 class SeqTracker:
@@ -99,7 +106,7 @@ class LiveClient:
     def __init__(self, session: aiohttp.ClientSession, tm_url: str,
                  push_url: str | list[str], room: str, *, name: str = "client",
                  transport: str = "ws",
-                 token: str | None = None, check_interval: float | None = 1.0,
+                 auth: str | None = None, check_interval: float | None = 1.0,
                  backoff_base: float = 0.05, backoff_cap: float = 1.0,
                  max_reconnect_delay: float = 0.5, history_limit: int = 500,
                  answer_delay: float = 0.0):
@@ -113,7 +120,14 @@ class LiveClient:
         self.room = room
         self.name = name
         self.use_sse = transport == "sse"
-        self.token = token
+        self.auth = auth
+        # The follow ticket (live.js TicketHolder): when it came, how long it lasts.
+        self.ticket: str | None = None
+        self.ticket_role: str | None = None
+        self._ticket_at = 0.0
+        self._ticket_life = 0.0
+        self._ticket_suspect = False
+        self.gone = False  # the node said the room is gone
         self.check_interval = check_interval
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -122,7 +136,6 @@ class LiveClient:
         # A slow network: every answer from tm arrives this long after tm wrote it.
         self.answer_delay = answer_delay
         self.tracker = SeqTracker(0)
-        self.created: str | None = None  # when the room was created (live.js `created`)
         # What the page shows: messages by id, the room's topic and state.
         self.messages: dict[int, dict] = {}
         self.topic: str | None = None
@@ -142,6 +155,7 @@ class LiveClient:
         self._attempt = 0
         self._ws_failures_before_open = 0
         self._reconnect_delay: float | None = None
+        self._last_heard = 0.0  # loop time of the last message or connect
         self._conn: Any = None
         self._filling: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -195,9 +209,13 @@ class LiveClient:
     def filling(self) -> bool:
         return self._filling is not None and not self._filling.done()
 
-    async def settled(self) -> None:
-        """Connected, and no history read under way (e.g. the resync a new room gets)."""
-        while not self.connected.is_set() or self.filling:
+    async def settled(self, quiet: float = 0.05) -> None:
+        """Connected, no history read under way (e.g. the resync a new room gets), and
+        nothing heard for `quiet` seconds: what the node sends at connect (a resync, a
+        replay) may land just after the handshake, and must not count as later news."""
+        loop = asyncio.get_running_loop()
+        while (not self.connected.is_set() or self.filling
+               or loop.time() - self._last_heard < quiet):
             await asyncio.sleep(0.01)
 
     # -- what the page shows -----------------------------------------------------------
@@ -253,18 +271,46 @@ class LiveClient:
         self._node = (self._node + 1) % len(self.push_urls)
 
     def _query(self) -> str:
-        query = f"?after={self.tracker.last}"
-        if self.token:
-            query += "&token=" + quote(self.token, safe="")
-        if self.created:
-            query += "&created=" + quote(self.created, safe="")
-        return query
+        return f"?ticket={quote(self.ticket or '', safe='')}&after={self.tracker.last}"
+
+    def _ticket_fresh(self) -> bool:
+        """live.js TicketHolder.fresh: there is one, not about to run out, and not
+        suspect after a failed open unless it is brand new."""
+        if not self.ticket:
+            return False
+        age = asyncio.get_running_loop().time() - self._ticket_at
+        if self._ticket_suspect and age > TICKET_SUSPECT_SECONDS:
+            return False
+        return age < self._ticket_life - TICKET_MARGIN_SECONDS
+
+    async def _renew_ticket(self) -> None:
+        await self.online.wait()
+        headers = {"Accept": "application/json"}
+        if self.auth:
+            headers["Authorization"] = f"Bearer {self.auth}"
+        self.stats["tickets"] += 1
+        async with self.session.post(f"{self.tm_url}/api/v1/rooms/{quote(self.room)}/ticket",
+                                     headers=headers, timeout=HTTP_TIMEOUT) as response:
+            if response.status in (404, 410):
+                self.gone = True
+            if response.status != 200:
+                raise aiohttp.ClientResponseError(response.request_info, (),
+                                                  status=response.status)
+            body = await response.json()
+        self.ticket, self.ticket_role = body["ticket"], body["role"]
+        self._ticket_at = asyncio.get_running_loop().time()
+        self._ticket_life = body["expires_in"]
+        self._ticket_suspect = False
 
     async def _follow(self) -> None:
-        while not self._stopped:
+        while not self._stopped and not self.gone:
             await self.online.wait()
             self._reconnect_delay = None
             try:
+                if not self._ticket_fresh():
+                    await self._renew_ticket()
+                if self.gone:
+                    return
                 if self.use_sse:
                     await self._run_sse()
                 else:
@@ -283,6 +329,7 @@ class LiveClient:
             await asyncio.sleep(delay)
 
     def _opened(self, conn: Any) -> None:
+        self._last_heard = asyncio.get_running_loop().time()
         self._conn = conn
         self._attempt = 0
         self.stats["connects"] += 1
@@ -293,6 +340,7 @@ class LiveClient:
         try:
             ws = await self.session.ws_connect(url, autoping=True)
         except NETWORK_ERRORS:
+            self._ticket_suspect = True
             self._next_node()  # this one is down or unreachable: try another
             # Blocked by a proxy or firewall, says live.js: after two tries, use SSE.
             self._ws_failures_before_open += 1
@@ -317,10 +365,13 @@ class LiveClient:
         try:
             response = await self.session.get(url, timeout=aiohttp.ClientTimeout(total=None))
         except NETWORK_ERRORS:
+            self._ticket_suspect = True
             self._next_node()
             raise
         async with response:
             if response.status != 200:
+                self.stats[f"refused_{response.status}"] += 1
+                self._ticket_suspect = True
                 self._next_node()
                 raise aiohttp.ClientResponseError(response.request_info, (),
                                                   status=response.status)
@@ -341,11 +392,17 @@ class LiveClient:
                 self._conn = None
 
     def _receive(self, text: str) -> None:
+        self._last_heard = asyncio.get_running_loop().time()
         event = json.loads(text)
         kind = event.get("type")
         if kind == "resync":
             self.stats["resyncs"] += 1
             self._fill()
+            return
+        if kind == "gone":
+            self.stats["gone"] += 1
+            self.gone = True
+            self._reconnect_delay = 0.0  # leave the read loop; _follow ends
             return
         if kind == "reconnect":
             self.stats["reconnect_messages"] += 1
@@ -409,7 +466,6 @@ class LiveClient:
     async def _refresh_room(self) -> None:
         with contextlib.suppress(*NETWORK_ERRORS):
             room = await self._get(f"/rooms/{quote(self.room)}")
-            self.created = room["created_at"]  # page_data's `created`
             self._apply_room(room, room["seq"])
 
     async def _check_loop(self) -> None:

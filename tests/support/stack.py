@@ -28,8 +28,6 @@ from pathlib import Path
 
 import requests
 
-from tm import signing
-
 from .memcached_server import free_port
 from .services import PYTHON, ROOT, Service, wait_until
 from .tm_server import ApiSession, TmServer, running_tm
@@ -58,6 +56,7 @@ class Stack:
     relay: subprocess.Popen
     relay_log_path: Path
     ekgs: list[Service] = dataclasses.field(default_factory=list)  # every push node
+    owner_keys: dict[str, str] = dataclasses.field(default_factory=dict)  # room -> key
 
     @property
     def tm_url(self) -> str:
@@ -74,14 +73,18 @@ class Stack:
     # -- rooms and people --------------------------------------------------------
     def create_room(self, name: str, **fields) -> ApiSession:
         """Create a room; returns its owner's (moderator's) API client."""
-        return self.tm.create_room(name, **fields)[1]
+        owner = self.tm.create_room(name, **fields)[1]
+        assert owner.token is not None
+        self.owner_keys[name] = owner.token
+        return owner
 
     def join(self, room: str, nickname: str) -> ApiSession:
         return self.tm.join(room, nickname)
 
-    def moderator_token(self, room: str) -> str:
-        """The push token tm hands a room's moderators (signed with the shared secret)."""
-        return signing.moderator_token(self.secret, room)
+    def owner_key(self, room: str) -> str:
+        """The owner key of a room this stack created: a client that asks tm for its
+        follow ticket with it follows as a moderator."""
+        return self.owner_keys[room]
 
     def api(self, path: str) -> str:
         return f"{self.tm.url}/api/v1{path}"

@@ -70,10 +70,11 @@ class TmServer:
         assert response.status_code == 201, response.text
         return response.json(), ApiSession(response.json()["owner_key"])
 
-    def join(self, room: str, nickname: str) -> ApiSession:
-        """Join as a student through the API; returns a client holding the token."""
+    def join(self, room: str, nickname: str, **fields) -> ApiSession:
+        """Join as a student through the API (`password=` for a password room);
+        returns a client holding the token."""
         response = requests.post(f"{self.url}/api/v1/rooms/{room}/join",
-                                 json={"nickname": nickname}, timeout=10)
+                                 json={"nickname": nickname, **fields}, timeout=10)
         assert response.status_code == 201, response.text
         return ApiSession(response.json()["token"])
 

@@ -244,10 +244,14 @@ def test_a_missing_room_is_404(ann, path):
         assert_error(ann.get(path), 404, "room_not_found")
 
 
-def test_a_deleted_room_is_404(ann, moderator):
+def test_a_deleted_room_has_ended_410_and_a_room_that_never_was_is_404(ann, moderator, api):
     assert moderator.delete("/api/v1/rooms/bio-101").status_code == 204
     with unchanged():
-        assert_error(post(ann, "hello"), 404, "room_not_found")
+        assert_error(post(ann, "hello"), 410, "room_ended")
+    assert_error(api.get("/api/v1/rooms/bio-101/messages"), 410, "room_ended")
+    assert_error(api.get("/api/v1/rooms/never-was/messages"), 404, "room_not_found")
+    assert api.get("/bio-101").status_code == 410
+    assert api.get("/never-was").status_code == 404
 
 
 # -- tokens -------------------------------------------------------------------------------

@@ -322,8 +322,8 @@ def test_delete_removes_the_room_and_everything_in_it(room, join, moderator, api
     assert moderator.delete(ROOM).status_code == 204
     for model in (Room, Participant, Message, Event):
         assert not model.objects.exists()
-    assert_error(api.get(ROOM), 404, "room_not_found")
-    assert_error(moderator.delete(ROOM), 404, "room_not_found")
+    assert_error(api.get(ROOM), 410, "room_ended")
+    assert_error(moderator.delete(ROOM), 410, "room_ended")
 
 
 # -- analytics settings (read by the sotu collector) ---------------------------------

@@ -21,7 +21,8 @@ def test_the_event_dashboard_follows_the_event_scope(settings):
     assert response.status_code == 200
     html = response.content.decode()
     assert _charts_config(html) == {"pulse_url": "http://127.0.0.1:8401",
-                                    "scope": "event:sotu", "token": None}
+                                    "scope": "event:sotu", "follow": None,
+                                    "ticket_api": None}
     assert 'action="/join"' in html
     assert "<iframe" not in html
 
@@ -53,4 +54,7 @@ def test_a_teacher_sees_their_rooms_charts_only_when_analytics_is_on(make_room, 
     config = _charts_config(teacher.get("/chem-3/moderate").content.decode())
     assert config["scope"] == "room:chem-3"
     from tm import signing
-    assert signing.check_moderator_token(settings.TM_INTERNAL_SECRET, config["token"], "chem-3")
+    ticket, why = signing.check_follow_ticket(settings.TM_INTERNAL_SECRET,
+                                              config["follow"]["ticket"], "chem-3")
+    assert ticket is not None and ticket.moderator, why
+    assert config["ticket_api"] == "/api/v1/rooms/chem-3/ticket"

@@ -107,7 +107,7 @@ def test_real_names_show_only_in_the_teachers_transcript(make_room, join, browse
 
 
 def test_password_rooms_are_private_except_through_the_share_link(make_room, browser):
-    from tm.api import share_key
+    from tm.auth import share_key
 
     make_room("secret", password="hunter2")
     assert browser.get("/secret/read").status_code == 403

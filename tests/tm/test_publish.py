@@ -168,6 +168,20 @@ def test_deleting_a_room_tells_the_push_nodes_and_the_collector_signed(
     assert deletion.announced_at is not None
 
 
+def test_a_name_taken_again_after_expiry_announces_the_old_rooms_deletion(
+        ann, receiver, settings):
+    settings.TM_REFLEKTOR_URLS = [receiver.url]
+    room, _ = ann
+    Room.objects.filter(pk=room.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    new_room, _ = actions.create_room(name=room.name, lifetime=3600)
+    deletion = RoomDeletion.objects.get(name=room.name)
+    assert receiver.deletions == [(f"/internal/rooms/{room.name}",
+                                   {"deleted_at": events.iso_utc(deletion.deleted_at)})]
+    # Announced as deleted before the new room was made: nodes keep the new one.
+    assert deletion.deleted_at <= new_room.created_at
+    assert not Participant.objects.filter(room_id=room.pk).exists()
+
+
 def test_a_deletion_no_reflektor_took_is_announced_by_the_relay(ann, receiver, settings):
     settings.TM_REFLEKTOR_URLS = [_dead_url()]
     room, _ = ann

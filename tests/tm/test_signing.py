@@ -1,8 +1,11 @@
 """Internal-call signatures: what both ends of tm -> reflektor -> ekg/sotu compute."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from tm import signing
+from tm.events import iso_utc
 
 SECRET = "s3cret"
 BODY = b'{"v":1}'
@@ -40,13 +43,61 @@ def test_no_secret_means_no_signing():
     assert signing.verify("", "t=1,v1=x", "POST", "/", b"") is not None
 
 
-def test_moderator_tokens_are_per_room_and_expire():
-    token = signing.moderator_token(SECRET, "bio-101", now=NOW, ttl=60)
-    assert signing.check_moderator_token(SECRET, token, "bio-101", now=NOW + 59)
-    assert not signing.check_moderator_token(SECRET, token, "bio-101", now=NOW + 61)
-    assert not signing.check_moderator_token(SECRET, token, "chem-1", now=NOW)
-    assert not signing.check_moderator_token("other", token, "bio-101", now=NOW)
-    forged = token[:-1] + ("0" if token[-1] != "0" else "1")
-    assert not signing.check_moderator_token(SECRET, forged, "bio-101", now=NOW)
-    for junk in (None, "", "bio-101", "bio-101.x.y", "a.b"):
-        assert not signing.check_moderator_token(SECRET, junk, "bio-101", now=NOW)
+CREATED = datetime(2026, 11, 23, 10, 0, 0, 123456, tzinfo=UTC)
+
+
+def test_follow_tickets_carry_room_incarnation_role_and_expiry():
+    incarnation = signing.incarnation_ms(CREATED)
+    ticket = signing.follow_ticket(SECRET, "bio-101", incarnation, "moderator", now=NOW,
+                                   ttl=60)
+    found, why = signing.check_follow_ticket(SECRET, ticket, "bio-101", now=NOW + 59)
+    assert why == "" and found == signing.Ticket("bio-101", incarnation, "moderator",
+                                                 int(NOW) + 60)
+    assert found.moderator
+    # As tm writes timestamps (events.iso_utc), to compare with events' ts.
+    assert found.incarnation == iso_utc(CREATED) == "2026-11-23T10:00:00.123Z"
+    student, _ = signing.check_follow_ticket(
+        SECRET, signing.follow_ticket(SECRET, "bio-101", incarnation, "student"), "bio-101")
+    assert student is not None and not student.moderator
+
+
+@pytest.mark.parametrize(("mutate", "reason"), [
+    (lambda t: t, ""),
+    (lambda t: None, "missing ticket"),
+    (lambda t: "", "missing ticket"),
+    (lambda t: t[:-1] + ("0" if t[-1] != "0" else "1"), "forged ticket"),
+    (lambda t: t.replace(".student.", ".moderator."), "forged ticket"),
+    (lambda t: t.replace("ft1.", "ft2."), "malformed ticket"),
+    (lambda t: t.replace(".student.", ".teacher."), "malformed ticket"),
+    (lambda t: t + "x" * 200, "malformed ticket"),
+    (lambda t: "ft1.bio-101.1.student.9" + "9" * 300 + ".ab", "malformed ticket"),
+    (lambda t: "ft1.bio-101.\u0661.student.1.ab", "malformed ticket"),
+    (lambda t: "bio-101.x.y", "malformed ticket"),
+])
+def test_a_follow_ticket_is_checked_whole(mutate, reason):
+    ticket = signing.follow_ticket(SECRET, "bio-101", 1, "student", now=NOW)
+    found, why = signing.check_follow_ticket(SECRET, mutate(ticket), "bio-101", now=NOW)
+    assert why == reason
+    assert (found is None) == bool(reason)
+
+
+def test_a_follow_ticket_is_for_one_room_secret_and_time():
+    ticket = signing.follow_ticket(SECRET, "bio-101", 1, "viewer", now=NOW, ttl=60)
+    assert signing.check_follow_ticket(SECRET, ticket, "chem-1", now=NOW)[1] == (
+        "ticket for another room")
+    assert signing.check_follow_ticket("other", ticket, "bio-101", now=NOW)[1] == (
+        "forged ticket")
+    assert signing.check_follow_ticket(SECRET, ticket, "bio-101", now=NOW + 61)[1].startswith(
+        "expired ticket")
+    with pytest.raises(ValueError):
+        signing.follow_ticket(SECRET, "bio-101", 1, "admin")
+    with pytest.raises(ValueError):
+        signing.follow_ticket("", "bio-101", 1, "viewer")
+
+
+@pytest.mark.parametrize("header", [
+    "t=" + "9" * 400 + ",v1=ab", "t=-5,v1=ab", "t=1e9,v1=ab", "t=\u0661\u0662,v1=ab",
+    "t=1,v1=\u00e9", "x" * 10_000, "t=,v1=", "=,=,=",
+])
+def test_a_malformed_signature_header_is_refused_not_raised(header):
+    assert signing.verify(SECRET, header, "POST", "/", b"", now=NOW) == "malformed signature"

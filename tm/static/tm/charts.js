@@ -119,8 +119,21 @@
   var attempt = 0;
   var useSse = typeof WebSocket === "undefined";
   var failuresBeforeOpen = 0;
-  var path = "/" + encodeURIComponent(config.scope) +
-    (config.token ? "?token=" + encodeURIComponent(config.token) : "");
+  // A room's charts need a moderator's follow ticket, renewed from tm when it is old.
+  var tickets = config.follow && window.TMLive ? new window.TMLive.TicketHolder(
+    config.follow, function () {
+      return fetch(config.ticket_api, {
+        method: "POST", headers: { "Accept": "application/json" }, credentials: "same-origin"
+      }).then(function (response) {
+        if (!response.ok) throw new Error("ticket " + response.status);
+        return response.json();
+      });
+    }) : null;
+
+  function path() {
+    var scope = "/" + encodeURIComponent(config.scope);
+    return tickets ? scope + "?ticket=" + encodeURIComponent(tickets.ticket) : scope;
+  }
 
   function retry() {
     status.textContent = "Live charts lost their connection. Reconnecting…";
@@ -134,19 +147,33 @@
   }
 
   function connect() {
+    if (tickets && !tickets.fresh()) {
+      tickets.get().then(open, retry);
+      return;
+    }
+    open();
+  }
+
+  function open() {
     var base = config.pulse_url.replace(/\/+$/, "");
     if (useSse) {
-      var source = new EventSource(base + "/sse" + path);
-      source.onopen = live;
+      var source = new EventSource(base + "/sse" + path());
+      var sseOpened = false;
+      source.onopen = function () { sseOpened = true; live(); };
       source.onmessage = function (m) { receive(m.data); };
-      source.onerror = function () { source.close(); retry(); };
+      source.onerror = function () {
+        source.close();
+        if (!sseOpened && tickets) tickets.failed();
+        retry();
+      };
       return;
     }
     var opened = false;
-    var socket = new WebSocket(base.replace(/^http/, "ws") + "/ws" + path);
+    var socket = new WebSocket(base.replace(/^http/, "ws") + "/ws" + path());
     socket.onopen = function () { opened = true; live(); };
     socket.onmessage = function (m) { receive(m.data); };
     socket.onclose = function () {
+      if (!opened && tickets) tickets.failed();
       if (!opened && ++failuresBeforeOpen >= 2) useSse = true;
       retry();
     };

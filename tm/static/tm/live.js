@@ -10,6 +10,8 @@
  *   fails, reconnects with back-off and jitter, resumes with ?after=<last seq>, and
  *   asks its owner to fill from history on a gap, a `resync`, or a periodic check
  *   that finds the room ahead (an event a dead reflektor swallowed).
+ * - TicketHolder keeps the follow ticket a push node asks for (tm signs it; it lasts
+ *   minutes) and gets a fresh one from tm before a (re)connect that needs it.
  */
 (function (exports) {
   "use strict";
@@ -64,13 +66,59 @@
     return this.held.length > 0;
   };
 
+  /* A follow ticket, {ticket, expires_in (seconds)} as tm hands it out, and `renew`, a
+   * function returning a Promise of a fresh one (rejected with {gone: true} when the
+   * room no longer exists). Age is counted on this page's clock from when the ticket
+   * arrived, so a browser clock that is off does not matter. */
+  var TICKET_MARGIN_MS = 60 * 1000; // renewed this long before it runs out
+  var TICKET_SUSPECT_MS = 30 * 1000; // after a failed open, renewed if older than this
+
+  function TicketHolder(follow, renew, now) {
+    this.renew = renew;
+    this.now = now || Date.now;
+    this.ticket = null;
+    this.suspect = false;
+    if (follow) this.set(follow);
+  }
+
+  TicketHolder.prototype.set = function (follow) {
+    this.ticket = follow.ticket;
+    this.lifeMs = (follow.expires_in || 0) * 1000;
+    this.at = this.now();
+    this.suspect = false;
+  };
+
+  TicketHolder.prototype.fresh = function () {
+    if (!this.ticket) return false;
+    var age = this.now() - this.at;
+    if (this.suspect && age > TICKET_SUSPECT_MS) return false;
+    return age < this.lifeMs - TICKET_MARGIN_MS;
+  };
+
+  /* A connection with this ticket failed before it opened: maybe the ticket ran out
+   * (the node's 403 is not visible to a page), maybe the node is down. */
+  TicketHolder.prototype.failed = function () { this.suspect = true; };
+
+  /* Promise of a ticket fit to connect with. */
+  TicketHolder.prototype.get = function () {
+    var self = this;
+    if (this.fresh()) return Promise.resolve(this.ticket);
+    if (!this.renew) return Promise.reject(new Error("no way to renew the ticket"));
+    return this.renew().then(function (follow) {
+      self.set(follow);
+      return self.ticket;
+    });
+  };
+
   function backoff(attempt, random) {
     var base = Math.min(30000, 500 * Math.pow(2, attempt));
     return Math.round(base * (0.5 + (random || Math.random)() / 2));
   }
 
-  /* options: pushUrls, room, after, token (moderators), created (when the room was
-   * created, ISO 8601: the node drops events of an earlier room of that name), handlers:
+  /* options: pushUrls, room, after, follow (the page's ticket, see TicketHolder),
+   * handlers:
+   *   renewTicket() -> Promise<{ticket, expires_in}>   a fresh ticket from tm
+   *   onGone()                the room was deleted or expired: stop showing it live
    *   onEvent(event)          apply one event (seq order guaranteed)
    *   onOther(event)          presence and friends
    *   fill(after) -> Promise<seq reached>   read history after `after`, apply it
@@ -80,6 +128,7 @@
   function Follower(options) {
     this.options = options;
     this.tracker = new SeqTracker(options.after);
+    this.tickets = new TicketHolder(options.follow, options.renewTicket);
     this.attempt = 0;
     this.socket = null;
     this.source = null;
@@ -116,17 +165,29 @@
   };
 
   Follower.prototype.query = function () {
-    var q = "?after=" + this.tracker.last;
-    if (this.options.token) q += "&token=" + encodeURIComponent(this.options.token);
-    // When the room was created: the node drops events it holds from an earlier room
-    // of the same name before it replays anything.
-    if (this.options.created) q += "&created=" + encodeURIComponent(this.options.created);
-    return q;
+    return "?ticket=" + encodeURIComponent(this.tickets.ticket || "") +
+      "&after=" + this.tracker.last;
   };
 
   Follower.prototype.connect = function () {
+    var self = this;
     if (this.stopped) return;
     this.options.onStatus("connecting");
+    if (this.tickets.fresh()) { this.open(); return; }
+    this.tickets.get().then(function () { self.open(); }, function (error) {
+      if (error && error.gone) self.gone();
+      else self.reconnectSoon();
+    });
+  };
+
+  /* The room is gone (tm deleted it, or it expired): nothing more will come. */
+  Follower.prototype.gone = function () {
+    this.stop();
+    if (this.options.onGone) this.options.onGone();
+  };
+
+  Follower.prototype.open = function () {
+    if (this.stopped) return;
     // SSE is a fallback, not a verdict: a node restart also fails two WebSocket opens,
     // so after a while on SSE the next reconnect tries WebSocket again.
     if (this.useSse && Date.now() - this.sseSince > SSE_RETRY_WEBSOCKET_MS) {
@@ -163,6 +224,7 @@
       if (self.socket !== socket) return;
       self.socket = null;
       if (!opened) {
+        self.tickets.failed();
         self.nextNode(); // this one is down or unreachable: try another
         // Blocked by a proxy or firewall: after two tries, use Server-Sent Events.
         self.wsFailuresBeforeOpen += 1;
@@ -192,7 +254,10 @@
       source.close();
       if (self.source !== source) return;
       self.source = null;
-      if (!opened) self.nextNode();
+      if (!opened) {
+        self.tickets.failed();
+        self.nextNode();
+      }
       self.reconnectSoon();
     };
   };
@@ -220,6 +285,7 @@
     var event;
     try { event = JSON.parse(text); } catch (e) { return; }
     if (event.type === "resync") { this.fill(); return; }
+    if (event.type === "gone") { this.gone(); return; }
     if (event.type === "reconnect") {
       this.nextNode(); // this node is shutting down
       this.reconnectSoon(typeof event.delay_ms === "number" ? event.delay_ms : undefined);
@@ -262,6 +328,7 @@
   };
 
   exports.SeqTracker = SeqTracker;
+  exports.TicketHolder = TicketHolder;
   exports.Follower = Follower;
   exports.backoff = backoff;
 })(typeof module !== "undefined" && module.exports ? module.exports : (window.TMLive = {}));

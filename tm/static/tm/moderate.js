@@ -171,8 +171,18 @@
     pushUrls: page.push_urls,
     room: page.room,
     after: page.seq,
-    token: page.push_token,
-    created: page.created,
+    follow: page.follow,
+    renewTicket: function () {
+      return fetch(page.api + "/ticket", {
+        method: "POST", headers: { "Accept": "application/json" }, credentials: "same-origin"
+      }).then(function (response) {
+        if (response.ok) return response.json();
+        var error = new Error("ticket " + response.status);
+        error.gone = response.status === 404 || response.status === 410;
+        throw error;
+      });
+    },
+    onGone: function () { window.location.reload(); },
     onEvent: onEvent,
     onOther: function (event) {
       if (event.type === "presence") peopleSoon();

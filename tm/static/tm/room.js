@@ -296,7 +296,37 @@
     offlineTimer = setTimeout(function () { showConnection(false); }, 3000);
   }
 
+  /* A fresh follow ticket from tm, with whatever credential this page reads with (the
+   * cookie, the embed's bearer token, the share link's key). */
+  function renewTicket() {
+    var path = "/ticket" + (page.key ? "?key=" + encodeURIComponent(page.key) : "");
+    return api("POST", path).then(function (r) {
+      if (r.status === 200 && r.body && r.body.ticket) return r.body;
+      var error = new Error("ticket " + r.status);
+      error.gone = r.status === 404 || r.status === 410;
+      throw error;
+    });
+  }
+
+  var following = false;
+  var joinedFollow = null; // the ticket that came with the embed's join answer
   function follow() {
+    if (following) return;
+    // A page that may not read the room (a password room before joining) has no
+    // ticket: it shows and follows nothing. The embed gets one with its join answer
+    // (or with the bearer token saved in this tab), then reads the history it did not
+    // show at first.
+    if (!page.follow && !joinedFollow && !token) return;
+    if (page.password_required && !page.follow) {
+      following = true;
+      fill(0).then(function (seq) { lastSeq = seq; startFollowing(); }, startFollowing);
+      return;
+    }
+    following = true;
+    startFollowing();
+  }
+
+  function startFollowing() {
     if (!page.push_urls || !page.push_urls.length || !window.TMLive) {
       schedule(); // no push node configured: follow the room through the history API
       return;
@@ -305,8 +335,9 @@
       pushUrls: page.push_urls,
       room: page.room,
       after: lastSeq,
-      token: page.push_token || null,
-      created: page.created,
+      follow: page.follow || joinedFollow,
+      renewTicket: renewTicket,
+      onGone: function () { window.location.reload(); }, // the server's 404 or 410 page
       onEvent: applyEvent,
       onOther: showPresence,
       onStatus: showStatus,
@@ -420,6 +451,7 @@
   }
   function showCompose(nickname) {
     page.nickname = nickname;
+    if (emptyState) emptyState.textContent = "No messages yet."; // was: join to read
     joinForm.hidden = true;
     compose.hidden = false;
     document.getElementById("compose-nick").textContent = nickname;
@@ -450,6 +482,8 @@
         token = r.body.token;
         remember(JSON.stringify({ token: token, nickname: r.body.nickname }));
         showCompose(r.body.nickname);
+        joinedFollow = r.body.follow;
+        follow();
       }, function () { error.textContent = "No connection. Try again."; });
     });
   }
