@@ -26,6 +26,11 @@ DEFAULTS: dict[str, Any] = {
     "MAX_KEY_BYTES": 64 * 1024,    # one key: keys fill index blocks and every comparison
     "BACKUP_ROOT": None,           # POST /backup writes only below this directory
     "INTERNAL_SECRET": "",         # HMAC key for signed admin calls (tm/signing.py)
+    # Host header names answered (Flask's check, port ignored); any other is a 400. A
+    # browser page on another site could otherwise reach a flatdb on this machine by
+    # DNS rebinding (its own name, resolved to 127.0.0.1). Never empty: Flask reads an
+    # empty list as "any host". The command line adds the bound address and --allowed-host.
+    "TRUSTED_HOSTS": ["localhost", "127.0.0.1"],
 }
 
 
@@ -45,6 +50,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                                                    app.config["INTERNAL_SECRET"])
     if config:
         app.config.update(config)
+    if not app.config["TRUSTED_HOSTS"]:
+        raise ValueError("TRUSTED_HOSTS must name at least one host")
 
     # "a//b" is a key of its own, not a URL to tidy up with a redirect.
     app.url_map.merge_slashes = False

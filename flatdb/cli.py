@@ -46,6 +46,10 @@ def _serve_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=4, help="worker threads (4)")
     parser.add_argument("--backup-root", help="directory POST /backup may write under "
                                               "(env FLATDB_BACKUP_ROOT)")
+    parser.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                        help="a Host header name to answer besides localhost and the "
+                             "bound address (repeatable): the name clients use for this "
+                             "flatdb; requests for any other host are refused with 400")
     return parser
 
 
@@ -81,6 +85,10 @@ def serve(args: argparse.Namespace) -> int:
     config: dict[str, Any] = {"DATABASE": args.database}
     if args.backup_root:
         config["BACKUP_ROOT"] = args.backup_root
+    bound = [] if args.host in ("0.0.0.0", "::", "") else [  # noqa: S104 - a comparison
+        args.host]
+    config["TRUSTED_HOSTS"] = sorted({"localhost", "127.0.0.1", *bound,
+                                      *args.allowed_host})
     app = create_app(config)
     try:
         server = waitress.create_server(

@@ -57,6 +57,25 @@ def test_serves_health_put_and_get(start_server, http, tmp_path: Path):
     assert server.stop() == 0
 
 
+def test_only_the_hosts_it_is_known_by_are_answered(start_server, http, tmp_path: Path):
+    """DNS rebinding: a page on evil.example resolves its name to 127.0.0.1 and calls
+    flatdb from the victim's browser, with Host: evil.example. That gets a 400."""
+    server = start_server(tmp_path / "db", "--allowed-host", "clouddb.internal")
+    for host in ("127.0.0.1", f"127.0.0.1:{server.port}", "localhost", "clouddb.internal:1"):
+        response = http.get(f"{server.url}/healthz", headers={"Host": host}, timeout=TIMEOUT)
+        assert response.status_code == 200, host
+    for host in ("evil.example", f"evil.example:{server.port}", "127.0.0.1.evil.example",
+                 "clouddb.internal.evil.example", "", "a b"):
+        for method, path in (("GET", "/v1/keys/a"), ("PUT", "/v1/keys/a"),
+                             ("GET", "/get?key=a"), ("POST", "/backup")):
+            response = http.request(method, f"{server.url}{path}", json={"value": "x"},
+                                    headers={"Host": host}, timeout=TIMEOUT)
+            assert response.status_code == 400, (host, method, path)
+            assert response.json()["error"]["message"]
+    assert http.get(f"{server.url}/v1/keys/a", timeout=TIMEOUT).status_code == 404  # not put
+    assert server.stop() == 0
+
+
 def test_raw_bytes_pass_through_waitress(start_server, http, tmp_path: Path):
     server = start_server(tmp_path / "db")
     assert http.get(f"{server.url}/put?%FF=%00", timeout=TIMEOUT).status_code == 201
