@@ -12,4 +12,8 @@ timeout = 30
 graceful_timeout = 20
 accesslog = "-"
 access_log_format = '"%(r)s" %(s)s %(b)s %(M)sms'
-forwarded_allow_ips = os.environ.get("TM_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Whose X-Forwarded-Proto gunicorn believes (https behind a TLS proxy). It does not
+# set REMOTE_ADDR: tm reads the client's address itself, from the same list
+# (TM_TRUSTED_PROXIES, tm/clientkey.py), so there is one setting for both.
+forwarded_allow_ips = (os.environ.get("TM_TRUSTED_PROXIES")
+                       or os.environ.get("TM_FORWARDED_ALLOW_IPS", "127.0.0.1"))

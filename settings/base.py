@@ -16,6 +16,10 @@ SECRET_KEY = ""
 TM_INTERNAL_SECRET = ""
 # Keys the hash of client addresses for rate limits; rotated daily (tm/clientkey.py).
 TM_CLIENT_KEY_SECRET = ""
+# Reverse proxies in front of tm (addresses or networks, comma-separated in the
+# environment): only requests from these have their X-Forwarded-For believed.
+TM_TRUSTED_PROXIES = [p.strip() for p in os.environ.get("TM_TRUSTED_PROXIES", "").split(",")
+                      if p.strip()]
 
 DEBUG = False
 ALLOWED_HOSTS: list[str] = []
@@ -127,15 +131,21 @@ SECURE_REFERRER_POLICY = "same-origin"
 
 # django-ratelimit keeps its counters in this cache (tm/ratelimits.py calls it).
 RATELIMIT_USE_CACHE = "default"
-# Rates per client (salted address hash) and per participant token.
-TM_RATE_POST_PER_PARTICIPANT = "10/m"
-TM_RATE_POST_PER_CLIENT = "120/m"
-TM_RATE_JOIN_PER_CLIENT = "30/m"
-TM_RATE_CREATE_ROOM_PER_CLIENT = "20/h"
-TM_RATE_AUTH_PER_CLIENT = "20/m"
-# Follow tickets: a page asks for one when it (re)connects after ten minutes; a high
-# ceiling against abuse, never reached by a school behind one address.
-TM_RATE_TICKET_PER_CLIENT = "3000/m"
+# Rate limits (tm/ratelimits.py). A school is one address: the per-address ("client",
+# a salted address hash) rates are a ceiling against abuse that a whole school under
+# one address does not reach; the ones a class meets are per participant and per room.
+TM_RATE_POST_PER_PARTICIPANT = "10/m"  # one student: a post every 6 s, sustained
+TM_RATE_JOIN_PER_ROOM = "600/m"  # a lecture hall of 600 joining in the same minute
+TM_ROOM_CAPACITY = 1000  # participants one room holds (its teachers may always join)
+# Wrong join passwords per room and address, checked before any hashing.
+TM_RATE_WRONG_PASSWORD_PER_ROOM_CLIENT = "50/m"  # noqa: S105 - a rate, not a password
+TM_RATE_AUTH_PER_USERNAME = "10/m"  # sign-in attempts per account name (guessing)
+TM_RATE_POST_PER_CLIENT = "6000/m"  # 600 students at the participant rate
+TM_RATE_JOIN_PER_CLIENT = "3000/m"
+TM_RATE_CREATE_ROOM_PER_CLIENT = "300/h"  # a school's teachers making rooms
+TM_RATE_AUTH_PER_CLIENT = "600/m"  # sign-in, sign-up, password reset, admin
+# Follow tickets: a page asks for one when it (re)connects after ten minutes.
+TM_RATE_TICKET_PER_CLIENT = "6000/m"
 
 # Push nodes (ekg) the pages connect to; one is picked at random per browser.
 TM_PUSH_URLS: list[str] = []

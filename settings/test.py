@@ -71,6 +71,8 @@ TM_RATE_JOIN_PER_CLIENT = os.environ.get(
     "TM_RATE_JOIN_PER_CLIENT", TM_RATE_JOIN_PER_CLIENT)  # noqa: F405
 TM_RATE_CREATE_ROOM_PER_CLIENT = os.environ.get(
     "TM_RATE_CREATE_ROOM_PER_CLIENT", TM_RATE_CREATE_ROOM_PER_CLIENT)  # noqa: F405
+TM_RATE_JOIN_PER_ROOM = os.environ.get(
+    "TM_RATE_JOIN_PER_ROOM", TM_RATE_JOIN_PER_ROOM)  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Integration tests point these at their own reflektor and ekg subprocesses.

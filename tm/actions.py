@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from better_profanity import profanity
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -226,6 +227,10 @@ def join_room(room: Room, *, nickname: str, nickname_key: str, real_name: str = 
     if room.has_password and not moderator and not room.check_join_password(password):
         raise ApiError(403, "wrong_password", "that is not the room's password",
                        fields={"password": "ask your teacher for the room's password"})
+    capacity = settings.TM_ROOM_CAPACITY
+    if not moderator and Participant.objects.filter(room=room).count() >= capacity:
+        raise ApiError(403, "room_full", f"this room is full ({capacity} people): ask "
+                       "your teacher", fields={"nickname": "the room is full"})
     token = secrets.token_urlsafe(32)
     try:
         with transaction.atomic():

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from settings.csp import origin_of as csp_origin
 
 from . import actions, flags, tickets, validation
-from .api import current_seq, parse_room_settings
+from .api import current_seq, join_with_limits, parse_room_settings
 from .auth import OWNER_COOKIE, PARTICIPANT_COOKIE, can_read, is_moderator, optional_participant
 from .errors import ApiError
 from .models import Message, MessageStatus, Participant, Room, RoomDeletion
@@ -227,11 +227,11 @@ def room(request: HttpRequest, room: Room) -> HttpResponse:
                 join_errors["real_name"] = error.message
         if not join_errors:
             try:
-                participant, token = actions.join_room(
-                    room, nickname=nickname, nickname_key=key, real_name=real_name,
+                participant, token = join_with_limits(
+                    request, room, nickname=nickname, nickname_key=key, real_name=real_name,
                     password=request.POST.get("password", ""), moderator=moderator)
             except ApiError as error:
-                if error.status not in (403, 409):
+                if error.status not in (403, 409, 429):
                     raise
                 join_errors.update(error.fields or {"nickname": error.message})
             else:

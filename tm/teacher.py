@@ -7,9 +7,11 @@ works without JavaScript; every write goes through tm/actions.py like the API's.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
 
 from django import forms
+from django.contrib import admin
 from django.contrib import messages as flash
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -40,8 +42,10 @@ from .ratelimits import limit
 PAUSE_CHOICES = [(5, "5 minutes"), (10, "10 minutes"), (30, "30 minutes"), (0, "until I resume")]
 
 
-def limit_posts(group: str) -> Callable:
-    """Rate-limit the POSTs of a view (sign-in, sign-up, password reset) per client."""
+def limit_posts(group: str, per_account: bool = False) -> Callable:
+    """Rate-limit the POSTs of a view (sign-in, sign-up, password reset) per address,
+    a ceiling a school's teachers behind one address do not reach; with `per_account`
+    also per account name tried, the limit that stops guessing one teacher's password."""
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -49,6 +53,11 @@ def limit_posts(group: str) -> Callable:
             if request.method == "POST":
                 try:
                     limit(request, group, "TM_RATE_AUTH_PER_CLIENT")
+                    if per_account:
+                        name = request.POST.get("username", "")[:200].strip().lower()
+                        digest = hashlib.sha256(name.encode()).hexdigest()[:32]
+                        limit(request, f"{group}-account", "TM_RATE_AUTH_PER_USERNAME",
+                              key=f"user:{digest}")
                 except ApiError as error:
                     response = error_page(request, 429, "Slow down", error.message)
                     response["Retry-After"] = error.headers["Retry-After"]
@@ -80,7 +89,9 @@ def signup(request: HttpRequest) -> HttpResponse:
                   status=400 if request.method == "POST" else 200)
 
 
-login_view = limit_posts("login")(auth_views.LoginView.as_view())
+login_view = limit_posts("login", per_account=True)(auth_views.LoginView.as_view())
+# The admin's sign-in, limited like the teachers' (tm/urls.py routes it before the admin).
+admin_login_view = limit_posts("admin-login", per_account=True)(admin.site.login)
 password_reset_view = limit_posts("password-reset")(auth_views.PasswordResetView.as_view())
 
 

@@ -36,6 +36,7 @@ api_v1 = [
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
+    path("admin/login/", teacher.admin_login_view),
     path("admin/", admin.site.urls),
     path("accounts/signup/", teacher.signup, name="signup"),
     path("accounts/login/", teacher.login_view, name="login"),
