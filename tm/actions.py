@@ -139,8 +139,11 @@ def create_room(
                 accountable=accountable, profanity_mode=profanity_mode,
                 max_length=max_length, allowed_origins=allowed_origins,
                 analytics=analytics,
-                event_scope=(validation.default_event_scope(name) if event_scope is None
-                             else event_scope),
+                # A private room (password, accountable) counts in a shared event
+                # only when its teacher says so: never by default.
+                event_scope=(event_scope if event_scope is not None
+                             else "" if password or accountable
+                             else validation.default_event_scope(name)),
                 owner_key_hash=hash_token(owner_key) if owner_key else "",
             )
             room.set_join_password(password)
@@ -162,9 +165,13 @@ def update_room(room: Room, changes: dict[str, Any]) -> Room:
         # Compared with the locked row, not the caller's (cached) copy: that one may
         # be behind, and a change it happens to match would send no room.updated.
         before = _room_data(room)
+        had_password, was_accountable = room.has_password, room.accountable
         for field, value in changes.items():
             if field == "password":
                 room.set_join_password(value)
+            elif field == "reset_share_link":
+                if value:
+                    room.reset_share_link()
             elif field == "lifetime":
                 room.expires_at = timezone.now() + timedelta(seconds=value)
             elif field == "pause_minutes":
@@ -179,6 +186,14 @@ def update_room(room: Room, changes: dict[str, Any]) -> Room:
         # Saved before the event is recorded, so that on commit the room's cache is
         # flushed (Room.save) before the event is published: a client that hears of
         # the change and reads the room must not get the cached copy from before it.
+        # A room that becomes private (a password, real names) stops counting in its
+        # shared event, unless this same change picks another event. The settings form
+        # sends the current event with every save, so "unchanged" is no choice; to go
+        # on counting, the teacher names the event again once the room is private.
+        became_private = ((room.has_password or room.accountable)
+                          and not (had_password or was_accountable))
+        if became_private and room.event_scope == before["event_scope"]:
+            room.event_scope = ""
         room.save()
         if _room_data(room) != before:
             _emit(room, events.ROOM_UPDATED, _room_data(room))

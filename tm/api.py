@@ -147,7 +147,7 @@ def rooms(request: HttpRequest) -> HttpResponse:
 
 
 PATCH_FIELDS = {"topic", "state", "pause_minutes", "lifetime", "moderated", "accountable",
-                "analytics", "event_scope",
+                "analytics", "event_scope", "reset_share_link",
                 "password", "profanity_mode", "max_length", "allowed_origins"}
 
 
@@ -171,6 +171,9 @@ def room_detail(request: HttpRequest, room: str) -> HttpResponse:
     changes = parse_room_settings(data, creating=False)
     if "state" in data:
         changes["state"] = _field(data, "state", _choice, "state", list(RoomState.values))
+    if "reset_share_link" in data:
+        changes["reset_share_link"] = _field(data, "reset_share_link", validation.flag,
+                                             "reset_share_link")
     if "pause_minutes" in data:
         value = data["pause_minutes"]
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)

@@ -112,7 +112,8 @@ def require_moderator(request: HttpRequest, room: Room) -> None:
 
 def share_key(room: Room) -> str:
     """A read-only key for the share link of a password-protected room."""
-    return django_signing.dumps([room.pk, room.name], salt=SHARE_SALT, compress=True)
+    return django_signing.dumps([room.pk, room.name, room.share_nonce], salt=SHARE_SALT,
+                                compress=True)
 
 
 def can_read(request: HttpRequest, room: Room) -> bool:
@@ -124,6 +125,7 @@ def can_read(request: HttpRequest, room: Room) -> bool:
         return True
     key = request.GET.get("key", "")
     try:
-        return django_signing.loads(key, salt=SHARE_SALT) == [room.pk, room.name]
+        return django_signing.loads(key, salt=SHARE_SALT) == [room.pk, room.name,
+                                                               room.share_nonce]
     except django_signing.BadSignature:
         return False

@@ -8,6 +8,7 @@ is what tm publishes and what a client that missed something reads back.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from datetime import timedelta
 
 from django.conf import settings
@@ -73,6 +74,9 @@ class Room(models.Model):
     event_scope = models.CharField(max_length=40, blank=True)
     # Lets an anonymous creator moderate: sha256 of the key shown once at creation.
     owner_key_hash = models.CharField(max_length=64, blank=True)
+    # Part of every share link's signed key (tm/auth.py share_key): a new one, when the
+    # password changes or the teacher resets the link, ends the links handed out.
+    share_nonce = models.CharField(max_length=32, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -149,7 +153,12 @@ class Room(models.Model):
         return bool(self.join_password)
 
     def set_join_password(self, raw: str | None) -> None:
+        """Set (or clear) the join password; share links of the old one stop working."""
         self.join_password = make_password(raw) if raw else ""
+        self.reset_share_link()
+
+    def reset_share_link(self) -> None:
+        self.share_nonce = secrets.token_hex(8)
 
     def check_join_password(self, raw: str) -> bool:
         return bool(self.join_password) and check_password(raw, self.join_password)

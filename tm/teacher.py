@@ -191,6 +191,9 @@ def _apply(request: HttpRequest, room: Room, action: str) -> str:
             raise ApiError(400, "invalid", error.message) from None
         actions.update_room(room, {"lifetime": seconds})
         return "Lifetime changed."
+    if action == "reset_share":
+        actions.update_room(room, {"reset_share_link": True})
+        return "New read-only link made: the old one no longer opens the room."
     if action == "settings":
         changes = _settings_from_form(request)
         actions.update_room(room, changes)
