@@ -1,6 +1,7 @@
 """gunicorn settings for tm (`gunicorn tm.wsgi` reads this file from the cwd).
 
-The access log format leaves out the client address (%(h)s): tm never logs one.
+The access log format leaves out the client address (%(h)s), and the error log's
+logger blanks it: tm never logs one.
 """
 
 import os
@@ -12,6 +13,8 @@ timeout = 30
 graceful_timeout = 20
 accesslog = "-"
 access_log_format = '"%(r)s" %(s)s %(b)s %(M)sms'
+# The error log's "Invalid request from ip=..." loses its address (tm/gunicorn_logging.py).
+logger_class = "tm.gunicorn_logging.AddressFreeLogger"
 # Whose X-Forwarded-Proto gunicorn believes (https behind a TLS proxy). It does not
 # set REMOTE_ADDR: tm reads the client's address itself, from the same list
 # (TM_TRUSTED_PROXIES, tm/clientkey.py), so there is one setting for both.

@@ -14,6 +14,8 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
+from contract.logs import keep_addresses_out
+
 from .config import Config
 from .service import serve
 
@@ -83,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=log_level, stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    keep_addresses_out()
     try:
         return asyncio.run(serve(config))
     except OSError as error:  # most likely a port already in use

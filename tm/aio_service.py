@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from contract.logs import keep_addresses_out
 from tm import signing
 
 
@@ -73,6 +74,7 @@ def sse_preflight_headers(request: web.Request) -> dict[str, str]:
 def start_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    keep_addresses_out()
 
 
 def secret_from_env(program: str, env_name: str, purpose: str) -> str | None:
