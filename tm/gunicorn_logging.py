@@ -22,20 +22,19 @@ def scrub(message: Any) -> Any:
 
 
 class AddressFreeLogger(Logger):
-    def critical(self, msg: Any, *args: Any, **kwargs: Any) -> None:
-        super().critical(scrub(msg), *args, **kwargs)
+    """gunicorn's Logger, every message scrubbed first (the access log is left alone:
+    its format has no address)."""
 
-    def error(self, msg: Any, *args: Any, **kwargs: Any) -> None:
-        super().error(scrub(msg), *args, **kwargs)
 
-    def warning(self, msg: Any, *args: Any, **kwargs: Any) -> None:
-        super().warning(scrub(msg), *args, **kwargs)
+def _scrubbing(level: str) -> Any:
+    original = getattr(Logger, level)
 
-    def info(self, msg: Any, *args: Any, **kwargs: Any) -> None:
-        super().info(scrub(msg), *args, **kwargs)
+    def log(self: Logger, msg: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, scrub(msg), *args, **kwargs)
 
-    def debug(self, msg: Any, *args: Any, **kwargs: Any) -> None:
-        super().debug(scrub(msg), *args, **kwargs)
+    log.__name__ = level
+    return log
 
-    def exception(self, msg: Any, *args: Any, **kwargs: Any) -> None:
-        super().exception(scrub(msg), *args, **kwargs)
+
+for _level in ("critical", "error", "warning", "info", "debug", "exception"):
+    setattr(AddressFreeLogger, _level, _scrubbing(_level))

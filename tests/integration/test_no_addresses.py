@@ -7,14 +7,13 @@ that address."""
 from __future__ import annotations
 
 import asyncio
-import http.client
-import json
 import socket
 import time
 from pathlib import Path
 
 import aiohttp
 
+from tests.support.from_address import request_from
 from tests.support.stack import Stack
 
 ADDRESS = "127.0.0.77"
@@ -22,17 +21,7 @@ ADDRESS = "127.0.0.77"
 
 def _call(port: int, method: str, path: str, body: dict | None = None,
           headers: dict[str, str] | None = None) -> tuple[int, dict | None]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10,
-                                      source_address=(ADDRESS, 0))
-    try:
-        conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                     headers={"Content-Type": "application/json", **(headers or {})})
-        response = conn.getresponse()
-        raw = response.read()
-        is_json = response.getheader("Content-Type", "").startswith("application/json")
-        return response.status, json.loads(raw) if is_json and raw else None
-    finally:
-        conn.close()
+    return request_from(ADDRESS, port, method, path, body, headers)
 
 
 def _raw(port: int, data: bytes) -> bytes:

@@ -9,8 +9,6 @@ Clients come from distinct loopback addresses (127.0.0.2, .3, ...: Linux routes 
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import shutil
 import subprocess
@@ -20,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.from_address import request_from
 from tests.support.memcached_server import free_port
 from tests.support.tm_server import TmServer, running_tm
 
@@ -83,19 +82,7 @@ def proxied(tmp_path_factory) -> Iterator[tuple[TmServer, int]]:
 
 def _request(port: int, source: str, method: str, path: str, body: dict | None = None,
              headers: dict[str, str] | None = None) -> tuple[int, dict | None]:
-    """One request from the loopback address `source`."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10,
-                                      source_address=(source, 0))
-    try:
-        data = json.dumps(body).encode() if body is not None else None
-        conn.request(method, path, body=data, headers={
-            "Content-Type": "application/json", **(headers or {})})
-        response = conn.getresponse()
-        raw = response.read()
-        is_json = response.getheader("Content-Type", "").startswith("application/json")
-        return response.status, json.loads(raw) if is_json and raw else None
-    finally:
-        conn.close()
+    return request_from(source, port, method, path, body, headers)
 
 
 def _joins(port: int, source: str, room: str, count: int, **headers: str) -> list[int]:
