@@ -55,6 +55,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds between WebSocket pings")
     parser.add_argument("--shutdown-grace", type=float, default=5.0,
                         help="seconds clients get to close on shutdown")
+    parser.add_argument("--request-timeout", type=float, default=5.0,
+                        help="seconds a connection may take to send a whole request (the "
+                             "WebSocket upgrade included), and may sit idle between two; "
+                             "then it is closed")
     parser.add_argument("--peer", action="append", default=[], metavar="URL",
                         help="another node's base URL (repeatable), to add up presence "
                              "counts across nodes; added to the comma-separated EKG_PEERS. "
@@ -109,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
                     reorder_window=args.reorder_ms / 1000,
                     idle_room_seconds=args.idle_room_seconds,
                     sse_keepalive=args.sse_keepalive, ws_heartbeat=args.ws_heartbeat,
-                    shutdown_grace=args.shutdown_grace)
+                    shutdown_grace=args.shutdown_grace,
+                    request_timeout=args.request_timeout)
 
     def announce(host: str, port: int) -> None:
         print(f"ekg listening on {host}:{port}", flush=True)

@@ -71,6 +71,10 @@ class Config:
     sse_keepalive: float = 15.0
     ws_heartbeat: float = 30.0
     shutdown_grace: float = 5.0
+    # A connection that has not sent a whole request (a WebSocket upgrade, an SSE GET,
+    # reflektor's next POST) this long after it opened or after its last request is
+    # closed: a client trickling half a header holds nothing for minutes.
+    request_timeout: float = 5.0
     # Other nodes' base URLs, to add up presence across nodes (peers.py); this node's
     # id in its reports.
     peers: tuple[str, ...] = ()
@@ -422,7 +426,8 @@ async def serve(config: Config, host: str, port: int,
     # handler_cancellation ends an SSE handler as soon as its client disconnects, so
     # presence counts drop at once instead of at the next keep-alive.
     async with serving(app, host, port, announce=announce, backlog=2048,
-                       handler_cancellation=True, quiet_cleanup=True) as (runner, stop):
+                       handler_cancellation=True, quiet_cleanup=True,
+                       keepalive_timeout=config.request_timeout) as (runner, stop):
         await stop.wait()
         log.info("shutting down: %d clients to send away", len(node.clients))
         for running_site in list(runner.sites):

@@ -195,6 +195,9 @@ class Dispatcher:
             # Never store a target's cookies and send them on: headers pass through as-is.
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
+            # An idle connection is dropped here after 2 s, before a target closes it
+            # (ekg closes idle ones after 5 s): a send never races the target's close.
+            connector=aiohttp.TCPConnector(keepalive_timeout=2.0),
         )
         for target in self.config.targets:
             queue = TargetQueue(self.config.queue_cap, self.config.queue_bytes, self.clock)

@@ -23,13 +23,17 @@ async def serving(
     app: web.Application, host: str, port: int, *,
     announce: Callable[[str, int], None] | None = None, backlog: int = 1024,
     handler_cancellation: bool = False, shutdown_timeout: float = 1.0,
-    quiet_cleanup: bool = False,
+    quiet_cleanup: bool = False, keepalive_timeout: float | None = None,
 ) -> AsyncIterator[tuple[web.AppRunner, asyncio.Event]]:
     """Listen on host:port (0 picks a port, told to `announce`), and yield the runner
     and an event that SIGTERM or SIGINT sets. The caller waits on it and winds down;
-    leaving the block removes the handlers and cleans the runner up."""
+    leaving the block removes the handlers and cleans the runner up.
+
+    `keepalive_timeout`: aiohttp closes a connection that has not sent a whole request
+    this long after it opened, or after its last request (its default is an hour)."""
+    extra = {} if keepalive_timeout is None else {"keepalive_timeout": keepalive_timeout}
     runner = web.AppRunner(app, handler_cancellation=handler_cancellation, access_log=None,
-                           shutdown_timeout=shutdown_timeout, handle_signals=False)
+                           shutdown_timeout=shutdown_timeout, handle_signals=False, **extra)
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=backlog)
     await site.start()

@@ -743,3 +743,43 @@ def test_the_secret_can_come_from_another_variable(start_ekg, room):
 
     run(scenario())
 
+
+
+# -- slow and greedy clients -----------------------------------------------------------
+def test_a_client_trickling_half_a_request_is_closed_and_a_live_stream_is_not(start_ekg, room):
+    """A connection that never finishes its upgrade (a header byte now and then) is
+    closed after --request-timeout; an upgraded WebSocket quiet for longer stays."""
+    node = start_ekg("--request-timeout", str(1 * UNIT))
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        async with aiohttp.ClientSession() as session:
+            live = await session.ws_connect(stream_url(node.base, "ws", room))
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            try:
+                await loop.sock_connect(sock, ("127.0.0.1", node.port))
+                await loop.sock_sendall(sock, f"GET {stream_url('', 'ws', room)} HTTP/1.1\r\n"
+                                              .encode())
+                started = time.monotonic()
+                closed_after = None
+                for _ in range(int(10 / 0.2)):  # trickle for up to 10 s
+                    try:
+                        await loop.sock_sendall(sock, b"X")
+                        data = await asyncio.wait_for(loop.sock_recv(sock, 1024), 0.2)
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        data = b""
+                    if data == b"":
+                        closed_after = time.monotonic() - started
+                        break
+                assert closed_after is not None, "the trickling client was never closed"
+            finally:
+                sock.close()
+            # The upgraded stream outlived the timeout and still gets events.
+            await publish(session, node.base, room, [1])
+            assert (await next_json(live))["seq"] == 1
+            await live.close()
+
+    run(scenario())
