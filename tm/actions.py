@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from . import events, validation
+from . import events, lookalikes, validation
 from .errors import ApiError
 from .models import (
     Event,
@@ -242,20 +242,32 @@ def join_room(room: Room, *, nickname: str, nickname_key: str, real_name: str = 
     if room.has_password and not moderator and not room.check_join_password(password):
         raise ApiError(403, "wrong_password", "that is not the room's password",
                        fields={"password": "ask your teacher for the room's password"})
+    if not moderator and lookalikes.poses_as_staff(nickname):
+        raise ApiError(400, "reserved_nickname", "that nickname is kept for the room's "
+                       "teachers; pick another", fields={"nickname": "pick another nickname"})
     capacity = settings.TM_ROOM_CAPACITY
     if not moderator and Participant.objects.filter(room=room).count() >= capacity:
         raise ApiError(403, "room_full", f"this room is full ({capacity} people): ask "
                        "your teacher", fields={"nickname": "the room is full"})
     token = secrets.token_urlsafe(32)
+    lookalike = lookalikes.lookalike_key(nickname)
+    taken = ApiError(409, "nickname_taken", f"someone in {room.name} is already {nickname}, "
+                     "or has a nickname that looks the same",
+                     fields={"nickname": "that nickname is taken here; pick another"})
     try:
         with transaction.atomic():
+            # Looked up in the transaction that adds the row (SQLite's IMMEDIATE mode
+            # serialises joins; on PostgreSQL two lookalikes joining in the same
+            # instant could both get in, and the exact-key constraint still holds).
+            if Participant.objects.filter(room=room, lookalike_key=lookalike).exists():
+                raise taken
             participant = Participant.objects.create(
                 room=room, nickname=nickname, nickname_key=nickname_key,
+                lookalike_key=lookalike, is_teacher=moderator,
                 real_name=real_name if room.accountable else "", token_hash=hash_token(token),
             )
     except IntegrityError:
-        raise ApiError(409, "nickname_taken", f"someone in {room.name} is already {nickname}",
-                       fields={"nickname": "that nickname is taken here; pick another"}) from None
+        raise taken from None
     return participant, token
 
 
@@ -284,13 +296,13 @@ def post_message(room: Room, participant: Participant, raw_text: Any) -> Message
             raise ApiError(400, "blocked_words", "that message has words this room does not allow",
                            fields={"text": "please reword your message"})
         held_for = "profanity"
-    elif room.moderated:
+    elif room.moderated and not participant.is_teacher:  # the teacher's own go out
         held_for = "moderated"
     with transaction.atomic():
         status = MessageStatus.PENDING if held_for else MessageStatus.VISIBLE
         message = Message(room=room, participant=participant, nickname=participant.nickname,
                           text=text, html=message_html(text), status=status,
-                          held_for=held_for, seq=0)
+                          held_for=held_for, by_teacher=participant.is_teacher, seq=0)
         # The event carries the message id, so the row comes first, numbered after.
         event_type = events.MESSAGE_PENDING if held_for else events.MESSAGE_CREATED
         _emit_for_message(room, message, event_type)

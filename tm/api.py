@@ -220,9 +220,12 @@ def join(request: HttpRequest, room: str) -> HttpResponse:
                             "teacher sees it)")
         real_name = _field(data, "real_name", validation.real_name)
     password = _field(data, "password", validation.password) if "password" in data else ""
+    # The room's teacher (owner key, or signed in) joins as a teacher: no password, the
+    # teacher mark on their posts, names kept from students allowed.
     participant, token = join_with_limits(request, the_room, nickname=nickname,
                                           nickname_key=key, real_name=real_name,
-                                          password=password)
+                                          password=password,
+                                          moderator=is_moderator(request, the_room))
     response = JsonResponse(
         {"nickname": participant.nickname, "token": token, "id": participant.pk,
          "follow": tickets.issue(the_room, tickets.STUDENT)}, status=201)

@@ -28,6 +28,12 @@ DATA_KEYS: dict[str, frozenset[str]] = {
     ROOM_UPDATED: frozenset({"topic", "state", "paused_until", "moderated", "expires_at",
                              "analytics", "event_scope"}),
 }
+# type -> data keys that may be missing: added since, an older tm does not send them
+# (receivers read a missing one as false), so neither side has to deploy first.
+OPTIONAL_DATA_KEYS: dict[str, frozenset[str]] = {
+    MESSAGE_CREATED: frozenset({"by_teacher"}),  # posted by one of the room's teachers
+    MESSAGE_PENDING: frozenset({"by_teacher"}),
+}
 ENVELOPE_KEYS = frozenset({"v", "type", "room", "seq", "ts", "data"})
 MAX_SEQ = 2**63 - 1  # a room's seq is a 64-bit integer in tm's database
 
@@ -84,5 +90,10 @@ def check(envelope: Any) -> None:
     if not isinstance(envelope["room"], str) or not envelope["room"]:
         raise InvalidEvent("room must be a non-empty string")
     data = envelope["data"]
-    if not isinstance(data, dict) or set(data) != DATA_KEYS[event_type]:
-        raise InvalidEvent(f"{event_type} data keys must be {sorted(DATA_KEYS[event_type])}")
+    required = DATA_KEYS[event_type]
+    optional = OPTIONAL_DATA_KEYS.get(event_type, frozenset())
+    if not isinstance(data, dict) or not required <= set(data) <= required | optional:
+        raise InvalidEvent(f"{event_type} data keys must be {sorted(required)}"
+                           + (f" and may be {sorted(optional)}" if optional else ""))
+    if not all(isinstance(data[key], bool) for key in optional & set(data)):
+        raise InvalidEvent(f"{sorted(optional)} must be true or false")

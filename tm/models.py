@@ -180,6 +180,11 @@ class Participant(models.Model):
     nickname = models.CharField(max_length=32)
     # Folded form for uniqueness: "Ann", "ann" and "a\u200bnn" are one nickname.
     nickname_key = models.CharField(max_length=128)
+    # The casefolded confusables skeleton (tm/lookalikes.py): "Теacher" and "Teacher"
+    # share it, so a second one cannot join a room that has the first.
+    lookalike_key = models.CharField(max_length=128, blank=True)
+    # Joined as one of the room's teachers: their posts carry the teacher mark.
+    is_teacher = models.BooleanField(default=False)
     # Accountable rooms only; shown to the room's teachers, never to classmates.
     real_name = models.CharField(max_length=100, blank=True)
     token_hash = models.CharField(max_length=64, unique=True)
@@ -219,6 +224,8 @@ class Message(models.Model):
     )
     # Why a post waits: "moderated" room or "profanity" hold.
     held_for = models.CharField(max_length=16, blank=True)
+    # Posted by one of the room's teachers: shown with the teacher mark everywhere.
+    by_teacher = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

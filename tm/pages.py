@@ -390,6 +390,7 @@ def transcript_text(request: HttpRequest, room: Room, messages: list[Message],
     lines = [f"Transcript of {room.name}" + (f": {room.topic}" if room.topic else ""), ""]
     for m in messages:
         who = m.nickname + (f" ({real_names[m.pk]})" if m.pk in real_names else "")
+        who += " [teacher]" if m.by_teacher else ""
         lines.append(f"[{m.created_at:%Y-%m-%d %H:%M:%S} UTC] {who}: {m.text}")
     response = HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{_download_name(room, "txt")}"'
@@ -406,13 +407,14 @@ def transcript_csv(request: HttpRequest, room: Room, messages: list[Message],
                    real_names: dict[int, str]) -> HttpResponse:
     out = io.StringIO()
     writer = csv.writer(out)
-    header = ["seq", "time_utc", "nickname", "text"]
+    # by_teacher last: a column added since, so spreadsheets built on the others hold.
+    header = ["seq", "time_utc", "nickname", "text", "by_teacher"]
     if real_names:
         header.insert(3, "real_name")
     writer.writerow(header)
     for m in messages:
         row = [m.seq, m.created_at.strftime("%Y-%m-%d %H:%M:%S"), _csv_safe(m.nickname),
-               _csv_safe(m.text)]
+               _csv_safe(m.text), "yes" if m.by_teacher else ""]
         if real_names:
             row.insert(3, _csv_safe(real_names.get(m.pk, "")))
         writer.writerow(row)

@@ -18,6 +18,7 @@ def message_data(message: Message) -> dict[str, Any]:
         "text": message.text,
         "html": message.html,
         "created": iso_utc(message.created_at),
+        "by_teacher": message.by_teacher,
     }
     if message.status == "pending":
         data["held_for"] = message.held_for

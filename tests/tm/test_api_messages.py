@@ -25,7 +25,7 @@ from .apicheck import (
 )
 
 MESSAGES = "/api/v1/rooms/bio-101/messages"
-MESSAGE_KEYS = {"id", "seq", "nickname", "text", "html", "created"}
+MESSAGE_KEYS = {"id", "seq", "nickname", "text", "html", "created", "by_teacher"}
 
 
 @pytest.fixture

@@ -89,7 +89,7 @@ def test_transcripts_download_as_text_and_formula_safe_csv(room, join, browser):
     assert "=HYPERLINK(): first" in text.content.decode()
     response = browser.get("/bio-101/transcript.csv")
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert rows[0] == ["seq", "time_utc", "nickname", "text"]
+    assert rows[0] == ["seq", "time_utc", "nickname", "text", "by_teacher"]
     assert [r[3] for r in rows[1:]] == ["first", "'=cmd|' /C calc'!A0", 'héllo, "world"']
     assert {r[2] for r in rows[1:]} == {"'=HYPERLINK()"}
 

@@ -74,6 +74,7 @@
     nick.className = "msg-nick";
     nick.dir = "auto";
     nick.textContent = m.nickname;
+    if (m.by_teacher) nick.append(" ", teacherMark());
     var text = document.createElement("span");
     text.className = "msg-text";
     text.dir = "auto";
@@ -85,6 +86,14 @@
     li.append(nick, text, time);
     if (page.moderator) li.append(deleteButton(m));
     return li;
+  }
+
+  function teacherMark() {
+    var mark = document.createElement("span");
+    mark.className = "badge badge-teacher";
+    mark.title = "Posted by the room's teacher";
+    mark.textContent = "teacher";
+    return mark;
   }
 
   function deleteButton(m) {
@@ -267,7 +276,7 @@
     var data = event.data || {};
     if (event.type === "message.created") {
       addMessage({ id: data.id, seq: event.seq, nickname: data.nickname, html: data.html,
-                   created: data.created });
+                   created: data.created, by_teacher: data.by_teacher === true });
       if (stick) scrollToNewest();
     } else if (event.type === "message.deleted") {
       removeMessage(data.id);
