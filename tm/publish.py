@@ -2,9 +2,12 @@
 
 How a committed event reaches the browsers even when one HTTP call fails:
 1. on commit, `publish` posts it to the first reflektor (local, then neighbours) that
-   takes it, and stamps `published_at`. Inside a request this happens as soon as the
-   answer has gone out (`PublishAfterResponse`): the poster does not wait for the
-   hop to reflektor, and nothing is lost if the process dies in between (step 2);
+   takes it, and stamps `published_at`. Inside a request this happens once the answer
+   has gone out (`PublishAfterResponse`), from the process's publish thread
+   (tm/publish_background.py): neither the poster nor the worker's next request waits
+   for the hop to reflektor, and nothing is lost if the process dies in between
+   (step 2). A reflektor that failed is skipped for a second (`DOWN_SECONDS`), so a
+   hung one costs one timeout a second, not one per event;
 2. the outbox relay (`manage.py relay_outbox`, run beside tm) re-sends every event still
    unstamped after a few seconds, in seq order (tm killed between commit and publish,
    every reflektor down);
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import timedelta
@@ -31,6 +35,7 @@ from django.utils import timezone
 
 from . import events, signing
 from .models import Event, RoomDeletion
+from .publish_background import Background
 
 log = logging.getLogger("tm.publish")
 
@@ -38,6 +43,11 @@ log = logging.getLogger("tm.publish")
 CONNECT_TIMEOUT = 0.05
 READ_TIMEOUT = 0.25
 FAILURES_KEY = "publish:failures"
+# After a reflektor failed (refused, timed out, answered an error), it is skipped for
+# this long: events go to the next one, or wait for the outbox relay.
+DOWN_SECONDS = 1.0
+_down_until: dict[str, float] = {}
+BACKGROUND = Background()
 _session = requests.Session()
 # Internal calls go straight to reflektor: no proxy from the environment (it would see
 # signed events, and looking one up cost more than the call), no .netrc.
@@ -88,11 +98,7 @@ def _publish_after_response(**_kwargs) -> None:
     pending = _after_response.get()
     _after_response.set(None)
     for send in pending or ():
-        try:
-            send()
-        except Exception:  # one event's trouble must not keep the others back
-            log.exception("sending after the response failed (the outbox relay retries "
-                          "events)")
+        BACKGROUND.submit(send)  # in order, on the publish thread: never blocks
 
 
 request_finished.connect(_publish_after_response, dispatch_uid="tm.publish.after_response")
@@ -136,16 +142,21 @@ def _send(method: str, path: str, body: bytes, what: str) -> bool:
     if body:
         headers["Content-Type"] = "application/json"
     for base in settings.TM_REFLEKTOR_URLS:
+        if _down_until.get(base, 0.0) > time.monotonic():
+            continue  # failed a moment ago: do not wait on it again yet
         try:
             response = _session.request(method, base.rstrip("/") + path, data=body,
                                         headers=headers,
                                         timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
         except requests.RequestException as error:
             log.warning("%s via %s failed: %s", what, base, type(error).__name__)
+            _down_until[base] = time.monotonic() + DOWN_SECONDS
             continue
         if response.status_code < 300:
+            _down_until.pop(base, None)
             return True
         log.warning("%s via %s: answered %s", what, base, response.status_code)
+        _down_until[base] = time.monotonic() + DOWN_SECONDS
     if settings.TM_REFLEKTOR_URLS:
         _count_failure()
         log.error("%s: no reflektor took it; the outbox relay will retry", what)

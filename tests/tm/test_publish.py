@@ -6,8 +6,11 @@ targets do; the real reflektor and ekg are exercised in tests/integration.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
+import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -19,7 +22,7 @@ from django.utils import timezone
 from tests.support.memcached_server import free_port
 from tm import actions, events, signing
 from tm.models import Event, Participant, Room, RoomDeletion, hash_token
-from tm.publish import publish_failures, relay_unannounced_deletions, relay_unpublished
+from tm.publish import BACKGROUND, publish_failures, relay_unannounced_deletions, relay_unpublished
 
 
 class Receiver:
@@ -149,6 +152,8 @@ def test_in_a_request_the_event_goes_out_once_the_answer_has_been_written(
     assert receiver.events == []  # written, not yet closed: nothing published
     assert Event.objects.get(seq=answer["seq"]).published_at is None
     response.close()
+    # Handed to the publish thread: the worker is free for its next request already.
+    assert BACKGROUND.wait_idle()
     assert [e["data"]["text"] for e in receiver.events] == ["after the answer"]
     assert Event.objects.get(seq=answer["seq"]).published_at is not None
     # Outside a request again: an action publishes at once.
@@ -207,3 +212,69 @@ def test_a_room_deleted_in_a_rolled_back_transaction_is_not_announced(ann, recei
         raise RuntimeError("roll back")
     assert receiver.deletions == []
     assert Room.objects.filter(pk=room.pk).exists()
+
+
+class HungReflektor:
+    """A reflektor that takes connections and never answers (the issue's failure)."""
+
+    def __init__(self):
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        with contextlib.suppress(OSError):
+            while True:
+                self.accepted.append(self.listener.accept()[0])
+
+    def close(self):
+        self.listener.close()
+        for conn in self.accepted:
+            conn.close()
+
+
+def test_a_hung_reflektor_never_holds_the_request_worker(ann, receiver, settings):
+    """The worker hands its events to the publish thread and is free at once; the hung
+    call runs out there; the relay delivers once a reflektor answers again."""
+    import io
+
+    from django.core.handlers.wsgi import WSGIHandler
+
+    hung = HungReflektor()
+    settings.TM_REFLEKTOR_URLS = [hung.url]
+    room, person = ann
+    token = f"test-token-{person.pk}"
+    Participant.objects.filter(pk=person.pk).update(token_hash=hash_token(token))
+    try:
+        for n in range(3):
+            body = json.dumps({"text": f"while hung {n}"}).encode()
+            environ = {
+                "REQUEST_METHOD": "POST", "PATH_INFO": f"/api/v1/rooms/{room.name}/messages",
+                "SERVER_NAME": "testserver", "SERVER_PORT": "80", "HTTP_HOST": "testserver",
+                "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
+                "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+                "HTTP_AUTHORIZATION": f"Bearer {token}", "REMOTE_ADDR": "127.0.0.1",
+            }
+            response = WSGIHandler()(environ, lambda status, headers: None)
+            b"".join(response)
+            response.close()  # what the server does after writing: returns at once
+        # The first send hangs on the publish thread; the worker went on meanwhile.
+        deadline = time.monotonic() + 5
+        while not hung.accepted:
+            assert time.monotonic() < deadline, "the publish thread never tried"
+            time.sleep(0.01)
+        assert not BACKGROUND.wait_idle(timeout=0)
+        assert Event.objects.filter(published_at__isnull=True).count() == 3
+        # The hung call times out; the reflektor is skipped for a moment: the other
+        # two do not wait on it at all.
+        assert BACKGROUND.wait_idle(timeout=5)
+        assert len(hung.accepted) == 1
+    finally:
+        hung.close()
+    settings.TM_REFLEKTOR_URLS = [receiver.url]
+    assert relay_unpublished(older_than=timedelta(0)) == 3
+    assert [e["data"]["text"] for e in receiver.events] == [
+        f"while hung {n}" for n in range(3)]
