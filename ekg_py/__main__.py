@@ -18,6 +18,7 @@ import socket
 import sys
 from urllib.parse import urlsplit
 
+from contract.addresses import parse_networks
 from tm.aio_service import secret_from_env, start_logging
 
 from . import rooms
@@ -59,6 +60,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds a connection may take to send a whole request (the "
                              "WebSocket upgrade included), and may sit idle between two; "
                              "then it is closed")
+    parser.add_argument("--max-streams-per-address", type=int, default=5000, metavar="N",
+                        help="open WebSocket and SSE streams one client address may hold "
+                             "(a school behind one address, two tabs a student: far off)")
+    parser.add_argument("--trusted-proxy", action="append", default=[], metavar="NET",
+                        help="a load balancer or proxy in front (address or network, "
+                             "repeatable; also EKG_TRUSTED_PROXIES=a,b): for requests from "
+                             "it the client is read from X-Forwarded-For")
     parser.add_argument("--peer", action="append", default=[], metavar="URL",
                         help="another node's base URL (repeatable), to add up presence "
                              "counts across nodes; added to the comma-separated EKG_PEERS. "
@@ -88,6 +96,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.idle_room_seconds <= 0:
         print("ekg: --idle-room-seconds must be positive", file=sys.stderr)
         return 2
+    proxies = tuple(p.strip() for p in [*os.environ.get("EKG_TRUSTED_PROXIES", "").split(","),
+                                        *args.trusted_proxy] if p.strip())
+    try:
+        parse_networks(proxies)
+    except ValueError as error:
+        print(f"ekg: --trusted-proxy: {error}", file=sys.stderr)
+        return 2
+    if args.max_streams_per_address < 1:
+        print("ekg: --max-streams-per-address must be positive", file=sys.stderr)
+        return 2
     if not 0 <= args.reorder_ms <= 5000:
         print("ekg: --reorder-ms must be between 0 and 5000", file=sys.stderr)
         return 2
@@ -114,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
                     idle_room_seconds=args.idle_room_seconds,
                     sse_keepalive=args.sse_keepalive, ws_heartbeat=args.ws_heartbeat,
                     shutdown_grace=args.shutdown_grace,
-                    request_timeout=args.request_timeout)
+                    request_timeout=args.request_timeout,
+                    max_streams_per_address=args.max_streams_per_address,
+                    trusted_proxies=proxies)
 
     def announce(host: str, port: int) -> None:
         print(f"ekg listening on {host}:{port}", flush=True)

@@ -43,6 +43,7 @@ class Client(ABC):
 
     def __init__(self, node: Node, request: web.Request):
         self.node = node
+        self.address = node.address_of(request)  # counted against its stream cap
         self.transport = request.transport
         self.protocol = request.protocol
         self.conn: Connection | None = None

@@ -17,16 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import json
 import logging
 import random
 import secrets
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
+from contract.addresses import client_address, parse_networks
 from tm import events, signing
 from tm.aio_service import cors_headers, read_signed, serving, sse_preflight_headers
 
@@ -54,7 +57,7 @@ HEARTBEAT_JITTER = 0.2  # each connection pings every --ws-heartbeat x (0.8 .. 1
 # still to come, and a big room's round never holds up a small room's event for long.
 FLUSH_SLICE = 32
 ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 413: "too_large"}
+               405: "method_not_allowed", 413: "too_large", 429: "too_many_streams"}
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,10 @@ class Config:
     # reflektor's next POST) this long after it opened or after its last request is
     # closed: a client trickling half a header holds nothing for minutes.
     request_timeout: float = 5.0
+    # Open streams one client address may hold, and the proxies in front whose
+    # X-Forwarded-For names the client (contract/addresses.py).
+    max_streams_per_address: int = 5000
+    trusted_proxies: tuple[str, ...] = ()
     # Other nodes' base URLs, to add up presence across nodes (peers.py); this node's
     # id in its reports.
     peers: tuple[str, ...] = ()
@@ -109,6 +116,11 @@ class Node:
             interval=config.presence_interval)
             if config.peers else None)
         self.clients: set[Client] = set()
+        # Open streams per client address, by a keyed hash of it: no address in clear,
+        # and the key dies with the process.
+        self.streams_by_address: Counter[bytes] = Counter()
+        self._address_key = secrets.token_bytes(16)
+        self._trusted = parse_networks(config.trusted_proxies)
         self._to_flush: list[WebSocketClient] = []
         self._flush_handle: asyncio.Handle | None = None
         self._round: list[WebSocketClient] | None = None  # the flush round under way
@@ -118,6 +130,7 @@ class Node:
         self.stream_writes = 0
         self.stream_frames = 0
         self.backed_up_writes = 0  # of stream_writes, those a writer task made
+        self.refused_streams = 0  # 429s: an address over --max-streams-per-address
         self._tasks: set[asyncio.Task[Any]] = set()
         self.duplicates_logged: set[str] = set()  # instances reporting under our node id
         self._no_clients = asyncio.Event()
@@ -165,11 +178,29 @@ class Node:
         if self._to_flush:  # woken during the round: they make the next one
             self._flush_handle = loop.call_soon(self._flush)
 
+    def address_of(self, request: web.Request) -> bytes:
+        """The keyed hash of the request's client address (behind trusted proxies, the
+        one in X-Forwarded-For)."""
+        address = client_address(request.remote or "", request.headers.get("X-Forwarded-For"),
+                                 self._trusted)
+        return hashlib.blake2b(address.encode(), key=self._address_key, digest_size=16).digest()
+
+    def check_stream_room(self, address: bytes) -> None:
+        """429 when the address holds --max-streams-per-address streams already."""
+        if self.streams_by_address[address] >= self.config.max_streams_per_address:
+            self.refused_streams += 1
+            raise web.HTTPTooManyRequests(reason="too many streams from one address")
+
     def add_client(self, client: Client) -> None:
         self.clients.add(client)
+        self.streams_by_address[client.address] += 1
         self._no_clients.clear()
 
     def remove_client(self, client: Client) -> None:
+        if client in self.clients:
+            self.streams_by_address[client.address] -= 1
+            if self.streams_by_address[client.address] <= 0:
+                del self.streams_by_address[client.address]
         self.clients.discard(client)
         if client.conn is not None:
             self.registry.disconnect(client.conn)
@@ -285,7 +316,8 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, **node.registry.stats(),
                               "stream_writes": node.stream_writes,
                               "stream_frames": node.stream_frames,
-                              "backed_up_writes": node.backed_up_writes})
+                              "backed_up_writes": node.backed_up_writes,
+                              "refused_streams": node.refused_streams})
 
 
 def _seq_param(text: str | None, name: str) -> int | None:
@@ -317,6 +349,7 @@ def _stream_request(request: web.Request) -> tuple[str, int | None, signing.Tick
     refused = node.registry.admit(room, ticket.incarnation)
     if refused is not None:
         raise web.HTTPForbidden(reason=refused)
+    node.check_stream_room(node.address_of(request))
     return room, after, ticket
 
 

@@ -783,3 +783,49 @@ def test_a_client_trickling_half_a_request_is_closed_and_a_live_stream_is_not(st
             await live.close()
 
     run(scenario())
+
+
+def test_one_address_holds_at_most_its_share_of_streams(start_ekg, room):
+    """--max-streams-per-address (default 5,000: a school of 2,000 with two tabs each is
+    far off): past it a new stream gets 429 before the upgrade; one that closes makes
+    room. Behind a trusted proxy each client in X-Forwarded-For has its own share, and
+    a client cannot pick another share by writing the header itself."""
+    node = start_ekg("--max-streams-per-address", "2", "--trusted-proxy", "127.0.0.1")
+
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            def via_proxy(client: str) -> dict[str, str]:
+                return {"X-Forwarded-For": client}
+
+            url = stream_url(node.base, "ws", room)
+            first = [await session.ws_connect(url, headers=via_proxy("10.0.0.1"))
+                     for _ in range(2)]
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(url, headers=via_proxy("10.0.0.1"))
+            assert refused.value.status == 429
+            async with session.get(stream_url(node.base, "sse", room),
+                                   headers=via_proxy("10.0.0.1")) as response:
+                assert response.status == 429
+                assert (await response.json())["error"]["code"] == "too_many_streams"
+            # Written by the client in front of what the proxy appended: not believed.
+            with pytest.raises(aiohttp.WSServerHandshakeError):
+                await session.ws_connect(url, headers=via_proxy("10.0.0.9, 10.0.0.1"))
+            # Another client behind the same proxy has a share of its own.
+            other = await session.ws_connect(url, headers=via_proxy("10.0.0.2"))
+            await first[0].close()
+            await eventually(lambda: _refused_then_open(session, url, via_proxy("10.0.0.1")))
+            stats = await health(session, node.base)
+            assert stats["refused_streams"] >= 3
+            for ws in (*first, other):
+                await ws.close()
+
+    run(scenario())
+
+
+async def _refused_then_open(session, url: str, headers: dict[str, str]) -> bool:
+    try:
+        ws = await session.ws_connect(url, headers=headers)
+    except aiohttp.WSServerHandshakeError:
+        return False
+    await ws.close()
+    return True
