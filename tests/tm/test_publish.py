@@ -125,19 +125,16 @@ def test_when_every_reflektor_is_down_the_post_still_succeeds_and_the_relay_deli
     assert relay_unpublished(older_than=timedelta(0)) == 0
 
 
-def test_in_a_request_the_event_goes_out_once_the_answer_has_been_written(
-        ann, receiver, settings):
-    """PublishAfterResponse: the poster's answer does not wait for reflektor. The WSGI
-    server writes the response, then closes it; only then is the event published."""
+def _post_as_a_wsgi_server_does(room: Room, person: Participant, text: str):
+    """POST a message through Django's WSGI handler, as gunicorn calls it: returns the
+    statuses given to start_response and the response, not yet closed."""
     import io
 
     from django.core.handlers.wsgi import WSGIHandler
 
-    settings.TM_REFLEKTOR_URLS = [receiver.url]
-    room, person = ann
     token = f"test-token-{person.pk}"  # a known token for the Bearer header
     Participant.objects.filter(pk=person.pk).update(token_hash=hash_token(token))
-    body = json.dumps({"text": "after the answer"}).encode()
+    body = json.dumps({"text": text}).encode()
     environ = {
         "REQUEST_METHOD": "POST", "PATH_INFO": f"/api/v1/rooms/{room.name}/messages",
         "SERVER_NAME": "testserver", "SERVER_PORT": "80", "HTTP_HOST": "testserver",
@@ -147,6 +144,16 @@ def test_in_a_request_the_event_goes_out_once_the_answer_has_been_written(
     }
     statuses: list[str] = []
     response = WSGIHandler()(environ, lambda status, headers: statuses.append(status))
+    return statuses, response
+
+
+def test_in_a_request_the_event_goes_out_once_the_answer_has_been_written(
+        ann, receiver, settings):
+    """PublishAfterResponse: the poster's answer does not wait for reflektor. The WSGI
+    server writes the response, then closes it; only then is the event published."""
+    settings.TM_REFLEKTOR_URLS = [receiver.url]
+    room, person = ann
+    statuses, response = _post_as_a_wsgi_server_does(room, person, "after the answer")
     answer = json.loads(b"".join(response))
     assert statuses == ["201 Created"]
     assert receiver.events == []  # written, not yet closed: nothing published
@@ -239,26 +246,12 @@ class HungReflektor:
 def test_a_hung_reflektor_never_holds_the_request_worker(ann, receiver, settings):
     """The worker hands its events to the publish thread and is free at once; the hung
     call runs out there; the relay delivers once a reflektor answers again."""
-    import io
-
-    from django.core.handlers.wsgi import WSGIHandler
-
     hung = HungReflektor()
     settings.TM_REFLEKTOR_URLS = [hung.url]
     room, person = ann
-    token = f"test-token-{person.pk}"
-    Participant.objects.filter(pk=person.pk).update(token_hash=hash_token(token))
     try:
         for n in range(3):
-            body = json.dumps({"text": f"while hung {n}"}).encode()
-            environ = {
-                "REQUEST_METHOD": "POST", "PATH_INFO": f"/api/v1/rooms/{room.name}/messages",
-                "SERVER_NAME": "testserver", "SERVER_PORT": "80", "HTTP_HOST": "testserver",
-                "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
-                "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
-                "HTTP_AUTHORIZATION": f"Bearer {token}", "REMOTE_ADDR": "127.0.0.1",
-            }
-            response = WSGIHandler()(environ, lambda status, headers: None)
+            _, response = _post_as_a_wsgi_server_does(room, person, f"while hung {n}")
             b"".join(response)
             response.close()  # what the server does after writing: returns at once
         # The first send hangs on the publish thread; the worker went on meanwhile.
