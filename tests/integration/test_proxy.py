@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -113,3 +114,22 @@ def test_nobody_but_the_trusted_proxy_is_believed(proxied):
                          {"nickname": f"direct {i}"},
                          {"X-Forwarded-For": f"127.0.1.{i}"})[0] for i in range(4)]
     assert statuses == [201, 201, 201, 429]
+
+
+def test_slow_clients_in_front_of_the_proxy_do_not_hold_tms_workers(proxied):
+    """The production front (README, "Production front"): nginx reads each request
+    whole before it hands it to tm's gunicorn sync workers, so connections that send
+    half a header hold nginx's cheap connections, not tm's two workers."""
+    tm, port = proxied
+    slow = []
+    try:
+        for i in range(50):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5,
+                                            source_address=(f"127.0.0.{10 + i % 5}", 0))
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: tm\r\nX-Half: ")
+            slow.append(sock)
+        for _ in range(5):  # each would need a free worker
+            assert _request(port, "127.0.0.3", "GET", "/healthz")[0] == 200
+    finally:
+        for sock in slow:
+            sock.close()
