@@ -7,8 +7,9 @@ from . import csp
 
 # Repository root: templates, static files and the default SQLite file hang off it.
 BASE_DIR = Path(__file__).resolve().parent.parent
-# Runtime state (SQLite file, locks, collected static files) lives outside the code.
-VAR_DIR = BASE_DIR / "var"
+# Runtime state (SQLite file, locks, collected static files, the dev secrets) lives
+# outside the code; TM_VAR_DIR moves it (tests run `make run`'s tm in a folder of theirs).
+VAR_DIR = Path(os.environ.get("TM_VAR_DIR") or BASE_DIR / "var")
 
 # Overridden in every environment; base keeps none so no secret is ever in the repo.
 SECRET_KEY = ""
