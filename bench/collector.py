@@ -46,10 +46,10 @@ sys.path.insert(0, str(ROOT))  # `python bench/collector.py` runs from bench/
 import aiohttp  # noqa: E402
 import requests  # noqa: E402
 
+from contract import events, signing  # noqa: E402
 from sotu.analysis import Analyzer  # noqa: E402
 from sotu.buckets import Tally  # noqa: E402
 from sotu.sentiment import load_lexicon  # noqa: E402
-from tm import events, signing  # noqa: E402
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"

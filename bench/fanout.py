@@ -10,7 +10,7 @@ For each server and room size:
    one asyncio process) and this process, which posts the events, run on core 1;
 2. every client connects to /ws/bench and the room settles (presence messages);
 3. this process posts `--posts` message.created events to the server's internal
-   endpoint, signed as tm signs them (tm.signing.sign), `--window` requests in flight
+   endpoint, signed as tm signs them (contract.signing.sign), `--window` requests in flight
    (1, as reflektor sends to each target, then 4);
 4. it waits until every client has every event.
 Figures: the server's CPU time (utime + stime from /proc/<pid>/stat, all its threads)
@@ -40,7 +40,7 @@ import urllib.request
 
 import aiohttp
 
-from tm import events, signing
+from contract import events, signing
 
 from . import common
 

@@ -274,7 +274,7 @@ def stream_path(kind: str, room: str) -> str:
     secret = os.environ.get("TM_INTERNAL_SECRET")
     if not secret:
         return f"/{kind}/{room}"
-    from tm import signing  # the tm checkout is this process's working directory
+    from contract import signing  # the tm checkout is this process's working directory
 
     ticket = signing.follow_ticket(secret, room, 0, "student", ttl=24 * 3600)
     return f"/{kind}/{room}?ticket={ticket}"

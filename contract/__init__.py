@@ -1,3 +1,12 @@
-"""What tm's services share without Django: the start of the contract package that
-issue 10 grows (events, signing and the aiohttp service shell move here). For now,
-the service logging that keeps client addresses out of every service's log."""
+"""The contract between tm's services, with no Django: what tm, ekg_py, sotu and flatdb
+all stand on, so that none of the services imports tm.
+
+- events.py: the event envelope, its vocabulary and its checks
+- signing.py: signatures on internal calls, and the follow tickets of the push nodes
+- service.py: the aiohttp service shell (serving until SIGTERM, signed bodies, SSE
+  headers, start-up logging)
+- addresses.py: the client's address behind trusted proxies
+- logs.py: service logs without client addresses
+
+docs/contracts.md describes every call between the services as built.
+"""

@@ -19,7 +19,7 @@ import sys
 from urllib.parse import urlsplit
 
 from contract.addresses import parse_networks
-from tm.aio_service import secret_from_env, start_logging
+from contract.service import secret_from_env, start_logging
 
 from . import rooms
 from .peers import NODE_ID_RE

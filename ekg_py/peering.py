@@ -16,7 +16,7 @@ import time
 
 import aiohttp
 
-from tm import signing
+from contract import signing
 
 from .peers import FULL_EVERY, TTL_FULL_REPORTS, Report
 from .rooms import Registry

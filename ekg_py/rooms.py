@@ -57,7 +57,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-from tm import events
+from contract import events
 
 from .peers import PeerCounts, Report
 

@@ -29,9 +29,9 @@ from typing import Any
 
 from aiohttp import web
 
+from contract import events, signing
 from contract.addresses import client_address, parse_networks
-from tm import events, signing
-from tm.aio_service import cors_headers, read_signed, serving, sse_preflight_headers
+from contract.service import cors_headers, read_signed, serving, sse_preflight_headers
 
 from .clients import Client, SseClient, WebSocketClient
 from .peering import PresenceReporter

@@ -4,7 +4,7 @@ POST /backup {"target": "name"} copies one snapshot of the database into a new
 directory under BACKUP_ROOT (a relative name, or an absolute path inside the root;
 anything that resolves outside it is refused). Without "target" the name is the UTC
 time, e.g. "flatdb-20261123T100000Z". It writes to the disk, so unlike the data API it
-is an internal call: signed with the shared secret (X-TM-Signature, tm/signing.py),
+is an internal call: signed with the shared secret (X-TM-Signature, contract/signing.py),
 401 without a good signature, 403 when no backup root is configured.
 """
 
@@ -15,11 +15,11 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, request
 
+from contract import signing
 from flatdb.backup import BackupError, TargetExists, backup
 from flatdb.db import get_db
 from flatdb.errors import ApiError, json_response
 from flatdb.inputs import read_json
-from tm import signing
 
 bp = Blueprint("admin", __name__)
 

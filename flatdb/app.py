@@ -25,7 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_VALUE_BYTES": 1 * MIB,    # one stored value, in bytes after decoding
     "MAX_KEY_BYTES": 64 * 1024,    # one key: keys fill index blocks and every comparison
     "BACKUP_ROOT": None,           # POST /backup writes only below this directory
-    "INTERNAL_SECRET": "",         # HMAC key for signed admin calls (tm/signing.py)
+    "INTERNAL_SECRET": "",         # HMAC key for signed admin calls (contract/signing.py)
     # Host header names answered (Flask's check, port ignored); any other is a 400. A
     # browser page on another site could otherwise reach a flatdb on this machine by
     # DNS rebinding (its own name, resolved to 127.0.0.1). Never empty: Flask reads an

@@ -29,7 +29,7 @@ class Config:
     attempt_timeout: float = 5.0
     retry_base: float = 0.05
     retry_max: float = 2.0
-    # Matches the receivers' 60 s signature window (tm/signing.py).
+    # Matches the receivers' 60 s signature window (contract/signing.py).
     give_up_after: float = 60.0
 
     def __post_init__(self) -> None:

@@ -19,7 +19,7 @@ Policies (also in reflektor/README.md):
   dropping the newest instead would stall the live stream behind a dead target.
 - Give up: an item older than `give_up_after` seconds (default 60, measured from
   enqueue) is dropped (reason "expired") instead of attempted again. 60 s matches the
-  receivers' signature window (tm/signing.py MAX_AGE_SECONDS): an older request would
+  receivers' signature window (contract/signing.py MAX_AGE_SECONDS): an older request would
   be refused with 401 anyway, and an old event is worth less than a flowing queue.
 - Answers: 2xx and 404 are done (a target may implement only part of the internal
   API); 408, 429 and 5xx are retried ("try again later"); any other status is dropped

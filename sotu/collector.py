@@ -36,8 +36,8 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
-from tm import events
-from tm.aio_service import read_signed, secret_from_env, serving, start_logging
+from contract import events
+from contract.service import read_signed, secret_from_env, serving, start_logging
 
 from .analysis import Analyzer
 from .buckets import TICKS_DB, WORDS_DB, SeenEvents, Tally, parse_iso
@@ -68,13 +68,13 @@ class Config:
 
 
 # Fields tm adds to room.updated for analytics (README.md, "What tm sends"). A
-# room.updated with or without them is accepted, whichever tm/events.py requires, so
+# room.updated with or without them is accepted, whichever contract/events.py requires, so
 # neither tm nor the collector must deploy first; missing ones take their defaults.
 ANALYTICS_ROOM_FIELDS = frozenset({"analytics", "event_scope"})
 
 
 def check_event(event: Any) -> None:
-    """`tm.events.check`, tolerant of the analytics fields on room.updated."""
+    """`contract.events.check`, tolerant of the analytics fields on room.updated."""
     try:
         events.check(event)
     except events.InvalidEvent:

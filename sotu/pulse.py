@@ -11,8 +11,9 @@ shutdown. What to send is decided by the pure `feeds.Feed`. Routes (README.md):
     GET /healthz               scopes and viewers on this node
 
 A scope is `event:<name>` or `room:<room>`; a room scope is the teacher's live view and
-needs `token=<moderator token>` for that room (tm.signing, as ekg takes it). flatdb is
-polled once per `--poll-interval` for each scope that has viewers, not per viewer.
+needs `ticket=<a moderator's follow ticket>` for that room (contract.signing, as ekg
+takes it). flatdb is polled once per `--poll-interval` for each scope that has viewers,
+not per viewer.
 Prints `pulse listening on HOST:PORT`; exits 0 after SIGTERM or SIGINT, having told
 every client to reconnect after a random delay.
 """
@@ -35,8 +36,8 @@ from typing import Any
 import aiohttp
 from aiohttp import WSMsgType, web
 
-from tm import signing
-from tm.aio_service import (
+from contract import signing
+from contract.service import (
     cors_headers,
     secret_from_env,
     serving,

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from contract import events, signing
 from tests.support.services import PYTHON, Service
-from tm import events, signing
 
 SECRET = "internal-endpoints-secret"
 ENV = {"TM_INTERNAL_SECRET": SECRET}

@@ -17,7 +17,9 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from . import events, lookalikes, validation
+from contract import events
+
+from . import lookalikes, validation
 from .errors import ApiError
 from .models import (
     Event,

@@ -241,7 +241,7 @@ class Event(models.Model):
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="events")
     seq = models.BigIntegerField()
     type = models.CharField(max_length=32)
-    # The whole envelope as published (tm/events.py builds it).
+    # The whole envelope as published (contract/events.py builds it).
     envelope = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now)
     # Set once a reflektor accepted it (tm/publish.py).

@@ -33,7 +33,8 @@ from django.core.signals import request_finished
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import events, signing
+from contract import events, signing
+
 from .models import Event, RoomDeletion
 from .publish_background import Background
 

@@ -6,7 +6,8 @@ from typing import Any
 
 from django.conf import settings
 
-from .events import iso_utc
+from contract.events import iso_utc
+
 from .models import Message, Participant, Room
 
 

@@ -1,7 +1,7 @@
 """Follow tickets: tm's word to a push node that a browser may follow a room.
 
 A push node (ekg_py) sends a room's events only to a connection that shows a ticket
-tm signed (tm/signing.py has the format): the room, its incarnation (when it was
+tm signed (contract/signing.py has the format): the room, its incarnation (when it was
 created, so a room deleted and made again under its name is another room), the role,
 and an expiry of minutes. tm hands one out with everything that shows a room (page
 data, the join and create answers) and on request, to whoever may read the room's
@@ -15,7 +15,8 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
-from . import signing
+from contract import signing
+
 from .auth import can_read, is_moderator, optional_participant
 from .models import Room
 

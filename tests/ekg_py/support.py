@@ -20,8 +20,8 @@ from typing import Any
 
 import aiohttp
 
+from contract import events, signing
 from tests.conftest import TIME_SCALE
-from tm import events, signing
 
 UNIT = TIME_SCALE  # seconds
 SECRET = "ekg-test-secret"

@@ -10,8 +10,8 @@ import signal
 import aiohttp
 import pytest
 
+from contract import events, signing
 from tests.support.memcached_server import free_port
-from tm import events, signing
 
 from .support import SECRET, UNIT, eventually, stream_url
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from contract import events
 from ekg_py import rooms
 from ekg_py.rooms import Encoded, Registry, RingBuffer
-from tm import events
 
 from .support import make_event
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
-from tm import events, signing
+from contract import events, signing
 
 from .support import (
     CLI_ORIGIN,

@@ -11,9 +11,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from contract import signing
 from flatdb import create_app
 from flatdb.db import DatabaseUnavailable, close_db, get_db
-from tm import signing
 
 from .processes import SECRET
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tm import signing
+from contract import signing
 
 from .processes import SECRET, TIME_SCALE, Server, run_flatdb
 

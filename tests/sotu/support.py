@@ -13,10 +13,10 @@ from typing import Any
 
 import requests
 
+from contract import events, signing
 from sotu.buckets import BUCKET_SECONDS, iso_second
 from tests.conftest import TIME_SCALE
 from tests.support.services import PYTHON, Service, wait_until
-from tm import events, signing
 
 UNIT = TIME_SCALE
 SECRET = "sotu-test-secret"

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 
-from tm import events, signing
+from contract import events, signing
 
 from .support import (
     SECRET,

@@ -14,8 +14,8 @@ from urllib.parse import quote
 
 import aiohttp
 
+from contract import signing
 from sotu.buckets import iso_second
-from tm import signing
 
 from .support import (
     ORIGIN,

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from contract import events
 from tests.conftest import ApiClient
-from tm import events
 from tm.models import Event, Message, Participant, Room
 
 from .apicheck import (

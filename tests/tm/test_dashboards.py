@@ -53,7 +53,7 @@ def test_a_teacher_sees_their_rooms_charts_only_when_analytics_is_on(make_room, 
     teacher.cookies["tm_o_chem-3"] = key
     config = _charts_config(teacher.get("/chem-3/moderate").content.decode())
     assert config["scope"] == "room:chem-3"
-    from tm import signing
+    from contract import signing
     ticket, why = signing.check_follow_ticket(settings.TM_INTERNAL_SECRET,
                                               config["follow"]["ticket"], "chem-3")
     assert ticket is not None and ticket.moderator, why

@@ -1,10 +1,10 @@
-"""The event envelope is defined once (tm/events.py); these pin its contract."""
+"""The event envelope is defined once (contract/events.py); these pin its contract."""
 
 from datetime import UTC, datetime
 
 import pytest
 
-from tm import events
+from contract import events
 
 
 def _created(**overrides):

@@ -19,8 +19,9 @@ from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 
+from contract import events, signing
 from tests.support.memcached_server import free_port
-from tm import actions, events, signing
+from tm import actions
 from tm.models import Event, Participant, Room, RoomDeletion, hash_token
 from tm.publish import BACKGROUND, publish_failures, relay_unannounced_deletions, relay_unpublished
 

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tm import signing
-from tm.events import iso_utc
+from contract import signing
+from contract.events import iso_utc
 
 SECRET = "s3cret"
 BODY = b'{"v":1}'

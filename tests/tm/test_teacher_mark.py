@@ -7,7 +7,7 @@ import json
 import pytest
 from django.test import Client
 
-from tm import events
+from contract import events
 from tm.models import Event, Message
 
 from .apicheck import assert_error

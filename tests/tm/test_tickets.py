@@ -1,7 +1,7 @@
 """Follow tickets: tm hands one to whoever may read a room, and to nobody else.
 
 A push node lets a browser follow a room only with a ticket tm signed (tm/tickets.py,
-tm/signing.py); these tests check who gets which ticket, where, and that a password
+contract/signing.py); these tests check who gets which ticket, where, and that a password
 room's pages carry none before the password is given.
 """
 
@@ -14,9 +14,9 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from tm import signing
+from contract import signing
+from contract.events import iso_utc
 from tm.auth import share_key
-from tm.events import iso_utc
 from tm.models import Room
 
 pytestmark = pytest.mark.django_db

@@ -1,5 +1,6 @@
-"""Serving an aiohttp app until SIGTERM or SIGINT: what ekg_py, sotu's collector and
-pulse share. Pure asyncio + aiohttp (no Django), like tm/events.py and tm/signing.py.
+"""The aiohttp service shell: serving an app until SIGTERM or SIGINT, signed bodies, SSE
+headers, start-up logging; what ekg_py, sotu's collector and pulse share. Pure asyncio
+and aiohttp, no Django.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from contract import signing
 from contract.logs import keep_addresses_out
-from tm import signing
 
 
 @contextlib.asynccontextmanager
