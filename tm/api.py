@@ -21,6 +21,7 @@ from .auth import (
     require_moderator,
 )
 from .errors import ApiError, api_view, bad_field, read_json
+from .joining import join_with_limits
 from .models import (
     Event,
     Message,
@@ -31,7 +32,7 @@ from .models import (
     RoomDeletion,
     RoomState,
 )
-from .ratelimits import check_password_attempts, count_wrong_password, limit
+from .ratelimits import limit
 from .serializers import message_json, participant_json, room_json
 
 DEFAULT_LIFETIME = 24 * 3600
@@ -187,23 +188,6 @@ def room_detail(request: HttpRequest, room: str) -> HttpResponse:
 
 
 # -- participants -------------------------------------------------------------------
-def join_with_limits(request: HttpRequest, room: Room, *, moderator: bool = False,
-                     password: str = "", **fields: Any) -> tuple[Participant, str]:
-    """actions.join_room behind the limits a class meets (tm/ratelimits.py): joins per
-    room per minute, and wrong passwords per room and address, looked at before the
-    password is hashed. The caller has counted the join against the address already."""
-    limit(request, "join-room", "TM_RATE_JOIN_PER_ROOM", key=f"room{room.pk}")
-    checks_password = room.has_password and not moderator
-    if checks_password:
-        check_password_attempts(request, room.pk)
-    try:
-        return actions.join_room(room, password=password, moderator=moderator, **fields)
-    except ApiError as error:
-        if error.code == "wrong_password" and checks_password:
-            count_wrong_password(request, room.pk)
-        raise
-
-
 @api_view("POST")
 def join(request: HttpRequest, room: str) -> HttpResponse:
     the_room = live_room_or_error(room)
@@ -228,7 +212,8 @@ def join(request: HttpRequest, room: str) -> HttpResponse:
                                           moderator=is_moderator(request, the_room))
     response = JsonResponse(
         {"nickname": participant.nickname, "token": token, "id": participant.pk,
-         "follow": tickets.issue(the_room, tickets.STUDENT)}, status=201)
+         "follow": tickets.issue(the_room, tickets.MODERATOR if participant.is_teacher
+                                 else tickets.STUDENT)}, status=201)
     _set_cookie(response, request, PARTICIPANT_COOKIE.format(room=the_room.name), token,
                 the_room)
     return response

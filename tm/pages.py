@@ -26,9 +26,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from settings.csp import origin_of as csp_origin
 
 from . import actions, flags, tickets, validation
-from .api import current_seq, join_with_limits, parse_room_settings
+from .api import current_seq, parse_room_settings
 from .auth import OWNER_COOKIE, PARTICIPANT_COOKIE, can_read, is_moderator, optional_participant
 from .errors import ApiError
+from .joining import join_with_limits
 from .models import Message, MessageStatus, Participant, Room, RoomDeletion
 from .ratelimits import limit
 

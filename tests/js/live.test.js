@@ -241,3 +241,24 @@ test("a node that cannot be reached or is shutting down is left for the next one
     global.setTimeout = realSetTimeout;
   }
 });
+
+test("ticketFrom asks tm with the page's credentials and says when the room is gone", async () => {
+  const { ticketFrom } = require("../../tm/static/tm/live.js");
+  const calls = [];
+  const answers = [
+    { ok: true, status: 200, json: () => Promise.resolve({ ticket: "t", expires_in: 600 }) },
+    { ok: false, status: 410 },
+    { ok: false, status: 403 },
+  ];
+  global.fetch = (url, options) => { calls.push([url, options]); return Promise.resolve(answers.shift()); };
+  try {
+    const renew = ticketFrom("/api/v1/rooms/r/ticket", () => ({ Authorization: "Bearer b" }));
+    assert.deepStrictEqual(await renew(), { ticket: "t", expires_in: 600 });
+    assert.strictEqual(calls[0][1].method, "POST");
+    assert.strictEqual(calls[0][1].headers.Authorization, "Bearer b");
+    await assert.rejects(renew(), (error) => error.gone === true);
+    await assert.rejects(renew(), (error) => error.gone === false);
+  } finally {
+    delete global.fetch;
+  }
+});

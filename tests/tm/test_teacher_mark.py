@@ -31,6 +31,7 @@ def test_the_teachers_posts_carry_the_mark_everywhere(make_room):
     _, owner_key = make_room("marked", password="pw", moderated=True)
     teacher = _join("marked", "Teacher", owner_key)  # no password: it is their room
     assert teacher.status_code == 201, teacher.content
+    assert teacher.json()["follow"]["role"] == "moderator"  # sees what waits for approval
     student = _join("marked", "ann", password="pw").json()["token"]
     answer = _post(teacher.json()["token"], "marked", "Read page 12").json()
     assert answer["by_teacher"] is True and answer["status"] == "visible"  # never held

@@ -121,14 +121,7 @@
   var failuresBeforeOpen = 0;
   // A room's charts need a moderator's follow ticket, renewed from tm when it is old.
   var tickets = config.follow && window.TMLive ? new window.TMLive.TicketHolder(
-    config.follow, function () {
-      return fetch(config.ticket_api, {
-        method: "POST", headers: { "Accept": "application/json" }, credentials: "same-origin"
-      }).then(function (response) {
-        if (!response.ok) throw new Error("ticket " + response.status);
-        return response.json();
-      });
-    }) : null;
+    config.follow, window.TMLive.ticketFrom(config.ticket_api)) : null;
 
   function path() {
     var scope = "/" + encodeURIComponent(config.scope);

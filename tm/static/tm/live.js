@@ -110,6 +110,24 @@
     });
   };
 
+  /* A TicketHolder's `renew` that asks tm: POST `url` with the page's own credentials
+   * (its cookies, and `headers()` for the embed's bearer token), rejected with
+   * {gone: true} when the room no longer exists (404, 410). */
+  function ticketFrom(url, headers) {
+    return function () {
+      var sent = { "Accept": "application/json" };
+      var extra = headers ? headers() : {};
+      Object.keys(extra).forEach(function (name) { sent[name] = extra[name]; });
+      return fetch(url, { method: "POST", headers: sent, credentials: "same-origin" })
+        .then(function (response) {
+          if (response.ok) return response.json();
+          var error = new Error("ticket " + response.status);
+          error.gone = response.status === 404 || response.status === 410;
+          throw error;
+        });
+    };
+  }
+
   function backoff(attempt, random) {
     var base = Math.min(30000, 500 * Math.pow(2, attempt));
     return Math.round(base * (0.5 + (random || Math.random)() / 2));
@@ -329,6 +347,7 @@
 
   exports.SeqTracker = SeqTracker;
   exports.TicketHolder = TicketHolder;
+  exports.ticketFrom = ticketFrom;
   exports.Follower = Follower;
   exports.backoff = backoff;
 })(typeof module !== "undefined" && module.exports ? module.exports : (window.TMLive = {}));

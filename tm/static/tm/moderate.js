@@ -172,16 +172,7 @@
     room: page.room,
     after: page.seq,
     follow: page.follow,
-    renewTicket: function () {
-      return fetch(page.api + "/ticket", {
-        method: "POST", headers: { "Accept": "application/json" }, credentials: "same-origin"
-      }).then(function (response) {
-        if (response.ok) return response.json();
-        var error = new Error("ticket " + response.status);
-        error.gone = response.status === 404 || response.status === 410;
-        throw error;
-      });
-    },
+    renewTicket: window.TMLive.ticketFrom(page.api + "/ticket"),
     onGone: function () { window.location.reload(); },
     onEvent: onEvent,
     onOther: function (event) {

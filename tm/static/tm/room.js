@@ -305,18 +305,6 @@
     offlineTimer = setTimeout(function () { showConnection(false); }, 3000);
   }
 
-  /* A fresh follow ticket from tm, with whatever credential this page reads with (the
-   * cookie, the embed's bearer token, the share link's key). */
-  function renewTicket() {
-    var path = "/ticket" + (page.key ? "?key=" + encodeURIComponent(page.key) : "");
-    return api("POST", path).then(function (r) {
-      if (r.status === 200 && r.body && r.body.ticket) return r.body;
-      var error = new Error("ticket " + r.status);
-      error.gone = r.status === 404 || r.status === 410;
-      throw error;
-    });
-  }
-
   var following = false;
   var joinedFollow = null; // the ticket that came with the embed's join answer
   function follow() {
@@ -345,7 +333,11 @@
       room: page.room,
       after: lastSeq,
       follow: page.follow || joinedFollow,
-      renewTicket: renewTicket,
+      // A fresh ticket, with whatever credential this page reads with: the cookie, the
+      // embed's bearer token, the share link's key.
+      renewTicket: window.TMLive.ticketFrom(
+        page.api + "/ticket" + (page.key ? "?key=" + encodeURIComponent(page.key) : ""),
+        function () { return token ? { "Authorization": "Bearer " + token } : {}; }),
       onGone: function () { window.location.reload(); }, // the server's 404 or 410 page
       onEvent: applyEvent,
       onOther: showPresence,
