@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_HOPS = 20  # of X-Forwarded-For read: a sane bound on a header anyone can write
+IPV6_CLIENT_PREFIX = 64  # one home or school network: its hosts pick any address in it
 
 
 @functools.cache
@@ -54,3 +55,17 @@ def client_address(peer: str, forwarded: str | None,
         if not _is_trusted(hop, trusted):
             break
     return address
+
+
+def limit_key(address: str) -> str:
+    """What limits count an address as: an IPv4 address itself, an IPv6 one by its /64
+    (a network hands each host 2^64 addresses, and a host may take a new one at will)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:198.51.100.1 is 198.51.100.1
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/{IPV6_CLIENT_PREFIX}", strict=False))
+    return str(ip)

@@ -45,9 +45,11 @@ def iso_utc(moment: datetime) -> str:
     )
 
 
-# What iso_utc writes (fractions of a second optional): the `deleted_at` of a room
-# deletion is checked against it.
-ISO_UTC_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+# What iso_utc writes, milliseconds and all: the `deleted_at` of a room deletion is
+# checked against it. Exactly that form, since receivers compare these times as strings
+# (with events' `ts` and tickets' incarnations), and "10:00:00Z" sorts after
+# "10:00:00.500Z".
+ISO_UTC_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 
 def deletion_body(deleted_at: datetime) -> bytes:

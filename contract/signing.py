@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from .events import iso_utc
+
 HEADER = "X-TM-Signature"
 MAX_AGE_SECONDS = 60
 
@@ -91,9 +93,8 @@ class Ticket:
     def incarnation(self) -> str:
         """The incarnation as tm writes timestamps (ISO 8601 UTC, milliseconds), so it
         compares with events' `ts` and deletions' `deleted_at` as strings do."""
-        moment = datetime.fromtimestamp(self.incarnation_ms // 1000, UTC).replace(
-            microsecond=self.incarnation_ms % 1000 * 1000)
-        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return iso_utc(datetime(1970, 1, 1, tzinfo=UTC)
+                       + timedelta(milliseconds=self.incarnation_ms))
 
 
 def incarnation_ms(created_at: datetime) -> int:

@@ -41,9 +41,9 @@ class Client(ABC):
     quiet.
     """
 
-    def __init__(self, node: Node, request: web.Request):
+    def __init__(self, node: Node, request: web.Request, address: bytes):
         self.node = node
-        self.address = node.address_of(request)  # counted against its stream cap
+        self.address = address  # its client's, as counted against the stream cap
         self.transport = request.transport
         self.protocol = request.protocol
         self.conn: Connection | None = None
@@ -177,8 +177,9 @@ def _frames(batch: list[Encoded]) -> bytes:
 class WebSocketClient(Client):
     """One JSON event per text frame; closes with 1012 on shutdown."""
 
-    def __init__(self, node: Node, request: web.Request, ws: web.WebSocketResponse):
-        super().__init__(node, request)
+    def __init__(self, node: Node, request: web.Request, ws: web.WebSocketResponse,
+                 address: bytes):
+        super().__init__(node, request, address)
         self.ws = self.stream = ws
         self.encode = _frames
 
@@ -222,8 +223,9 @@ class SseClient(Client):
     when it prepared the response), or the bare stream for HTTP/1.0. The handler only
     sends keep-alive comments while the stream is quiet."""
 
-    def __init__(self, node: Node, request: web.Request, response: web.StreamResponse):
-        super().__init__(node, request)
+    def __init__(self, node: Node, request: web.Request, response: web.StreamResponse,
+                 address: bytes):
+        super().__init__(node, request, address)
         self.response = response
         self.chunked = response.headers.get("Transfer-Encoding", "").lower() == "chunked"
         self.encode = _sse_chunks if self.chunked else _sse_bare

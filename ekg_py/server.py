@@ -30,7 +30,7 @@ from typing import Any
 from aiohttp import web
 
 from contract import events, signing
-from contract.addresses import client_address, parse_networks
+from contract.addresses import client_address, limit_key, parse_networks
 from contract.service import cors_headers, read_signed, serving, sse_preflight_headers
 
 from .clients import Client, SseClient, WebSocketClient
@@ -181,8 +181,10 @@ class Node:
     def address_of(self, request: web.Request) -> bytes:
         """The keyed hash of the request's client address (behind trusted proxies, the
         one in X-Forwarded-For)."""
-        address = client_address(request.remote or "", request.headers.get("X-Forwarded-For"),
-                                 self._trusted)
+        # Every X-Forwarded-For line, joined: a proxy that adds a line of its own must
+        # not leave the client's own line to be read as the truth.
+        forwarded = ", ".join(request.headers.getall("X-Forwarded-For", []))
+        address = limit_key(client_address(request.remote or "", forwarded, self._trusted))
         return hashlib.blake2b(address.encode(), key=self._address_key, digest_size=16).digest()
 
     def check_stream_room(self, address: bytes) -> None:
@@ -328,7 +330,7 @@ def _seq_param(text: str | None, name: str) -> int | None:
     return int(text)
 
 
-def _stream_request(request: web.Request) -> tuple[str, int | None, signing.Ticket]:
+def _stream_request(request: web.Request) -> tuple[str, int | None, signing.Ticket, bytes]:
     """Room, after and follow ticket of a browser stream, or an HTTP error: 401 without
     a ticket, 403 for one that is forged, expired, for another room or for a room of
     that name that was deleted (README.md, "Follow tickets"). Nothing is sent first."""
@@ -349,13 +351,14 @@ def _stream_request(request: web.Request) -> tuple[str, int | None, signing.Tick
     refused = node.registry.admit(room, ticket.incarnation)
     if refused is not None:
         raise web.HTTPForbidden(reason=refused)
-    node.check_stream_room(node.address_of(request))
-    return room, after, ticket
+    address = node.address_of(request)
+    node.check_stream_room(address)
+    return room, after, ticket, address
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
     node = request.app[NODE]
-    room, after, ticket = _stream_request(request)
+    room, after, ticket, address = _stream_request(request)
     # Jittered per connection: a class connects within a second or two, and pings that
     # all come due together (aiohttp rounds them to whole seconds) stall the node while
     # it handles thousands of pongs at once.
@@ -363,7 +366,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                                                           1 + HEARTBEAT_JITTER)
     ws = web.WebSocketResponse(compress=False, heartbeat=heartbeat, max_msg_size=64 * 1024)
     await ws.prepare(request)
-    client = WebSocketClient(node, request, ws)
+    client = WebSocketClient(node, request, ws, address)
     node.add_client(client)
     client.conn = node.registry.connect(room, client, moderator=ticket.moderator, after=after,
                                         incarnation=ticket.incarnation)
@@ -377,7 +380,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
 async def sse(request: web.Request) -> web.StreamResponse:
     node = request.app[NODE]
-    room, after, ticket = _stream_request(request)
+    room, after, ticket, address = _stream_request(request)
     last_id = request.headers.get("Last-Event-ID", "").strip()
     if last_id.isdigit() and len(last_id) <= 18:
         after = max(after or 0, int(last_id))
@@ -386,7 +389,7 @@ async def sse(request: web.Request) -> web.StreamResponse:
     headers.update(cors_headers(request))
     response = web.StreamResponse(headers=headers)
     await response.prepare(request)
-    client = SseClient(node, request, response)
+    client = SseClient(node, request, response, address)
     node.add_client(client)
     client.conn = node.registry.connect(room, client, moderator=ticket.moderator, after=after,
                                         incarnation=ticket.incarnation)

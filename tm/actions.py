@@ -248,9 +248,6 @@ def join_room(room: Room, *, nickname: str, nickname_key: str, real_name: str = 
         raise ApiError(400, "reserved_nickname", "that nickname is kept for the room's "
                        "teachers; pick another", fields={"nickname": "pick another nickname"})
     capacity = settings.TM_ROOM_CAPACITY
-    if not moderator and Participant.objects.filter(room=room).count() >= capacity:
-        raise ApiError(403, "room_full", f"this room is full ({capacity} people): ask "
-                       "your teacher", fields={"nickname": "the room is full"})
     token = secrets.token_urlsafe(32)
     lookalike = lookalikes.lookalike_key(nickname)
     taken = ApiError(409, "nickname_taken", f"someone in {room.name} is already {nickname}, "
@@ -261,6 +258,9 @@ def join_room(room: Room, *, nickname: str, nickname_key: str, real_name: str = 
             # Looked up in the transaction that adds the row (SQLite's IMMEDIATE mode
             # serialises joins; on PostgreSQL two lookalikes joining in the same
             # instant could both get in, and the exact-key constraint still holds).
+            if not moderator and Participant.objects.filter(room=room).count() >= capacity:
+                raise ApiError(403, "room_full", f"this room is full ({capacity} people): "
+                               "ask your teacher", fields={"nickname": "the room is full"})
             if Participant.objects.filter(room=room, lookalike_key=lookalike).exists():
                 raise taken
             participant = Participant.objects.create(

@@ -223,12 +223,13 @@ def join(request: HttpRequest, room: str) -> HttpResponse:
 def ticket(request: HttpRequest, room: str) -> HttpResponse:
     """A fresh follow ticket (tm/tickets.py) for whoever may read the room's history:
     its teachers, its participants (bearer token or cookie), anyone for a room without
-    a password, the share link's `?key=` for one with. No CSRF check, though cookies
+    a password, the share link's `?key=` for one with; `?role=` asks for no more than
+    that role. No CSRF check, though cookies
     may be what authenticates: the call changes nothing, and another site's page that
     makes it cannot read the answer (tm sends no CORS headers)."""
     the_room = live_room_or_error(room)
     limit(request, "ticket", "TM_RATE_TICKET_PER_CLIENT")
-    follow = tickets.for_request(request, the_room)
+    follow = tickets.for_request(request, the_room, request.GET.get("role"))
     if follow is None:
         raise ApiError(403, "password_required", "join the room to follow it")
     return JsonResponse(follow)

@@ -65,7 +65,7 @@ def _token_from(request: HttpRequest, cookie_name: str) -> tuple[str | None, boo
     return (token, True) if token else (None, False)
 
 
-def participant_for(request: HttpRequest, room: Room) -> Participant:
+def participant_for(request: HttpRequest, room: Room, check_csrf: bool = True) -> Participant:
     token, from_cookie = _token_from(request, PARTICIPANT_COOKIE.format(room=room.name))
     if not token:
         raise ApiError(401, "not_joined", "join the room with a nickname first",
@@ -75,14 +75,17 @@ def participant_for(request: HttpRequest, room: Room) -> Participant:
     participant = Participant.objects.filter(token_hash=hash_token(token)).first()
     if participant is None or participant.room_id != room.id:
         raise ApiError(403, "bad_token", "that token is not valid for this room")
-    if from_cookie:
+    if from_cookie and check_csrf:
         enforce_csrf(request)
     return participant
 
 
-def optional_participant(request: HttpRequest, room: Room) -> Participant | None:
+def optional_participant(request: HttpRequest, room: Room,
+                         check_csrf: bool = True) -> Participant | None:
+    """The participant, or None. `check_csrf=False` for calls that only read (a cookie
+    then needs no CSRF token: nothing changes, and another site cannot read the answer)."""
     try:
-        return participant_for(request, room)
+        return participant_for(request, room, check_csrf)
     except ApiError:
         return None
 
@@ -121,7 +124,7 @@ def can_read(request: HttpRequest, room: Room) -> bool:
     for its teachers, its participants and its share link (`?key=`)."""
     if not room.has_password or is_moderator(request, room, check_csrf=False):
         return True
-    if optional_participant(request, room) is not None:
+    if optional_participant(request, room, check_csrf=False) is not None:
         return True
     key = request.GET.get("key", "")
     try:

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from django.conf import settings
 from django.http import HttpRequest
 
-from contract.addresses import IpNetwork, parse_networks
+from contract.addresses import IpNetwork, limit_key, parse_networks
 from contract.addresses import client_address as address_behind_proxies
 
 
@@ -43,5 +43,6 @@ def client_address(request: HttpRequest) -> str:
 
 def client_key(request: HttpRequest, day: date | None = None) -> str:
     day = day or datetime.now(UTC).date()
-    digest = hmac.new(_daily_salt(day), client_address(request).encode(), hashlib.sha256)
+    counted = limit_key(client_address(request))  # an IPv6 client by its /64
+    digest = hmac.new(_daily_salt(day), counted.encode(), hashlib.sha256)
     return digest.hexdigest()[:32]

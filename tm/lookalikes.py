@@ -13,9 +13,12 @@ because casefolding first would turn a Cyrillic capital Т (a "T" lookalike) int
 from __future__ import annotations
 
 import functools
+import hashlib
 import unicodedata
 
 from confusable_homoglyphs.confusables import confusables_data
+
+from .validation import without_invisible
 
 _MARKS = "\u200e\u200f"  # the data wraps right-to-left characters in direction marks
 
@@ -37,10 +40,17 @@ def skeleton(text: str) -> str:
     return unicodedata.normalize("NFD", "".join(_prototype(c) for c in decomposed))
 
 
-def lookalike_key(nickname_key_or_nick: str) -> str:
-    """The casefolded skeleton of a nickname: two nicknames with one key look alike."""
-    return " ".join(skeleton(unicodedata.normalize("NFKC", nickname_key_or_nick))
-                    .casefold().split())
+def lookalike_form(nickname: str) -> str:
+    """The casefolded skeleton of a nickname, invisible characters left out ("Tea\u200bcher"
+    is "Teacher" to the eye): two nicknames with one form look alike."""
+    visible = without_invisible(unicodedata.normalize("NFKC", nickname))
+    return " ".join(skeleton(visible).casefold().split())
+
+
+def lookalike_key(nickname: str) -> str:
+    """What the database keeps of the form: a hash, since a skeleton can be several
+    times longer than the nickname (a Hangul syllable decomposes to three letters)."""
+    return hashlib.sha256(lookalike_form(nickname).encode()).hexdigest()
 
 
 # Names a student may not take, in any script or disguise: they would pose as the
@@ -51,15 +61,16 @@ RESERVED_WORDS = frozenset({
     "lehrer", "lehrerin", "profesor", "profesora", "professeur", "enseignant",
     "enseignante", "maestro", "maestra", "docente", "insegnante", "leraar", "lärare",
 })
-_RESERVED_SKELETONS = frozenset(lookalike_key(word) for word in RESERVED_WORDS)
+_RESERVED_SKELETONS = frozenset(lookalike_form(word) for word in RESERVED_WORDS)
 
 
 def poses_as_staff(nickname: str) -> bool:
     """Whether a word of the nickname (digits and punctuation aside) is, or looks like,
     a reserved word: "Teacher", "teacher2", "Mr. Teacher" and "Теacher" are refused."""
-    for folded in (lookalike_key(nickname), nickname.casefold()):
+    visible = without_invisible(nickname)
+    for folded in (lookalike_form(visible), visible.casefold()):
         words = "".join(c if c.isalpha() or c.isspace() else " "
                         for c in folded).split()
-        if any(lookalike_key(word) in _RESERVED_SKELETONS for word in words):
+        if any(lookalike_form(word) in _RESERVED_SKELETONS for word in words):
             return True
     return False

@@ -180,8 +180,8 @@ class Participant(models.Model):
     nickname = models.CharField(max_length=32)
     # Folded form for uniqueness: "Ann", "ann" and "a\u200bnn" are one nickname.
     nickname_key = models.CharField(max_length=128)
-    # The casefolded confusables skeleton (tm/lookalikes.py): "Теacher" and "Teacher"
-    # share it, so a second one cannot join a room that has the first.
+    # A hash of the casefolded confusables skeleton (tm/lookalikes.py): "Теacher" and
+    # "Teacher" share it, so a second one cannot join a room that has the first.
     lookalike_key = models.CharField(max_length=128, blank=True)
     # Joined as one of the room's teachers: their posts carry the teacher mark.
     is_teacher = models.BooleanField(default=False)

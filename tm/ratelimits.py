@@ -22,9 +22,10 @@ def _usage(request: HttpRequest, group: str, rate_setting: str, value: str,
                      rate=getattr(settings, rate_setting), increment=increment)
 
 
-def _refuse(usage: dict) -> ApiError:
+def _refuse(usage: dict, code: str = "rate_limited", what: str = "slow down",
+            fields: dict[str, str] | None = None) -> ApiError:
     retry_after = max(int(usage["time_left"]), 1)
-    return ApiError(429, "rate_limited", f"slow down: try again in {retry_after} seconds",
+    return ApiError(429, code, f"{what}: try again in {retry_after} seconds", fields=fields,
                     headers={"Retry-After": str(retry_after)})
 
 
@@ -36,28 +37,27 @@ def limit(request: HttpRequest, group: str, rate_setting: str, key: str | None =
         raise _refuse(usage)
 
 
-# -- wrong join passwords, per room and address ------------------------------------------
-# Looked at before the password is hashed, so guessing past the limit costs the server
-# no hashing: even the right password waits until the window has passed.
-WRONG_PASSWORD_GROUP = "wrong-password"  # noqa: S105 - a counter name
+# -- budgets spent only by what succeeds (or only by what fails) ---------------------------
+# `check_budget` looks before the work, `spend` counts after it, so a limit can count the
+# joins that got in (not a flood of failed ones, which would lock a class out of its
+# room) or the wrong passwords (looked at before the password is hashed: guessing past
+# the limit costs the server no hashing, and even the right password waits).
+ROOM_JOINS = ("join-room", "TM_RATE_JOIN_PER_ROOM")
+WRONG_PASSWORDS = ("wrong-password", "TM_RATE_WRONG_PASSWORD_PER_ROOM_CLIENT")
 
 
-def _wrong_password_key(request: HttpRequest, room_id: int) -> str:
-    return f"r{room_id}:{client_key(request)}"
-
-
-def check_password_attempts(request: HttpRequest, room_id: int) -> None:
-    """429 when this address has used up its wrong passwords for the room."""
-    usage = _usage(request, WRONG_PASSWORD_GROUP, "TM_RATE_WRONG_PASSWORD_PER_ROOM_CLIENT",
-                   _wrong_password_key(request, room_id), increment=False)
+def check_budget(request: HttpRequest, budget: tuple[str, str], key: str, *,
+                 code: str = "rate_limited", what: str = "slow down",
+                 fields: dict[str, str] | None = None) -> None:
+    """429 when `key` has spent its `budget` (group, rate setting) in this window."""
+    usage = _usage(request, *budget, key, increment=False)
     if usage and usage["count"] >= usage["limit"]:
-        raise ApiError(429, "too_many_wrong_passwords",
-                       "too many wrong passwords from here: try again in "
-                       f"{max(int(usage['time_left']), 1)} seconds",
-                       fields={"password": "too many wrong passwords; wait a minute"},
-                       headers={"Retry-After": str(max(int(usage["time_left"]), 1))})
+        raise _refuse(usage, code, what, fields)
 
 
-def count_wrong_password(request: HttpRequest, room_id: int) -> None:
-    _usage(request, WRONG_PASSWORD_GROUP, "TM_RATE_WRONG_PASSWORD_PER_ROOM_CLIENT",
-           _wrong_password_key(request, room_id), increment=True)
+def spend(request: HttpRequest, budget: tuple[str, str], key: str) -> None:
+    _usage(request, *budget, key, increment=True)
+
+
+def wrong_password_key(request: HttpRequest, room_id: int) -> str:
+    return f"r{room_id}:{client_key(request)}"

@@ -21,6 +21,7 @@ from .auth import can_read, is_moderator, optional_participant
 from .models import Room
 
 MODERATOR, STUDENT, VIEWER = "moderator", "student", "viewer"
+_RANK = {VIEWER: 0, STUDENT: 1, MODERATOR: 2}  # what each sees: more to the right
 
 
 def role_for(request: HttpRequest, room: Room) -> str | None:
@@ -30,7 +31,7 @@ def role_for(request: HttpRequest, room: Room) -> str | None:
     may not read the room at all."""
     if is_moderator(request, room, check_csrf=False):
         return MODERATOR
-    if optional_participant(request, room) is not None:
+    if optional_participant(request, room, check_csrf=False) is not None:
         return STUDENT
     return VIEWER if can_read(request, room) else None
 
@@ -43,7 +44,12 @@ def issue(room: Room, role: str) -> dict[str, Any]:
     return {"ticket": ticket, "role": role, "expires_in": signing.TICKET_SECONDS}
 
 
-def for_request(request: HttpRequest, room: Room) -> dict[str, Any] | None:
-    """The ticket this request may have for `room`, or None (a password room not joined)."""
+def for_request(request: HttpRequest, room: Room,
+                wanted: str | None = None) -> dict[str, Any] | None:
+    """The ticket this request may have for `room`, or None (a password room not joined).
+    `wanted` asks for no more than that role: the projector, opened by the teacher,
+    renews as the viewer it started as, so held posts never reach the wall's browser."""
     role = role_for(request, room)
+    if role and wanted in _RANK and _RANK[wanted] < _RANK[role]:
+        role = wanted
     return issue(room, role) if role else None

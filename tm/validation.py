@@ -133,12 +133,18 @@ def _invisible(char: str) -> bool:
     return any(low <= code <= high for low, high in _IGNORABLE_RANGES)
 
 
+def without_invisible(text: str) -> str:
+    """`text` without format characters (zero-width space, joiners, soft hyphen, BOM)
+    and the other default-ignorable ones."""
+    return "".join(c for c in text if not _invisible(c))
+
+
 def nickname_key(nick: str) -> str:
     """Case-, width- and invisible-character-insensitive form of a nickname."""
     folded = unicodedata.normalize("NFKC", nick).casefold()
     # Drop format characters (zero-width space, joiners, BOM) and the other invisible
     # ones: they must not make a second "ann".
-    visible = "".join(c for c in folded if not _invisible(c))
+    visible = without_invisible(folded)
     return " ".join(visible.split())
 
 

@@ -157,6 +157,16 @@ def test_behind_a_proxy_each_client_has_its_own_key(settings):
     assert spoofed == client_key(_request("127.0.0.1", "198.51.100.1"))
 
 
+def test_an_ipv6_client_is_counted_by_its_network_not_each_address():
+    """A host picks any of its /64's 2^64 addresses: a new one per guess would escape
+    every per-address limit."""
+    same = {client_key(_request(f"2001:db8:1:2::{i:x}")) for i in range(1, 6)}
+    assert len(same) == 1
+    assert client_key(_request("2001:db8:1:3::1")) not in same
+    assert client_key(_request("::ffff:198.51.100.1")) == client_key(_request("198.51.100.1"))
+    assert client_key(_request("198.51.100.1")) != client_key(_request("198.51.100.2"))
+
+
 def test_a_bad_trusted_proxy_setting_stops_tm_at_start_up(settings):
     from django.apps import apps
     from django.core.exceptions import ImproperlyConfigured

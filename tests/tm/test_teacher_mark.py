@@ -57,7 +57,8 @@ def test_the_teachers_posts_carry_the_mark_everywhere(make_room):
 
 @pytest.mark.parametrize("nickname", ["Teacher", "teacher", "TEACHER", "teacher2",
                                       "Mr. Teacher", "Теacher", "Admin", "Moderator",
-                                      "Lehrerin", "Professor X"])
+                                      "Lehrerin", "Professor X", "Tea\u200bcher",
+                                      "Teach\u00ader", "T\u2060eacher"])
 def test_students_cannot_take_the_teachers_names(make_room, nickname):
     make_room("names")
     assert_error(_join("names", nickname), 400, "reserved_nickname", "nickname")
@@ -72,6 +73,8 @@ def test_students_cannot_take_the_teachers_names(make_room, nickname):
     ("ann", "\u0430nn"),  # Cyrillic а
     ("Bob", "B\u043eb"),  # Cyrillic о
     ("lily", "1ily"),
+    ("Alice", "AI\u200bice"),  # invisible characters hide nothing
+    ("\ucb94" * 23, "\ucb94" * 23 + "\u200b"),  # a skeleton longer than the column
 ])
 def test_nicknames_that_look_alike_count_as_one(make_room, first, second):
     make_room("alike")

@@ -133,3 +133,29 @@ def test_a_password_rooms_pages_carry_no_ticket_before_the_password(make_room):
     assert _page_data(student.get("/secret").content.decode())["follow"] is None
     student.post("/secret", {"nickname": "eve", "password": "hunter2"})
     _check(_page_data(student.get("/secret").content.decode())["follow"], "secret", "student")
+
+
+def test_a_student_of_a_password_room_renews_with_the_cookie_alone(make_room):
+    """The page asks for a new ticket with its cookie and no CSRF token: reading needs
+    none, and another site's page cannot read the answer."""
+    make_room("cookie-room", password="pw")
+    joined = Client()
+    joined.post("/cookie-room", {"nickname": "ann", "password": "pw"})
+    student = Client(enforce_csrf_checks=True)
+    student.cookies["tm_p_cookie-room"] = joined.cookies["tm_p_cookie-room"].value
+    response = student.post("/api/v1/rooms/cookie-room/ticket")
+    assert response.status_code == 200, response.content
+    _check(response.json(), "cookie-room", "student")
+
+
+def test_a_page_renews_as_no_more_than_the_role_it_started_with(room):
+    """The teacher's projector starts as a viewer and renews as one: held posts never
+    reach the wall's browser. Asking for more than one may have gives what one may."""
+    teacher = Client()
+    teacher.cookies["tm_o_bio-101"] = room["owner_key"]
+    ask = "/api/v1/rooms/bio-101/ticket?role="
+    assert teacher.post(ask + "viewer").json()["role"] == "viewer"
+    assert teacher.post(ask + "student").json()["role"] == "student"
+    assert teacher.post(ask + "moderator").json()["role"] == "moderator"
+    assert teacher.post(ask + "junk").json()["role"] == "moderator"
+    assert Client().post(ask + "moderator").json()["role"] == "viewer"

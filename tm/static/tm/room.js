@@ -335,8 +335,10 @@
       follow: page.follow || joinedFollow,
       // A fresh ticket, with whatever credential this page reads with: the cookie, the
       // embed's bearer token, the share link's key.
+      // The role the page started with, no more (the teacher's projector stays a viewer).
       renewTicket: window.TMLive.ticketFrom(
-        page.api + "/ticket" + (page.key ? "?key=" + encodeURIComponent(page.key) : ""),
+        page.api + "/ticket?role=" + encodeURIComponent((page.follow || joinedFollow || {}).role || "") +
+          (page.key ? "&key=" + encodeURIComponent(page.key) : ""),
         function () { return token ? { "Authorization": "Bearer " + token } : {}; }),
       onGone: function () { window.location.reload(); }, // the server's 404 or 410 page
       onEvent: applyEvent,
