@@ -351,13 +351,29 @@ def start_postgres(procs: Processes) -> dict[str, str]:
     return cluster.env
 
 
+def anchor_tree(procs: Processes, rev: str) -> Path:
+    """A checkout of this repository at `rev` (a git worktree, removed with `procs`), to
+    run an earlier version of a service beside this one in the same run."""
+    tree = procs.log_dir / f"anchor-{rev}"
+    added = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree),
+                            rev], capture_output=True, text=True)
+    if added.returncode != 0:
+        raise BenchError(f"git worktree add {rev}: {added.stderr.strip()}")
+    procs.cleanups.append(lambda: subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
+        capture_output=True))
+    return tree
+
+
 def start_ekg(procs: Processes, secret: str, core: int | None = SERVER_CORE,
-              extra: Sequence[str] = (), name: str = "ekg") -> Proc:
+              extra: Sequence[str] = (), name: str = "ekg", tree: Path = ROOT) -> Proc:
+    """An ekg_py node; `tree`: the checkout whose ekg_py (and contract) it runs."""
     return procs.start(
         name, taskset(core, [PYTHON, "-m", "ekg_py", "--port", "0",
                               "--allowed-origin", "http://127.0.0.1", "--log-level",
                               "WARNING", *extra]),
-        env={"TM_INTERNAL_SECRET": secret}, ready=r"ekg listening on 127\.0\.0\.1:(\d+)")
+        env={"TM_INTERNAL_SECRET": secret}, ready=r"ekg listening on 127\.0\.0\.1:(\d+)",
+        cwd=tree)
 
 
 def start_node_ws(procs: Processes, secret: str, core: int | None = SERVER_CORE,

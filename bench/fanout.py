@@ -37,6 +37,7 @@ import secrets
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import aiohttp
 
@@ -87,14 +88,17 @@ def healthz(port: int) -> dict:
 
 
 def run_one(procs: common.Processes, server: str, clients: int, posts: int,
-            window: int) -> dict:
-    """One server, one room size, one poster window: start, connect, post, measure."""
+            window: int, anchors: dict[str, Path]) -> dict:
+    """One server, one room size, one poster window: start, connect, post, measure.
+    `server` is node-ws, ekg_py or ekg_py-sse, the ekg_py ones maybe "@<rev>": that
+    revision's ekg_py, from its checkout in `anchors`."""
     secret = secrets.token_urlsafe(32)
-    proc = (common.start_node_ws(procs, secret) if server == "node-ws"
-            else common.start_ekg(procs, secret))
+    kind, _, rev = server.partition("@")
+    proc = (common.start_node_ws(procs, secret) if kind == "node-ws"
+            else common.start_ekg(procs, secret, tree=anchors[rev] if rev else common.ROOT))
     loadgen = common.LoadGen(procs, f"clients-{server}-{clients}", [
         "--port", str(proc.port), "--room-prefix", ROOM, "--per-room", str(clients),
-        "--mode", "count", "--transport", "sse" if server.endswith("-sse") else "ws"],
+        "--mode", "count", "--transport", "sse" if kind.endswith("-sse") else "ws"],
         secret=secret)
     try:
         connected = loadgen.expect("connected", timeout=120)
@@ -218,6 +222,13 @@ def report(results: list[dict], args: argparse.Namespace, info: dict[str, str]) 
                 ratio = by["ekg_py-sse"]["us_per_delivery"] / by["ekg_py"]["us_per_delivery"]
                 lines.append(f"- {clients:,} clients, {window} in flight: ekg_py over SSE uses "
                              f"{ratio:.2f}x its CPU per delivery over WebSocket.")
+            for server in sorted(by):
+                kind, _, rev = server.partition("@")
+                if rev and kind in by:
+                    change = by[kind]["us_per_delivery"] / by[server]["us_per_delivery"] - 1
+                    lines.append(f"- {clients:,} clients, {window} in flight: {kind} "
+                                 f"(this tree) uses **{change:+.1%}** CPU per delivery "
+                                 f"against {server} (the anchor, in the same run).")
     lines.append("- Core 1 (load generator + poster) near 100% would mean the clients capped "
                  "the rate; the server's CPU per delivery is the figure to compare. Cores "
                  "short of 100% on a busy machine: other processes took the rest.")
@@ -232,9 +243,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="posts in flight, one run each")
     parser.add_argument("--servers", nargs="+", default=["ekg_py", "node-ws", "ekg_py-sse"],
                         choices=["ekg_py", "node-ws", "ekg_py-sse"])
+    parser.add_argument("--anchor", metavar="REV",
+                        help="also run each ekg_py server as of this git revision (its own "
+                             "checkout), interleaved with this tree's: before and after a "
+                             "change, in the same run")
     parser.add_argument("--repeat", type=int, default=1,
-                        help="runs of each configuration; the median (by CPU per delivery) "
-                             "is reported, with the range")
+                        help="runs of each configuration, the servers taking turns; the "
+                             "median (by CPU per delivery) is reported, with the range")
     parser.add_argument("--time-limit", type=float, default=900)
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -243,13 +258,19 @@ def main(argv: list[str] | None = None) -> int:
     common.raise_nofile()
     common.pin_self(common.LOAD_CORE)
     results = []
+    servers = list(args.servers)
+    if args.anchor:
+        servers += [f"{s}@{args.anchor}" for s in args.servers if s.startswith("ekg_py")]
     with common.bench_session("fanout", args.time_limit) as procs:
+        anchors = {args.anchor: common.anchor_tree(procs, args.anchor)} if args.anchor else {}
         for clients in args.clients:
             for window in args.window:
-                for server in args.servers:
-                    runs = [run_one(procs, server, clients, args.posts, window)
-                            for _ in range(args.repeat)]
-                    results.append(median_run(runs))
+                runs: dict[str, list[dict]] = {server: [] for server in servers}
+                for _ in range(args.repeat):  # in turns: a slow spell hits every server
+                    for server in servers:
+                        runs[server].append(run_one(procs, server, clients, args.posts,
+                                                    window, anchors))
+                results.extend(median_run(runs[server]) for server in servers)
     common.print_and_record(report(results, args, info), write=not args.no_write)
     return 0
 

@@ -63,7 +63,7 @@ def deleted_at_of(body: bytes) -> str | None:
         value = json.loads(body).get("deleted_at")
     except (ValueError, RecursionError, AttributeError):  # not JSON, too deep, no object
         return None
-    return value if isinstance(value, str) and ISO_UTC_RE.match(value) else None
+    return value if isinstance(value, str) and ISO_UTC_RE.fullmatch(value) else None
 
 
 def make(event_type: str, room: str, seq: int, data: dict[str, Any], ts: datetime) -> dict:

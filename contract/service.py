@@ -1,22 +1,26 @@
-"""The aiohttp service shell: serving an app until SIGTERM or SIGINT, signed bodies, SSE
-headers, start-up logging; what ekg_py, sotu's collector and pulse share. Pure asyncio
-and aiohttp, no Django.
+"""The aiohttp service shell: serving an app until SIGTERM or SIGINT, JSON errors, signed
+internal calls and the events they carry, browser origins, SSE headers, start-up logging;
+what ekg_py, sotu's collector and pulse share. Pure asyncio and aiohttp, no Django.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from typing import Any
 
 from aiohttp import web
 
-from contract import signing
+from contract import events, signing
 from contract.logs import keep_addresses_out
+from contract.names import is_room_name
 
 
 @contextlib.asynccontextmanager
@@ -57,9 +61,78 @@ async def serving(
             await runner.cleanup()
 
 
+# -- JSON errors ----------------------------------------------------------------------------
+# ARCHITECTURE.md's error shape, the one every service answers with.
+ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 413: "too_large",
+               429: "too_many_requests", 503: "unavailable"}
+
+
+def error_response(status: int, code: str, message: str,
+                   headers: Mapping[str, str] | None = None) -> web.Response:
+    body = {"error": {"code": code, "message": message}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_errors(codes: Mapping[int, str] | None = None, *,
+                not_allowed_is_not_found: bool = False) -> Any:
+    """Middleware answering every HTTP error (the router's own 404 and 405 included) in
+    the JSON shape; `codes` names a service's own statuses. `not_allowed_is_not_found`:
+    a wrong method is a 404 too, for endpoints only reflektor calls (it counts a 404 as
+    done and any other 4xx as dropped)."""
+    names = {**ERROR_CODES, **(codes or {})}
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException as error:
+            if error.status < 400:
+                raise
+            status = 404 if error.status == 405 and not_allowed_is_not_found else error.status
+            headers = ({"Allow": error.headers["Allow"]}
+                       if status == 405 and "Allow" in error.headers else None)
+            return error_response(status, names.get(status, "error"), error.reason, headers)
+
+    return middleware
+
+
+# -- browser origins --------------------------------------------------------------------------
+def normalize_origin(origin: str) -> str:
+    return origin.strip().rstrip("/").lower()
+
+
+def origins_from(*sources: str | Collection[str]) -> frozenset[str]:
+    """Allowed origins from comma-separated strings and lists of them, normalized."""
+    found: set[str] = set()
+    for source in sources:
+        items = source.split(",") if isinstance(source, str) else source
+        found.update(normalize_origin(o) for o in items if o.strip())
+    return frozenset(found)
+
+
+def origin_allowed(request: web.Request, allowed: Collection[str]) -> bool:
+    """A browser stream's Origin is one of `allowed` ("*": any). A request without one is
+    not from a browser, which is what origins protect: it is allowed."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    return "*" in allowed or normalize_origin(origin) in allowed
+
+
 # -- Server-Sent Events across origins ---------------------------------------------------
 # Browsers open an SSE stream from the page's origin (tm) to the service's: answer with
 # CORS headers for an origin the caller has already checked.
+def sse_headers(request: web.Request) -> dict[str, str]:
+    """The headers of an SSE stream: never cached, never buffered by a proxy, CORS."""
+    return {"Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no",
+            **cors_headers(request)}
+
+
 def cors_headers(request: web.Request) -> dict[str, str]:
     origin = request.headers.get("Origin")
     if origin is None:
@@ -97,3 +170,52 @@ async def read_signed(request: web.Request, secret: str) -> tuple[bytes, str | N
     reason = signing.verify(secret, request.headers.get(signing.HEADER), request.method,
                             request.rel_url.raw_path, body)
     return body, reason
+
+
+SignedHandler = Callable[[web.Request, bytes], Awaitable[web.StreamResponse]]
+
+
+def signed(secret_of: Callable[[web.Request], str]) -> Callable[[SignedHandler], Handler]:
+    """An internal endpoint: its X-TM-Signature is checked (with the secret
+    `secret_of(request)` gives) before anything reads the body: 401 when it is missing,
+    wrong or stale. A `{room}` in the route must be a room name (400 otherwise). The
+    handler gets the request and the body."""
+
+    def decorate(handler: SignedHandler) -> Handler:
+        @functools.wraps(handler)
+        async def checked(request: web.Request) -> web.StreamResponse:
+            body, reason = await read_signed(request, secret_of(request))
+            if reason is not None:
+                return error_response(401, "bad_signature", reason)
+            room = request.match_info.get("room")
+            if room is not None and not is_room_name(room):
+                return error_response(400, "bad_room", "not a room name")
+            return await handler(request, body)
+
+        return checked
+
+    return decorate
+
+
+def event_of(request: web.Request, body: bytes) -> dict[str, Any] | web.Response:
+    """The event a signed `POST /internal/rooms/<room>/events` carries, checked once
+    (contract.events.check), or the 400 to answer."""
+    try:
+        event = json.loads(body)
+        events.check(event)
+    except (ValueError, RecursionError, events.InvalidEvent) as error:  # JSON, UTF-8, depth
+        return error_response(400, "bad_event", str(error))
+    room = request.match_info["room"]
+    if event["room"] != room:
+        return error_response(400, "room_mismatch",
+                              f"event for {event['room']!r} posted to room {room!r}")
+    return event
+
+
+def deleted_at_of(body: bytes) -> str | web.Response:
+    """The `deleted_at` of a signed `DELETE /internal/rooms/<room>`, or the 400."""
+    deleted_at = events.deleted_at_of(body)
+    if deleted_at is None:
+        return error_response(400, "bad_request",
+                              'the body must be {"deleted_at": "<ISO 8601 UTC time>"}')
+    return deleted_at

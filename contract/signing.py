@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from .events import iso_utc
+from .names import is_room_name
 
 HEADER = "X-TM-Signature"
 MAX_AGE_SECONDS = 60
@@ -113,8 +114,8 @@ def follow_ticket(secret: str, room: str, incarnation: int, role: str,
         raise ValueError("no internal secret configured")
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
-    if not room or "." in room:
-        raise ValueError("a room name has no dots")
+    if not is_room_name(room):  # so a ticket's parts never hold a "."
+        raise ValueError(f"not a room name: {room!r}")
     expiry = int(time.time() if now is None else now) + ttl
     body = f"{TICKET_PREFIX}.{room}.{int(incarnation)}.{role}.{expiry}"
     return f"{body}.{_ticket_mac(secret, body)}"

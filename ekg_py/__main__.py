@@ -19,11 +19,11 @@ import sys
 from urllib.parse import urlsplit
 
 from contract.addresses import parse_networks
-from contract.service import secret_from_env, start_logging
+from contract.service import origins_from, secret_from_env, start_logging
 
 from . import rooms
 from .peers import NODE_ID_RE
-from .server import Config, normalize_origin, serve
+from .server import Config, serve
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -85,8 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                              "calls (tm's TM_INTERNAL_SECRET)")
     if secret is None:
         return 2
-    origins = [*os.environ.get("EKG_ALLOWED_ORIGINS", "").split(","), *args.allowed_origin]
-    allowed = frozenset(normalize_origin(origin) for origin in origins if origin.strip())
+    allowed = origins_from(os.environ.get("EKG_ALLOWED_ORIGINS", ""), args.allowed_origin)
     if not allowed:
         logging.getLogger("ekg").warning(
             "no --allowed-origin: browsers (which send Origin) cannot connect")
@@ -121,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     # counts at once (peers.py); a node on a port picked at random gets a random id.
     host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:50]
     node_id = args.node_id or (f"{host}-{args.port}" if args.port else secrets.token_hex(6))
-    if not NODE_ID_RE.match(node_id):
+    if not NODE_ID_RE.fullmatch(node_id):
         print("ekg: --node-id takes 1-64 letters, digits, '.', '_' or '-'", file=sys.stderr)
         return 2
     config = Config(secret=secret, peers=tuple(dict.fromkeys(peers)), node_id=node_id,

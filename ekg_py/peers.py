@@ -38,8 +38,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from contract.names import is_room_name
+
 # Room names as the browser paths take them (server.py), and node ids.
-ROOM_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 NODE_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MAX_COUNT = 10_000_000
 MAX_TTL = 3600.0
@@ -75,10 +76,10 @@ def parse_report(message: Any) -> Report:
         raise InvalidReport("a presence report is a JSON object")
     node, n, full, ttl, rooms = (message.get(key)
                                  for key in ("node", "n", "full", "ttl", "rooms"))
-    if not isinstance(node, str) or not NODE_ID_RE.match(node):
+    if not isinstance(node, str) or not NODE_ID_RE.fullmatch(node):
         raise InvalidReport("node must be 1-64 letters, digits, '.', '_' or '-'")
     instance = message.get("instance", "")
-    if not isinstance(instance, str) or (instance and not NODE_ID_RE.match(instance)):
+    if not isinstance(instance, str) or (instance and not NODE_ID_RE.fullmatch(instance)):
         raise InvalidReport("instance must be 1-64 letters, digits, '.', '_' or '-'")
     if not _is_int(n) or n < 0:
         raise InvalidReport("n must be a non-negative integer")
@@ -90,7 +91,7 @@ def parse_report(message: Any) -> Report:
     if not isinstance(rooms, dict):
         raise InvalidReport("rooms must be an object of room name to count")
     for name, count in rooms.items():
-        if not ROOM_NAME_RE.match(name):
+        if not is_room_name(name):
             raise InvalidReport(f"not a room name: {name[:100]!r}")
         if not _is_int(count) or not 0 <= count <= MAX_COUNT:
             raise InvalidReport(f"the count of {name!r} must be an integer from 0 to "

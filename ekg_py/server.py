@@ -16,26 +16,36 @@ Routes (README.md has the protocol):
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import json
 import logging
 import random
 import secrets
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from contract import events, signing
+from contract import signing
 from contract.addresses import client_address, limit_key, parse_networks
-from contract.service import cors_headers, read_signed, serving, sse_preflight_headers
+from contract.names import is_room_name
+from contract.service import (
+    deleted_at_of,
+    error_response,
+    event_of,
+    json_errors,
+    origin_allowed,
+    serving,
+    signed,
+    sse_headers,
+    sse_preflight_headers,
+)
 
 from .clients import Client, SseClient, WebSocketClient
 from .peering import PresenceReporter
-from .peers import ROOM_NAME_RE, InvalidReport, parse_report
+from .peers import InvalidReport, parse_report
 from .rooms import (
     DEFAULT_MAX_IDLE_SECONDS,
     DEFAULT_MAX_QUEUE_BYTES,
@@ -47,17 +57,15 @@ from .rooms import (
 
 log = logging.getLogger("ekg")
 
-# Browser paths take room names like tm's (lower-case slugs), a little more loosely so
-# a rule change in tm does not need a change here; anything else is not a room
-# (peers.ROOM_NAME_RE).
+# Browser paths and internal calls take room names as tm makes them
+# (contract.names.is_room_name); anything else is not a room.
 RECONNECT_DELAY_MS = (500, 5000)
 HEARTBEAT_JITTER = 0.2  # each connection pings every --ws-heartbeat x (0.8 .. 1.2)
 # Connections written per loop turn in a flush round, about 0.1-0.2 ms of sends: between
 # slices the loop takes in new events (and answers reflektor), which then join the writes
 # still to come, and a big room's round never holds up a small room's event for long.
 FLUSH_SLICE = 32
-ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 413: "too_large", 429: "too_many_streams"}
+ERROR_CODES = {429: "too_many_streams"}  # beside the shell's (contract/service.py)
 
 
 @dataclass(frozen=True)
@@ -87,16 +95,6 @@ class Config:
     peers: tuple[str, ...] = ()
     node_id: str = ""
     instance: str = field(default_factory=lambda: secrets.token_hex(6))
-
-
-def normalize_origin(origin: str) -> str:
-    return origin.strip().rstrip("/").lower()
-
-
-def error_response(status: int, code: str, message: str,
-                   headers: dict[str, str] | None = None) -> web.Response:
-    body = {"error": {"code": code, "message": message}}
-    return web.json_response(body, status=status, headers=headers)
 
 
 class Node:
@@ -209,13 +207,6 @@ class Node:
         if not self.clients:
             self._no_clients.set()
 
-    def origin_allowed(self, request: web.Request) -> bool:
-        origin = request.headers.get("Origin")
-        if origin is None:
-            return True  # not a browser: nothing to protect it from
-        allowed = self.config.allowed_origins
-        return "*" in allowed or normalize_origin(origin) in allowed
-
     async def presence_ticker(self) -> None:
         """Drives the registry's timers: trailing presence counts, reorder windows."""
         period = min(max(self.config.presence_interval / 4, 0.02), 0.25)
@@ -242,55 +233,33 @@ NODE = web.AppKey("node", Node)
 
 
 # -- handlers ----------------------------------------------------------------------
-InternalHandler = Callable[[web.Request, Node, bytes], Awaitable[web.Response]]
+internal = signed(lambda request: request.app[NODE].config.secret)
 
 
-def signed(handler: InternalHandler) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """An internal endpoint: the X-TM-Signature is checked before the body is parsed
-    (401 when it is missing, wrong or stale); the handler gets the node and the body."""
-
-    @functools.wraps(handler)
-    async def checked(request: web.Request) -> web.Response:
-        node = request.app[NODE]
-        body, reason = await read_signed(request, node.config.secret)
-        if reason is not None:
-            return error_response(401, "bad_signature", reason)
-        return await handler(request, node, body)
-
-    return checked
-
-
-@signed
-async def post_event(request: web.Request, node: Node, body: bytes) -> web.Response:
-    try:
-        event = json.loads(body)
-        events.check(event)
-    except (ValueError, RecursionError, events.InvalidEvent) as error:  # JSON, UTF-8, depth
-        return error_response(400, "bad_event", str(error))
-    room = request.match_info["room"]
-    if event["room"] != room:
-        return error_response(400, "room_mismatch",
-                              f"event for {event['room']!r} posted to room {room!r}")
-    fresh = node.registry.publish(event)
+@internal
+async def post_event(request: web.Request, body: bytes) -> web.Response:
+    event = event_of(request, body)
+    if isinstance(event, web.Response):
+        return event
+    fresh = request.app[NODE].registry.publish(event)
     return web.json_response({"ok": True, "duplicate": not fresh}, status=202)
 
 
-@signed
-async def delete_room(request: web.Request, node: Node, body: bytes) -> web.Response:
+@internal
+async def delete_room(request: web.Request, body: bytes) -> web.Response:
     """tm deleted the room: forget what the node holds of it, now rather than when a
     new room of the name shows up or the room has sat idle long enough."""
-    deleted_at = events.deleted_at_of(body)
-    if deleted_at is None:
-        return error_response(400, "bad_request",
-                              'the body must be {"deleted_at": "<ISO 8601 UTC time>"}')
-    room = request.match_info["room"]
-    forgot = node.registry.forget_room(room, deleted_at)
+    deleted_at = deleted_at_of(body)
+    if isinstance(deleted_at, web.Response):
+        return deleted_at
+    forgot = request.app[NODE].registry.forget_room(request.match_info["room"], deleted_at)
     return web.json_response({"ok": True, "forgot": forgot})
 
 
-@signed
-async def post_presence(request: web.Request, node: Node, body: bytes) -> web.Response:
+@internal
+async def post_presence(request: web.Request, body: bytes) -> web.Response:
     """A peer node's presence counts (peers.py), added to this node's own."""
+    node = request.app[NODE]
     try:
         report = parse_report(json.loads(body))
     except (ValueError, RecursionError, InvalidReport) as error:  # JSON, UTF-8, depth
@@ -336,9 +305,9 @@ def _stream_request(request: web.Request) -> tuple[str, int | None, signing.Tick
     that name that was deleted (README.md, "Follow tickets"). Nothing is sent first."""
     node = request.app[NODE]
     room = request.match_info["room"]
-    if not ROOM_NAME_RE.match(room):
+    if not is_room_name(room):
         raise web.HTTPNotFound(reason="no such room")
-    if not node.origin_allowed(request):
+    if not origin_allowed(request, node.config.allowed_origins):
         raise web.HTTPForbidden(reason="origin not allowed")
     after = _seq_param(request.query.get("after"), "after")
     given = request.query.get("ticket")
@@ -384,10 +353,7 @@ async def sse(request: web.Request) -> web.StreamResponse:
     last_id = request.headers.get("Last-Event-ID", "").strip()
     if last_id.isdigit() and len(last_id) <= 18:
         after = max(after or 0, int(last_id))
-    headers = {"Content-Type": "text/event-stream; charset=utf-8",
-               "Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no"}
-    headers.update(cors_headers(request))
-    response = web.StreamResponse(headers=headers)
+    response = web.StreamResponse(headers=sse_headers(request))
     await response.prepare(request)
     client = SseClient(node, request, response, address)
     node.add_client(client)
@@ -410,26 +376,13 @@ async def sse(request: web.Request) -> web.StreamResponse:
 
 
 async def sse_preflight(request: web.Request) -> web.Response:
-    if not request.app[NODE].origin_allowed(request):
+    if not origin_allowed(request, request.app[NODE].config.allowed_origins):
         return error_response(403, "forbidden", "origin not allowed")
     return web.Response(status=204, headers=sse_preflight_headers(request))
 
 
-@web.middleware
-async def json_errors(request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
-    """Errors as ARCHITECTURE.md's JSON, including the router's own 404 and 405."""
-    try:
-        return await handler(request)
-    except web.HTTPException as error:
-        if error.status < 400:
-            raise
-        headers = {"Allow": error.headers["Allow"]} if "Allow" in error.headers else None
-        return error_response(error.status, ERROR_CODES.get(error.status, "error"),
-                              error.reason, headers)
-
-
 def create_app(config: Config, registry: Registry | None = None) -> web.Application:
-    app = web.Application(middlewares=[json_errors])
+    app = web.Application(middlewares=[json_errors(ERROR_CODES)])
     node = app[NODE] = Node(config, registry)
     app.router.add_post("/internal/rooms/{room}/events", post_event)
     app.router.add_delete("/internal/rooms/{room}", delete_room)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import sys
 import time
@@ -37,16 +36,24 @@ import aiohttp
 from aiohttp import web
 
 from contract import events
-from contract.service import read_signed, secret_from_env, serving, start_logging
+from contract.names import room_scope
+from contract.service import (
+    deleted_at_of,
+    error_response,
+    event_of,
+    json_errors,
+    secret_from_env,
+    serving,
+    signed,
+    start_logging,
+)
 
 from .analysis import Analyzer
 from .buckets import TICKS_DB, WORDS_DB, SeenEvents, Tally, parse_iso
 from .flatdb_client import FlatDB, FlatDBError, split_batches
-from .scopes import ROOM_NAME_RE, RoomCache, RoomFacts, default_facts, facts_from, room_scope
+from .scopes import RoomCache, RoomFacts, default_facts, facts_from
 
 log = logging.getLogger("sotu.collector")
-ERROR_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found",
-               405: "method_not_allowed", 413: "too_large"}
 
 
 @dataclass(frozen=True)
@@ -65,31 +72,6 @@ class Config:
     flatdb_timeout: float = 5.0    # one flatdb call
     retry_max: float = 10.0        # longest wait between flushes while flatdb fails
     stop_timeout: float = 10.0     # how long shutdown keeps trying to write
-
-
-# Fields tm adds to room.updated for analytics (README.md, "What tm sends"). A
-# room.updated with or without them is accepted, whichever contract/events.py requires, so
-# neither tm nor the collector must deploy first; missing ones take their defaults.
-ANALYTICS_ROOM_FIELDS = frozenset({"analytics", "event_scope"})
-
-
-def check_event(event: Any) -> None:
-    """`contract.events.check`, tolerant of the analytics fields on room.updated."""
-    try:
-        events.check(event)
-    except events.InvalidEvent:
-        data = event.get("data") if isinstance(event, dict) else None
-        if not isinstance(data, dict) or event.get("type") != events.ROOM_UPDATED:
-            raise
-        required = events.DATA_KEYS[events.ROOM_UPDATED] & ANALYTICS_ROOM_FIELDS
-        patched = {key: value for key, value in data.items()
-                   if key not in ANALYTICS_ROOM_FIELDS}
-        patched.update({key: data.get(key) for key in required})
-        events.check({**event, "data": patched})
-
-
-def error_response(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
 class Collector:
@@ -306,45 +288,26 @@ COLLECTOR = web.AppKey("collector", Collector)
 
 
 # -- handlers --------------------------------------------------------------------------
-async def _signed_room(request: web.Request) -> tuple[bytes, str] | web.Response:
-    """The body and room of a signed internal request, or the error to answer."""
-    body, reason = await read_signed(request, request.app[COLLECTOR].config.secret)
-    if reason is not None:
-        return error_response(401, "bad_signature", reason)
-    room = request.match_info["room"]
-    if not ROOM_NAME_RE.match(room):
-        return error_response(400, "bad_room", "not a room name")
-    return body, room
+internal = signed(lambda request: request.app[COLLECTOR].config.secret)
 
 
-async def post_event(request: web.Request) -> web.Response:
-    signed = await _signed_room(request)
-    if isinstance(signed, web.Response):
-        return signed
-    body, room = signed
-    try:
-        event = json.loads(body)
-        check_event(event)
-    except (ValueError, RecursionError, events.InvalidEvent) as error:  # JSON, UTF-8, depth
-        return error_response(400, "bad_event", str(error))
-    if event["room"] != room:
-        return error_response(400, "room_mismatch",
-                              f"event for {event['room']!r} posted to room {room!r}")
+@internal
+async def post_event(request: web.Request, body: bytes) -> web.Response:
+    event = event_of(request, body)
+    if isinstance(event, web.Response):
+        return event
     outcome = await request.app[COLLECTOR].handle(event)
     return web.json_response({"ok": True, "outcome": outcome}, status=202)
 
 
-async def delete_room(request: web.Request) -> web.Response:
-    signed = await _signed_room(request)
-    if isinstance(signed, web.Response):
-        return signed
-    body, room = signed
-    deleted_at = events.deleted_at_of(body)
-    if deleted_at is None:
-        return error_response(400, "bad_request",
-                              'the body must be {"deleted_at": "<ISO 8601 UTC time>"}')
+@internal
+async def delete_room(request: web.Request, body: bytes) -> web.Response:
+    deleted_at = deleted_at_of(body)
+    if isinstance(deleted_at, web.Response):
+        return deleted_at
     try:
-        purged = await request.app[COLLECTOR].purge_room(room, deleted_at)
+        purged = await request.app[COLLECTOR].purge_room(request.match_info["room"],
+                                                         deleted_at)
     except FlatDBError as error:  # 503: reflektor tries again later
         return error_response(503, "flatdb_unavailable", str(error))
     return web.json_response({"ok": True, **purged})
@@ -358,21 +321,10 @@ async def not_found(request: web.Request) -> web.Response:
     return error_response(404, "not_found", "no such endpoint")
 
 
-@web.middleware
-async def json_errors(request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
-    """Errors as ARCHITECTURE.md's JSON; every unknown path or method is a 404."""
-    try:
-        return await handler(request)
-    except web.HTTPException as error:
-        if error.status < 400:
-            raise
-        # 405 too: reflektor counts 404 as done, any other 4xx as dropped-and-logged.
-        status = 404 if error.status == 405 else error.status
-        return error_response(status, ERROR_CODES.get(status, "error"), error.reason)
-
-
 def create_app(config: Config, clock: Callable[[], float] = time.time) -> web.Application:
-    app = web.Application(middlewares=[json_errors], client_max_size=1024 * 1024)
+    # Every unknown path or method is a 404 (reflektor counts it as done).
+    app = web.Application(middlewares=[json_errors(not_allowed_is_not_found=True)],
+                          client_max_size=1024 * 1024)
     collector = app[COLLECTOR] = Collector(config, clock)
     app.router.add_post("/internal/rooms/{room}/events", post_event)
     app.router.add_delete("/internal/rooms/{room}", delete_room)

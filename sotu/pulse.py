@@ -37,24 +37,26 @@ import aiohttp
 from aiohttp import WSMsgType, web
 
 from contract import signing
+from contract.names import parse_scope
 from contract.service import (
-    cors_headers,
+    error_response,
+    json_errors,
+    origin_allowed,
+    origins_from,
     secret_from_env,
     serving,
+    sse_headers,
     sse_preflight_headers,
     start_logging,
 )
 
 from .feeds import DEFAULT_HISTORY_SECONDS, DEFAULT_TOP, Feed, encode, scope_prefix, scope_stop
 from .flatdb_client import FlatDB, FlatDBError
-from .scopes import is_scope
 
 log = logging.getLogger("sotu.pulse")
 RECONNECT_DELAY_MS = (500, 5000)
 CLOSE_SERVICE_RESTART = 1012
 CLOSE_TRY_AGAIN_LATER = 1013
-ERROR_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed"}
 
 
 @dataclass(frozen=True)
@@ -76,14 +78,6 @@ class Config:
     ws_heartbeat: float = 30.0
     shutdown_grace: float = 5.0
     flatdb_timeout: float = 5.0
-
-
-def normalize_origin(origin: str) -> str:
-    return origin.strip().rstrip("/").lower()
-
-
-def error_response(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
 class Viewer:
@@ -149,13 +143,6 @@ class Pulse:
 
     def viewer_count(self) -> int:
         return sum(len(f.viewers) for f in self.feeds.values())
-
-    def origin_allowed(self, request: web.Request) -> bool:
-        origin = request.headers.get("Origin")
-        if origin is None:
-            return True  # not a browser: nothing to protect it from
-        allowed = self.config.allowed_origins
-        return "*" in allowed or normalize_origin(origin) in allowed
 
     # -- viewers ---------------------------------------------------------------------
     def _send(self, viewer: Viewer, message: dict[str, Any]) -> None:
@@ -260,12 +247,13 @@ def _scope_of(request: web.Request) -> str:
     """The scope of a stream request, or the HTTP error to answer."""
     pulse = request.app[PULSE]
     scope = request.match_info["scope"]
-    if not is_scope(scope):
+    parsed = parse_scope(scope)
+    if parsed is None:
         raise web.HTTPNotFound(reason="no such scope: use event:<name> or room:<room>")
-    if not pulse.origin_allowed(request):
+    if not origin_allowed(request, pulse.config.allowed_origins):
         raise web.HTTPForbidden(reason="origin not allowed")
-    if scope.startswith("room:"):
-        room = scope[len("room:"):]
+    kind, room = parsed
+    if kind == "room":
         ticket, _ = signing.check_follow_ticket(pulse.config.secret,
                                                 request.query.get("ticket"), room)
         if ticket is None or not ticket.moderator:
@@ -322,10 +310,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 async def sse(request: web.Request) -> web.StreamResponse:
     pulse = request.app[PULSE]
     scope = _scope_of(request)
-    headers = {"Content-Type": "text/event-stream; charset=utf-8",
-               "Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no"}
-    headers.update(cors_headers(request))
-    response = web.StreamResponse(headers=headers)
+    response = web.StreamResponse(headers=sse_headers(request))
     await response.prepare(request)
     viewer = Viewer(request.transport)
     scope_feed = pulse.join(scope, viewer)
@@ -358,7 +343,7 @@ async def sse(request: web.Request) -> web.StreamResponse:
 
 
 async def sse_preflight(request: web.Request) -> web.Response:
-    if not request.app[PULSE].origin_allowed(request):
+    if not origin_allowed(request, request.app[PULSE].config.allowed_origins):
         return error_response(403, "forbidden", "origin not allowed")
     return web.Response(status=204, headers=sse_preflight_headers(request))
 
@@ -369,19 +354,8 @@ async def healthz(request: web.Request) -> web.Response:
                               "viewers": pulse.viewer_count()})
 
 
-@web.middleware
-async def json_errors(request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except web.HTTPException as error:
-        if error.status < 400:
-            raise
-        return error_response(error.status, ERROR_CODES.get(error.status, "error"),
-                              error.reason)
-
-
 def create_app(config: Config, clock: Callable[[], float] | None = None) -> web.Application:
-    app = web.Application(middlewares=[json_errors])
+    app = web.Application(middlewares=[json_errors()])
     pulse = app[PULSE] = Pulse(config, clock)
     app.router.add_get("/ws/{scope}", websocket)
     app.router.add_get("/sse/{scope}", sse)
@@ -446,8 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         print("pulse: --poll-interval and --history-seconds must be positive",
               file=sys.stderr)
         return 2
-    origins = [*os.environ.get("PULSE_ALLOWED_ORIGINS", "").split(","), *args.allowed_origin]
-    allowed = frozenset(normalize_origin(o) for o in origins if o.strip())
+    allowed = origins_from(os.environ.get("PULSE_ALLOWED_ORIGINS", ""), args.allowed_origin)
     if not allowed:
         log.warning("no --allowed-origin: browsers (which send Origin) cannot connect")
     config = Config(secret=secret, clouddb=args.clouddb, tickdb=args.tickdb,

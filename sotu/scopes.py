@@ -3,10 +3,8 @@
 A scope is a word cloud and a tick line of their own, named in flatdb keys:
 
 - `event:<name>`: an event many rooms feed (a State of the Union watch party). A room
-  is in the event its `event_scope` setting names. When tm has not said (the field is
-  missing: a tm from before the setting existed), a room whose name holds `sotu` or
-  `stateoftheunion` is in `event:sotu`, others in none. "" and "off" mean none: a
-  teacher can take a sotu-named room out.
+  is in the event its `event_scope` setting names (contract/names.py has the rules,
+  the name rule for a sotu-named room among them).
 - `room:<room name>`: one room, when its teacher turned `analytics` on (default off).
 
 Pure Python with an injectable clock: the collector fills the cache from room.updated
@@ -15,40 +13,13 @@ events and, on a miss, from tm's `GET /api/v1/rooms/<room>`.
 
 from __future__ import annotations
 
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-DEFAULT_EVENT = "sotu"
-DEFAULT_EVENT_MARKERS = ("sotu", "stateoftheunion")
-EVENT_OFF = frozenset({"", "off"})
-# Event names become flatdb keys and pulse URLs: keep them to a lower-case slug.
-EVENT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-# Room names as ekg takes them (tm's slugs, a little looser).
-ROOM_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-SCOPE_RE = re.compile(r"^(?:event:[a-z0-9][a-z0-9_-]{0,39}"
-                      r"|room:[A-Za-z0-9][A-Za-z0-9._-]{0,99})$")
-
-
-def event_scope(name: str) -> str:
-    return f"event:{name}"
-
-
-def room_scope(room: str) -> str:
-    return f"room:{room}"
-
-
-def is_scope(text: str) -> bool:
-    return bool(SCOPE_RE.match(text))
-
-
-def default_event(room: str) -> str:
-    """The event a room is in when tm has not said: sotu for sotu-named rooms."""
-    lowered = room.lower()
-    return DEFAULT_EVENT if any(m in lowered for m in DEFAULT_EVENT_MARKERS) else ""
+from contract.names import event_from_setting, event_scope, room_scope
 
 
 @dataclass(frozen=True)
@@ -72,20 +43,11 @@ class RoomFacts:
 def facts_from(room: str, data: Mapping[str, Any]) -> RoomFacts:
     """Room facts from room.updated data or tm's room JSON; missing fields default.
 
-    `event_scope`: missing or null -> the name rule; "" or "off" -> none; an event
-    name -> that event (case-folded; a name that is not a slug counts as none).
+    `event_scope`: read by contract.names.event_from_setting (missing: the name rule).
     `analytics`: true turns the room scope on; anything else leaves it off.
     """
-    raw = data.get("event_scope")
-    if raw is None:
-        event = default_event(room)
-    elif isinstance(raw, str):
-        event = raw.strip().lower()
-        if event in EVENT_OFF or not EVENT_NAME_RE.match(event):
-            event = ""
-    else:
-        event = ""
-    return RoomFacts(room=room, event=event, analytics=data.get("analytics") is True)
+    return RoomFacts(room=room, event=event_from_setting(room, data.get("event_scope")),
+                     analytics=data.get("analytics") is True)
 
 
 def default_facts(room: str) -> RoomFacts:

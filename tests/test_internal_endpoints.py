@@ -148,3 +148,21 @@ def test_signed_bad_bodies_are_400_in_the_json_shape(services, service, method, 
     assert requests.get(target.url + "/healthz", timeout=10).status_code == 200
     good = _send(target, method, path, body, signing.sign(SECRET, method, path, body))
     assert good.status_code < 300, good.text[:300]
+
+
+BAD_ROOMS = ["Bio-101", "bio.101", "-bio", "x" * 41, "bio%0A", "b%C3%ADo"]
+
+
+@pytest.mark.parametrize(("service", "method", "path", "body"),
+                         [e for e in ENDPOINTS if "/rooms/r" in e[2]],
+                         ids=[i for i in IDS if "/rooms/r" in i])
+def test_signed_calls_for_what_is_not_a_room_name_are_400(services, service, method, path,
+                                                          body):
+    # contract/names.py's rule, checked by the shell's `signed` on every service alike:
+    # a signature does not make a room of a name tm would never have made.
+    for bad in BAD_ROOMS:
+        bad_path = path.replace("/rooms/r", f"/rooms/{bad}", 1)
+        response = _send(services[service], method, bad_path, body,
+                         signing.sign(SECRET, method, bad_path, body))
+        _is_json_error(response, {400})
+        assert response.json()["error"]["code"] == "bad_room", (bad, response.text)

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from contract import events
+from contract import events, names
 
 from . import lookalikes, validation
 from .errors import ApiError
@@ -145,7 +145,7 @@ def create_room(
                 # only when its teacher says so: never by default.
                 event_scope=(event_scope if event_scope is not None
                              else "" if password or accountable
-                             else validation.default_event_scope(name)),
+                             else names.default_event(name)),
                 owner_key_hash=hash_token(owner_key) if owner_key else "",
             )
             room.set_join_password(password)
@@ -290,8 +290,9 @@ def post_message(room: Room, participant: Participant, raw_text: Any) -> Message
     try:
         text = validation.message_text(raw_text, room.max_length)
     except validation.Invalid as error:
-        status = 413 if isinstance(raw_text, str) and len(raw_text) > 10 * room.max_length else 400
-        raise ApiError(status, "invalid", error.message, fields={"text": error.message}) from None
+        # A text over the room's limit is a field to fix, like any other (400); only a
+        # body over the request limit is "too large" (413, tm/errors.py read_json).
+        raise ApiError(400, "invalid", error.message, fields={"text": error.message}) from None
     held_for = ""
     if room.profanity_mode != ProfanityMode.OFF and profanity.contains_profanity(text):
         if room.profanity_mode == ProfanityMode.BLOCK:

@@ -6,9 +6,9 @@ tm/actions.py. Every client mistake becomes an ApiError: a 4xx in the one JSON s
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from contract import events
 
 from . import actions, tickets, validation
 from .auth import (
@@ -21,21 +21,21 @@ from .auth import (
     require_moderator,
 )
 from .errors import ApiError, api_view, bad_field, read_json
+from .fields import choice, field, only
 from .joining import join_with_limits
 from .models import (
     Event,
     Message,
     MessageStatus,
     Participant,
-    ProfanityMode,
     Room,
     RoomDeletion,
     RoomState,
 )
 from .ratelimits import limit
+from .room_settings import CREATE_FIELDS, parse_room_settings
 from .serializers import message_json, participant_json, room_json
 
-DEFAULT_LIFETIME = 24 * 3600
 HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX = 200, 500
 
 
@@ -60,30 +60,6 @@ def live_room_or_error(name: str) -> Room:
     return room
 
 
-def current_seq(room: Room) -> int:
-    return Room.objects.filter(pk=room.pk).values_list("seq", flat=True).first() or 0
-
-
-def _only(data: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ApiError(400, "invalid", f"unknown field(s): {', '.join(unknown)}",
-                       fields={name: "unknown field" for name in unknown})
-
-
-def _field(data: dict[str, Any], name: str, check, *args) -> Any:
-    try:
-        return check(data[name], *args)
-    except validation.Invalid as error:
-        raise bad_field(name, error.message) from None
-
-
-def _choice(value: Any, name: str, choices: list[str]) -> str:
-    if value not in choices:
-        raise validation.Invalid(f"{name} must be one of: {', '.join(choices)}")
-    return value
-
-
 def _set_cookie(response: HttpResponse, request: HttpRequest, name: str, value: str,
                 room: Room) -> None:
     response.set_cookie(
@@ -93,47 +69,16 @@ def _set_cookie(response: HttpResponse, request: HttpRequest, name: str, value: 
 
 
 # -- rooms ------------------------------------------------------------------------
-CREATE_FIELDS = {"name", "topic", "lifetime", "moderated", "accountable", "password",
-                 "profanity_mode", "max_length", "allowed_origins", "analytics", "event_scope"}
-
-
-def parse_room_settings(data: dict[str, Any], creating: bool) -> dict[str, Any]:
-    """Validated room fields from a create or PATCH body."""
-    clean: dict[str, Any] = {}
-    if "topic" in data:
-        clean["topic"] = _field(data, "topic", validation.topic)
-    if "lifetime" in data:
-        clean["lifetime"] = _field(data, "lifetime", validation.lifetime)
-    for name in ("moderated", "accountable", "analytics"):
-        if name in data:
-            clean[name] = _field(data, name, validation.flag, name)
-    if "password" in data:
-        clean["password"] = "" if data["password"] in (None, "") else _field(
-            data, "password", validation.password)
-    if "profanity_mode" in data:
-        clean["profanity_mode"] = _field(data, "profanity_mode", _choice, "profanity_mode",
-                                         list(ProfanityMode.values))
-    if "max_length" in data:
-        clean["max_length"] = _field(data, "max_length", validation.message_limit)
-    if "allowed_origins" in data:
-        clean["allowed_origins"] = _field(data, "allowed_origins", validation.origins)
-    if "event_scope" in data:
-        clean["event_scope"] = _field(data, "event_scope", validation.event_scope)
-    if creating:
-        clean.setdefault("lifetime", DEFAULT_LIFETIME)
-    return clean
-
-
 @api_view("POST")
 def rooms(request: HttpRequest) -> HttpResponse:
     limit(request, "create-room", "TM_RATE_CREATE_ROOM_PER_CLIENT")
     if request.user.is_authenticated:
         enforce_csrf(request)  # the session cookie is ambient: the room would be theirs
     data = read_json(request)
-    _only(data, CREATE_FIELDS)
+    only(data, CREATE_FIELDS)
     if "name" not in data:
         raise bad_field("name", "a room needs a name")
-    name = _field(data, "name", validation.room_name)
+    name = field(data, "name", validation.room_name)
     owner = request.user if request.user.is_authenticated else None
     room, owner_key = actions.create_room(name=name, owner=owner,
                                           **parse_room_settings(data, creating=True))
@@ -168,12 +113,12 @@ def room_detail(request: HttpRequest, room: str) -> HttpResponse:
         actions.delete_room(the_room)
         return HttpResponse(status=204)
     data = read_json(request)
-    _only(data, PATCH_FIELDS)
+    only(data, PATCH_FIELDS)
     changes = parse_room_settings(data, creating=False)
     if "state" in data:
-        changes["state"] = _field(data, "state", _choice, "state", list(RoomState.values))
+        changes["state"] = field(data, "state", choice, "state", list(RoomState.values))
     if "reset_share_link" in data:
-        changes["reset_share_link"] = _field(data, "reset_share_link", validation.flag,
+        changes["reset_share_link"] = field(data, "reset_share_link", validation.flag,
                                              "reset_share_link")
     if "pause_minutes" in data:
         value = data["pause_minutes"]
@@ -184,7 +129,7 @@ def room_detail(request: HttpRequest, room: str) -> HttpResponse:
     if "lifetime" not in changes:
         actions.check_live(the_room)  # an expired room can only be revived by a lifetime
     updated = actions.update_room(the_room, changes)
-    return JsonResponse(room_json(updated, current_seq(updated), moderator=True))
+    return JsonResponse(room_json(updated, updated.stored_seq(), moderator=True))
 
 
 # -- participants -------------------------------------------------------------------
@@ -193,17 +138,17 @@ def join(request: HttpRequest, room: str) -> HttpResponse:
     the_room = live_room_or_error(room)
     limit(request, "join", "TM_RATE_JOIN_PER_CLIENT")
     data = read_json(request)
-    _only(data, {"nickname", "real_name", "password"})
+    only(data, {"nickname", "real_name", "password"})
     if "nickname" not in data:
         raise bad_field("nickname", "pick a nickname")
-    nickname, key = _field(data, "nickname", validation.nickname)
+    nickname, key = field(data, "nickname", validation.nickname)
     real_name = ""
     if the_room.accountable:
         if "real_name" not in data:
             raise bad_field("real_name", "this room asks for your real name (only your "
                             "teacher sees it)")
-        real_name = _field(data, "real_name", validation.real_name)
-    password = _field(data, "password", validation.password) if "password" in data else ""
+        real_name = field(data, "real_name", validation.real_name)
+    password = field(data, "password", validation.password) if "password" in data else ""
     # The room's teacher (owner key, or signed in) joins as a teacher: no password, the
     # teacher mark on their posts, names kept from students allowed.
     participant, token = join_with_limits(request, the_room, nickname=nickname,
@@ -248,8 +193,8 @@ def mute(request: HttpRequest, room: str, participant_id: int) -> HttpResponse:
     the_room = live_room_or_error(room)
     require_moderator(request, the_room)
     data = read_json(request)
-    _only(data, {"muted"})
-    muted = _field(data, "muted", validation.flag, "muted") if "muted" in data else True
+    only(data, {"muted"})
+    muted = field(data, "muted", validation.flag, "muted") if "muted" in data else True
     participant = actions.set_muted(the_room, participant_id, muted)
     return JsonResponse(participant_json(participant, moderator=True))
 
@@ -277,7 +222,7 @@ def messages(request: HttpRequest, room: str) -> HttpResponse:
         raise ApiError(403, "password_required", "join the room to read it")
     after = _int_param(request, "after", 0, 0, 2**62)
     count = _int_param(request, "limit", HISTORY_LIMIT_DEFAULT, 1, HISTORY_LIMIT_MAX)
-    seq = current_seq(the_room)
+    seq = the_room.stored_seq()
     page = list(
         Message.objects.filter(room=the_room, seq__gt=after, status=MessageStatus.VISIBLE)
         .order_by("seq")[: count + 1]
@@ -288,7 +233,7 @@ def messages(request: HttpRequest, room: str) -> HttpResponse:
     # from `after` can drop what it holds that is gone.
     upto = page[-1].seq if has_more else seq
     deleted = list(
-        Event.objects.filter(room=the_room, type="message.deleted", seq__gt=after,
+        Event.objects.filter(room=the_room, type=events.MESSAGE_DELETED, seq__gt=after,
                              seq__lte=upto).values_list("envelope__data__id", flat=True)
     )
     return JsonResponse({
@@ -306,7 +251,7 @@ def _post_message(request: HttpRequest, room: Room) -> HttpResponse:
     limit(request, "post-participant", "TM_RATE_POST_PER_PARTICIPANT",
           key=f"p{participant.pk}")
     data = read_json(request)
-    _only(data, {"text"})
+    only(data, {"text"})
     if "text" not in data:
         raise bad_field("text", "write something first")
     message = actions.post_message(room, participant, data["text"])

@@ -84,6 +84,11 @@ class Room(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def stored_seq(self) -> int:
+        """The room's last seq as the database has it now (a cached Room's `seq` may be
+        behind)."""
+        return Room.objects.filter(pk=self.pk).values_list("seq", flat=True).first() or 0
+
     # -- object caching -------------------------------------------------------
     @staticmethod
     def cache_key(name: str) -> str:

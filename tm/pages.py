@@ -23,15 +23,16 @@ from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from contract import names
 from settings.csp import origin_of as csp_origin
 
 from . import actions, flags, tickets, validation
-from .api import current_seq, parse_room_settings
 from .auth import OWNER_COOKIE, PARTICIPANT_COOKIE, can_read, is_moderator, optional_participant
 from .errors import ApiError
 from .joining import join_with_limits
 from .models import Message, MessageStatus, Participant, Room, RoomDeletion
 from .ratelimits import limit
+from .room_settings import parse_room_settings
 
 LIFETIMES = [
     (3600, "1 hour"), (3 * 3600, "3 hours"), (24 * 3600, "1 day"), (7 * 24 * 3600, "1 week"),
@@ -124,7 +125,7 @@ def page_data(request: HttpRequest, room: Room, mode: str, role: str | None,
     return {
         "room": room.name,
         "mode": mode,
-        "seq": current_seq(room),
+        "seq": room.stored_seq(),
         "state": room.current_state,
         "max_length": room.max_length,
         "api": f"/api/v1/rooms/{room.name}",
@@ -449,8 +450,9 @@ def event_dashboard(request: HttpRequest, event: str) -> HttpResponse:
     response = render(request, "tm/event_dashboard.html", {
         "event": name,
         "video_url": video_url,
-        "charts": {"scope": f"event:{name}", "title": "Live: what the rooms are saying"},
-        "charts_data": charts_data(f"event:{name}"),
+        "charts": {"scope": names.event_scope(name),
+                   "title": "Live: what the rooms are saying"},
+        "charts_data": charts_data(names.event_scope(name)),
     })
     if video_url:
         response._csp_replace = {"frame-src": [csp_origin(video_url)]}

@@ -24,6 +24,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from contract import names
+
 from . import actions, tickets, validation
 from .auth import is_moderator, share_key
 from .errors import ApiError
@@ -146,8 +148,9 @@ def moderate(request: HttpRequest, room: Room) -> HttpResponse:
         "lifetimes": LIFETIMES,
         "profanity_modes": ProfanityMode.choices,
         "page_data": page_data(request, room, "moderator", tickets.MODERATOR, moderator=True),
-        "charts": {"scope": f"room:{room.name}", "title": "Live: what this room is saying"},
-        "charts_data": charts_data(f"room:{room.name}", room),
+        "charts": {"scope": names.room_scope(room.name),
+                   "title": "Live: what this room is saying"},
+        "charts_data": charts_data(names.room_scope(room.name), room),
     })
 
 

@@ -10,7 +10,8 @@ import re
 import unicodedata
 from typing import Any
 
-ROOM_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+from contract import names
+
 # Paths tm serves at the top level can never be room names.
 RESERVED_ROOM_NAMES = frozenset({
     "api", "admin", "accounts", "static", "dashboard", "new", "join", "help", "about",
@@ -67,7 +68,7 @@ def room_name(value: Any) -> str:
     name = _string(value, "name").strip().lower()
     if not name:
         raise Invalid("a room needs a name")
-    if not ROOM_NAME_RE.match(name):
+    if not names.is_room_name(name):
         raise Invalid(
             "use 1 to 40 letters a-z, digits and dashes, starting and ending with a "
             "letter or digit"
@@ -177,23 +178,15 @@ def message_text(value: Any, limit: int) -> str:
     return text
 
 
-# Rooms whose name holds one of these count in that shared event unless they opt out.
-DEFAULT_EVENTS = (("stateoftheunion", "sotu"), ("sotu", "sotu"))
-
-
-def default_event_scope(room_name: str) -> str:
-    for marker, event in DEFAULT_EVENTS:
-        if marker in room_name:
-            return event
-    return ""
-
-
 def event_scope(value: Any) -> str:
-    """An event name like room names (sotu, debate-2026), or "" to count in none."""
-    if value is None or value == "":
+    """An event name like room names (sotu, debate-2026), or "" to count in none
+    ("off" says none too: contract/names.py)."""
+    if value is None:
         return ""
     name = _string(value, "event_scope").strip().lower()
-    if not ROOM_NAME_RE.match(name):
+    if name in names.EVENT_OFF:
+        return ""
+    if not names.is_event_name(name):
         raise Invalid("an event name uses 1 to 40 letters a-z, digits and dashes")
     return name
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from contract import events, signing
+from contract import events, names, signing
 from sotu.buckets import BUCKET_SECONDS, iso_second
 from tests.conftest import TIME_SCALE
 from tests.support.services import PYTHON, Service, wait_until
@@ -77,7 +77,9 @@ def deleted(room: str, seq: int, message_id: int) -> dict:
 
 def room_updated(room: str, seq: int, **extra: Any) -> dict:
     data = {"topic": "", "state": "open", "paused_until": None, "moderated": False,
-            "expires_at": "2099-01-01T00:00:00.000Z", **extra}
+            "expires_at": "2099-01-01T00:00:00.000Z",
+            # as tm sends them for a room made with the defaults
+            "analytics": False, "event_scope": names.default_event(room), **extra}
     envelope = {"v": 1, "type": events.ROOM_UPDATED, "room": room, "seq": seq,
                 "ts": events.iso_utc(datetime.now(UTC)), "data": data}
     return envelope

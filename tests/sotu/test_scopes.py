@@ -1,10 +1,11 @@
-"""Scope rules and the room-facts cache (sotu/scopes.py)."""
+"""Room facts and their cache (sotu/scopes.py); the naming rules themselves are
+tests/contract/test_names.py's."""
 
 from __future__ import annotations
 
 import pytest
 
-from sotu.scopes import RoomCache, RoomFacts, default_facts, facts_from, is_scope
+from sotu.scopes import RoomCache, RoomFacts, default_facts, facts_from
 
 
 class Clock:
@@ -42,15 +43,6 @@ def test_without_settings_sotu_named_rooms_are_in_the_sotu_event(room, scopes):
 ])
 def test_settings_from_tm(data, scopes):
     assert facts_from("sotu-x", data).scopes == scopes
-
-
-@pytest.mark.parametrize(("scope", "valid"), [
-    ("event:sotu", True), ("room:bio-101", True), ("room:Bio.101_x", True),
-    ("event:", False), ("event:Sotu", False), ("room:", False), ("room:-x", False),
-    ("sotu", False), ("event:a:b", False), ("room:a/b", False),
-])
-def test_scope_names(scope, valid):
-    assert is_scope(scope) is valid
 
 
 def test_cache_entries_age_by_source_and_are_bounded():

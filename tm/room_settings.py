@@ -1,0 +1,42 @@
+"""A room's settings from a create or PATCH body (the API's and the create page's form):
+which fields there are and how each is checked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import validation
+from .fields import choice, field
+from .models import ProfanityMode
+
+DEFAULT_LIFETIME = 24 * 3600
+
+CREATE_FIELDS = {"name", "topic", "lifetime", "moderated", "accountable", "password",
+                 "profanity_mode", "max_length", "allowed_origins", "analytics", "event_scope"}
+
+
+def parse_room_settings(data: dict[str, Any], creating: bool) -> dict[str, Any]:
+    """Validated room fields from a create or PATCH body."""
+    clean: dict[str, Any] = {}
+    if "topic" in data:
+        clean["topic"] = field(data, "topic", validation.topic)
+    if "lifetime" in data:
+        clean["lifetime"] = field(data, "lifetime", validation.lifetime)
+    for name in ("moderated", "accountable", "analytics"):
+        if name in data:
+            clean[name] = field(data, name, validation.flag, name)
+    if "password" in data:
+        clean["password"] = "" if data["password"] in (None, "") else field(
+            data, "password", validation.password)
+    if "profanity_mode" in data:
+        clean["profanity_mode"] = field(data, "profanity_mode", choice, "profanity_mode",
+                                         list(ProfanityMode.values))
+    if "max_length" in data:
+        clean["max_length"] = field(data, "max_length", validation.message_limit)
+    if "allowed_origins" in data:
+        clean["allowed_origins"] = field(data, "allowed_origins", validation.origins)
+    if "event_scope" in data:
+        clean["event_scope"] = field(data, "event_scope", validation.event_scope)
+    if creating:
+        clean.setdefault("lifetime", DEFAULT_LIFETIME)
+    return clean
