@@ -21,9 +21,10 @@ from urllib.parse import urlsplit
 from contract.addresses import parse_networks
 from contract.service import origins_from, secret_from_env, start_logging
 
-from . import rooms
 from .peers import NODE_ID_RE
 from .server import Config, serve
+
+DEFAULTS = Config(secret="")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,32 +36,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "added to the comma-separated EKG_ALLOWED_ORIGINS")
     parser.add_argument("--secret-env", default="TM_INTERNAL_SECRET", metavar="NAME",
                         help="environment variable holding the shared internal secret")
-    parser.add_argument("--ring-size", type=int, default=rooms.DEFAULT_RING_SIZE,
+    parser.add_argument("--ring-size", type=int, default=DEFAULTS.ring_size,
                         help="events kept per room for replay")
-    parser.add_argument("--max-queue-bytes", type=int, default=rooms.DEFAULT_MAX_QUEUE_BYTES,
+    parser.add_argument("--max-queue-bytes", type=int, default=DEFAULTS.max_queue_bytes,
                         help="a client with more than this queued is disconnected")
     parser.add_argument("--presence-interval", type=float,
-                        default=rooms.DEFAULT_PRESENCE_INTERVAL,
+                        default=DEFAULTS.presence_interval,
                         help="at most one presence message per room per this many seconds")
     parser.add_argument("--reorder-ms", type=float,
-                        default=rooms.DEFAULT_REORDER_WINDOW * 1000,
+                        default=DEFAULTS.reorder_window * 1000,
                         help="how long an event that arrived ahead of a gap waits for the "
                              "events before it (0: send at once)")
     parser.add_argument("--idle-room-seconds", type=float,
-                        default=rooms.DEFAULT_MAX_IDLE_SECONDS,
+                        default=DEFAULTS.idle_room_seconds,
                         help="a room with no connection and no event for this long is "
                              "forgotten, its held events with it")
-    parser.add_argument("--sse-keepalive", type=float, default=15.0,
+    parser.add_argument("--sse-keepalive", type=float, default=DEFAULTS.sse_keepalive,
                         help="seconds between SSE keep-alive comments")
-    parser.add_argument("--ws-heartbeat", type=float, default=30.0,
+    parser.add_argument("--ws-heartbeat", type=float, default=DEFAULTS.ws_heartbeat,
                         help="seconds between WebSocket pings")
-    parser.add_argument("--shutdown-grace", type=float, default=5.0,
+    parser.add_argument("--shutdown-grace", type=float, default=DEFAULTS.shutdown_grace,
                         help="seconds clients get to close on shutdown")
-    parser.add_argument("--request-timeout", type=float, default=5.0,
+    parser.add_argument("--request-timeout", type=float, default=DEFAULTS.request_timeout,
                         help="seconds a connection may take to send a whole request (the "
                              "WebSocket upgrade included), and may sit idle between two; "
                              "then it is closed")
-    parser.add_argument("--max-streams-per-address", type=int, default=5000, metavar="N",
+    parser.add_argument("--max-streams-per-address", type=int,
+                        default=DEFAULTS.max_streams_per_address, metavar="N",
                         help="open WebSocket and SSE streams one client address may hold "
                              "(a school behind one address, two tabs a student: far off)")
     parser.add_argument("--trusted-proxy", action="append", default=[], metavar="NET",

@@ -1,5 +1,7 @@
-"""The browser connections of an ekg node: the `rooms.Sink` of each WebSocket and SSE
-stream, and how their queues go on the wire (server.py's flush rounds call `flush`)."""
+"""The browser connections of an ekg node: the `connections.Sink` of each WebSocket and
+SSE stream, the flush rounds that write their queues, and how those go on the wire
+(wire.py). What a client needs of its node is `ClientHost`, which server.Node
+implements: this module does not import the server."""
 
 from __future__ import annotations
 
@@ -7,20 +9,90 @@ import asyncio
 import contextlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
 from aiohttp import web
 
-from .rooms import CLOSE_SERVICE_RESTART, Connection, Encoded
-
-if TYPE_CHECKING:
-    from .server import Node
+from .connections import CLOSE_SERVICE_RESTART, Connection
+from .outgoing import Encoded
+from .wire import sse_bare, sse_chunks, with_sse_retry, ws_frames
 
 log = logging.getLogger("ekg")
 
 # An evicted client that does not read will never take the close frame: give up soon.
 EVICT_CLOSE_SECONDS = 1.0
+# Connections written per loop turn in a flush round, about 0.1-0.2 ms of sends: between
+# slices the loop takes in new events (and answers reflektor), which then join the writes
+# still to come, and a big room's round never holds up a small room's event for long.
+FLUSH_SLICE = 32
+
+
+class FlushRounds:
+    """Writes the queues of woken connections, a slice of them per loop turn.
+
+    An event fanned out to a room costs one callback per slice of connections, not one
+    task wake-up per connection. A round writes each listed connection's whole queue at
+    once, FLUSH_SLICE connections per loop turn, so a round over a big room never holds
+    the loop for long: the 202 to reflektor goes out at once and events that arrive
+    meanwhile join the writes still to come. That is the batching: under a stream of
+    events each write carries several, and the kernel's cost of a send barely depends
+    on its size (BENCHMARKS.md, fan-out). A round starts at the end of the loop turn in
+    which the first connection was woken."""
+
+    def __init__(self) -> None:
+        self._to_flush: list[Client] = []
+        self._handle: asyncio.Handle | None = None
+        self._round: list[Client] | None = None  # the round under way
+        self._position = 0
+        # For /healthz and the benchmarks: batched writes (WebSocket and SSE), the
+        # events they carried, and of the writes those a writer task made (the socket
+        # was backed up).
+        self.writes = 0
+        self.frames = 0
+        self.backed_up_writes = 0
+
+    def soon(self, client: Client) -> None:
+        """Write `client`'s queue in the next round."""
+        self._to_flush.append(client)
+        if self._handle is None and self._round is None:
+            self._handle = asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Write one slice of the current round (starting a round if none is under way)."""
+        self._handle = None
+        loop = asyncio.get_running_loop()
+        if self._round is None:
+            self._round, self._to_flush = self._to_flush, []
+            self._position = 0
+        start = self._position
+        self._position = end = start + FLUSH_SLICE
+        for client in self._round[start:end]:
+            try:  # inline: this loop runs once per connection of the room
+                client.flush()
+            except Exception:
+                client.write_failed()
+        if end < len(self._round):
+            self._handle = loop.call_soon(self._flush)
+            return
+        self._round = None
+        if self._to_flush:  # woken during the round: they make the next one
+            self._handle = loop.call_soon(self._flush)
+
+
+class ClientHost(Protocol):
+    """What a client needs of the node it belongs to."""
+
+    rounds: FlushRounds
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run `coro` as a task the node keeps (and cancels on shutdown)."""
+
+    def client_gone(self, client: Client) -> None:
+        """The client's handler has ended: forget it and its connection."""
+
+    def send_alone(self, conn: Connection, item: Encoded) -> None:
+        """Queue one message for this connection alone."""
 
 
 class Client(ABC):
@@ -30,10 +102,10 @@ class Client(ABC):
     node shuts down (`close_stream`).
 
     Writes go straight to the socket: each event's bytes are built once per node
-    (`Encoded.frame`, `Encoded.sse_chunk`) and a connection's whole queue goes out in
-    one write. The fast path takes no task: the registry's wake-up puts the connection
-    on the node's flush list, and one callback per loop turn writes every listed
-    connection whose socket takes data (Node.flush_soon). Only a connection whose socket
+    (wire.py) and a connection's whole queue goes out in one write. The fast path takes
+    no task: the registry's wake-up puts the connection in the next flush round, and one
+    callback per loop turn writes every listed connection whose socket takes data
+    (FlushRounds). Only a connection whose socket
     is backed up (the transport's buffer over its high-water mark), or that is shutting
     down, gets a writer task, for as long as that lasts: it waits for the socket, then
     writes everything queued meanwhile. While it runs, everything for that connection
@@ -41,8 +113,9 @@ class Client(ABC):
     quiet.
     """
 
-    def __init__(self, node: Node, request: web.Request, address: bytes):
-        self.node = node
+    def __init__(self, host: ClientHost, request: web.Request, address: bytes):
+        self.host = host
+        self.rounds = host.rounds
         self.address = address  # its client's, as counted against the stream cap
         self.transport = request.transport
         self.protocol = request.protocol
@@ -70,7 +143,7 @@ class Client(ABC):
         if self.finishing:
             self._start_writer()
         else:
-            self.node.flush_soon(self)
+            self.rounds.soon(self)
 
     def hurry(self) -> None:
         if self.writing or self.finishing:
@@ -109,9 +182,9 @@ class Client(ABC):
         batch = conn.take()
         transport.write(self.encode(batch))
         conn.done()
-        node = self.node
-        node.stream_writes += 1
-        node.stream_frames += len(batch)
+        rounds = self.rounds
+        rounds.writes += 1
+        rounds.frames += len(batch)
 
     def _start_writer(self) -> None:
         if not self.writing and self.conn is not None:
@@ -132,9 +205,9 @@ class Client(ABC):
                 batch = conn.take()
                 transport.write(self.encode(batch))
                 conn.done()
-                self.node.stream_writes += 1
-                self.node.stream_frames += len(batch)
-                self.node.backed_up_writes += 1
+                self.rounds.writes += 1
+                self.rounds.frames += len(batch)
+                self.rounds.backed_up_writes += 1
             if self.finishing:
                 await self.close_stream()
         except (ConnectionError, RuntimeError):
@@ -154,14 +227,14 @@ class Client(ABC):
                 writer.cancel()
         finally:
             # Also when the handler is cancelled (the transport closed) mid-wait.
-            self.node.remove_client(self)
+            self.host.client_gone(self)
 
     def finish(self, delay_ms: int) -> None:
         """Shutdown: tell the client when to come back, then close after the queue."""
         self.finishing = True
         if self.conn is not None:
-            self.node.registry.send(self.conn, {"type": "reconnect", "delay_ms": delay_ms},
-                                    sse_prefix=b"retry: %d\n" % delay_ms)
+            reconnect = Encoded({"type": "reconnect", "delay_ms": delay_ms})
+            self.host.send_alone(self.conn, with_sse_retry(reconnect, delay_ms))
         self.wake()
 
     def abort(self) -> None:
@@ -169,19 +242,14 @@ class Client(ABC):
             self.transport.abort()
 
 
-# Lists, not generators, for b"".join: it makes a list of a generator first anyway.
-def _frames(batch: list[Encoded]) -> bytes:
-    return batch[0].frame if len(batch) == 1 else b"".join([item.frame for item in batch])
-
-
 class WebSocketClient(Client):
     """One JSON event per text frame; closes with 1012 on shutdown."""
 
-    def __init__(self, node: Node, request: web.Request, ws: web.WebSocketResponse,
+    def __init__(self, host: ClientHost, request: web.Request, ws: web.WebSocketResponse,
                  address: bytes):
-        super().__init__(node, request, address)
+        super().__init__(host, request, address)
         self.ws = self.stream = ws
-        self.encode = _frames
+        self.encode = ws_frames
 
     async def close_stream(self) -> None:
         await self.ws.close(code=self.close_code, message=self.close_reason)
@@ -190,7 +258,7 @@ class WebSocketClient(Client):
         super().evict(code, reason)
         if self.writer is not None:
             self.writer.cancel()
-        self.node.spawn(self._close(code, reason))
+        self.host.spawn(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:
         try:
@@ -200,14 +268,6 @@ class WebSocketClient(Client):
             pass
         finally:
             self.abort()
-
-
-def _sse_chunks(batch: list[Encoded]) -> bytes:
-    return b"".join([item.sse_chunk for item in batch])
-
-
-def _sse_bare(batch: list[Encoded]) -> bytes:
-    return b"".join([item.sse for item in batch])
 
 
 class _SseStream:
@@ -223,12 +283,12 @@ class SseClient(Client):
     when it prepared the response), or the bare stream for HTTP/1.0. The handler only
     sends keep-alive comments while the stream is quiet."""
 
-    def __init__(self, node: Node, request: web.Request, response: web.StreamResponse,
-                 address: bytes):
-        super().__init__(node, request, address)
+    def __init__(self, host: ClientHost, request: web.Request,
+                 response: web.StreamResponse, address: bytes):
+        super().__init__(host, request, address)
         self.response = response
         self.chunked = response.headers.get("Transfer-Encoding", "").lower() == "chunked"
-        self.encode = _sse_chunks if self.chunked else _sse_bare
+        self.encode = sse_chunks if self.chunked else sse_bare
         self.stream = _SseStream()
         self.ended = asyncio.Event()  # the stream is over: closed on shutdown, or evicted
 

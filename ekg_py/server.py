@@ -43,28 +43,21 @@ from contract.service import (
     sse_preflight_headers,
 )
 
-from .clients import Client, SseClient, WebSocketClient
+from .clients import Client, FlushRounds, SseClient, WebSocketClient
+from .connections import DEFAULT_MAX_QUEUE_BYTES, Connection
+from .idle import DEFAULT_MAX_IDLE_SECONDS
+from .outgoing import Encoded
 from .peering import PresenceReporter
 from .peers import InvalidReport, parse_report
-from .rooms import (
-    DEFAULT_MAX_IDLE_SECONDS,
-    DEFAULT_MAX_QUEUE_BYTES,
-    DEFAULT_PRESENCE_INTERVAL,
-    DEFAULT_REORDER_WINDOW,
-    DEFAULT_RING_SIZE,
-    Registry,
-)
+from .presence import DEFAULT_PRESENCE_INTERVAL
+from .reorder import DEFAULT_REORDER_WINDOW
+from .ring import DEFAULT_RING_SIZE
+from .rooms import Registry
 
 log = logging.getLogger("ekg")
 
-# Browser paths and internal calls take room names as tm makes them
-# (contract.names.is_room_name); anything else is not a room.
 RECONNECT_DELAY_MS = (500, 5000)
 HEARTBEAT_JITTER = 0.2  # each connection pings every --ws-heartbeat x (0.8 .. 1.2)
-# Connections written per loop turn in a flush round, about 0.1-0.2 ms of sends: between
-# slices the loop takes in new events (and answers reflektor), which then join the writes
-# still to come, and a big room's round never holds up a small room's event for long.
-FLUSH_SLICE = 32
 ERROR_CODES = {429: "too_many_streams"}  # beside the shell's (contract/service.py)
 
 
@@ -119,15 +112,7 @@ class Node:
         self.streams_by_address: Counter[bytes] = Counter()
         self._address_key = secrets.token_bytes(16)
         self._trusted = parse_networks(config.trusted_proxies)
-        self._to_flush: list[WebSocketClient] = []
-        self._flush_handle: asyncio.Handle | None = None
-        self._round: list[WebSocketClient] | None = None  # the flush round under way
-        self._round_pos = 0
-        # For /healthz and the benchmarks: batched writes (WebSocket and SSE) and the
-        # events they carried.
-        self.stream_writes = 0
-        self.stream_frames = 0
-        self.backed_up_writes = 0  # of stream_writes, those a writer task made
+        self.rounds = FlushRounds()  # writes the woken clients' queues (clients.py)
         self.refused_streams = 0  # 429s: an address over --max-streams-per-address
         self._tasks: set[asyncio.Task[Any]] = set()
         self.duplicates_logged: set[str] = set()  # instances reporting under our node id
@@ -139,42 +124,6 @@ class Node:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-    def flush_soon(self, client: WebSocketClient) -> None:
-        """Write `client`'s queue soon, in the next flush round.
-
-        An event fanned out to a room costs one callback per slice of connections, not
-        one task wake-up per connection. A round writes each listed connection's whole
-        queue at once, FLUSH_SLICE connections per loop turn, so a round over a big room
-        never holds the loop for long: the 202 to reflektor goes out at once and events
-        that arrive meanwhile join the writes still to come. That is the batching: under
-        a stream of events each write carries several, and the kernel's cost of a send
-        barely depends on its size (BENCHMARKS.md, fan-out). A round starts at the end
-        of the loop turn in which the first connection was woken."""
-        self._to_flush.append(client)
-        if self._flush_handle is None and self._round is None:
-            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
-
-    def _flush(self) -> None:
-        """Write one slice of the current round (starting a round if none is under way)."""
-        self._flush_handle = None
-        loop = asyncio.get_running_loop()
-        if self._round is None:
-            self._round, self._to_flush = self._to_flush, []
-            self._round_pos = 0
-        start = self._round_pos
-        self._round_pos = end = start + FLUSH_SLICE
-        for client in self._round[start:end]:
-            try:  # inline: this loop runs once per connection of the room
-                client.flush()
-            except Exception:
-                client.write_failed()
-        if end < len(self._round):
-            self._flush_handle = loop.call_soon(self._flush)
-            return
-        self._round = None
-        if self._to_flush:  # woken during the round: they make the next one
-            self._flush_handle = loop.call_soon(self._flush)
 
     def address_of(self, request: web.Request) -> bytes:
         """The keyed hash of the request's client address (behind trusted proxies, the
@@ -196,7 +145,11 @@ class Node:
         self.streams_by_address[client.address] += 1
         self._no_clients.clear()
 
-    def remove_client(self, client: Client) -> None:
+    # -- clients.ClientHost ------------------------------------------------------------
+    def send_alone(self, conn: Connection, item: Encoded) -> None:
+        self.registry.send(conn, item)
+
+    def client_gone(self, client: Client) -> None:
         if client in self.clients:
             self.streams_by_address[client.address] -= 1
             if self.streams_by_address[client.address] <= 0:
@@ -285,9 +238,9 @@ async def internal_not_found(request: web.Request) -> web.Response:
 async def healthz(request: web.Request) -> web.Response:
     node = request.app[NODE]
     return web.json_response({"ok": True, **node.registry.stats(),
-                              "stream_writes": node.stream_writes,
-                              "stream_frames": node.stream_frames,
-                              "backed_up_writes": node.backed_up_writes,
+                              "stream_writes": node.rounds.writes,
+                              "stream_frames": node.rounds.frames,
+                              "backed_up_writes": node.rounds.backed_up_writes,
                               "refused_streams": node.refused_streams})
 
 
