@@ -1,6 +1,6 @@
 """The aiohttp service shell: serving an app until SIGTERM or SIGINT, JSON errors, signed
 internal calls and the events they carry, browser origins, SSE headers, start-up logging;
-what ekg_py, sotu's collector and pulse share. Pure asyncio and aiohttp, no Django.
+what ekg_py and sotu's collector share. Pure asyncio and aiohttp, no Django.
 """
 
 from __future__ import annotations

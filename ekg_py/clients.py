@@ -120,6 +120,9 @@ class Client(ABC):
         self.transport = request.transport
         self.protocol = request.protocol
         self.conn: Connection | None = None
+        # What the connection is of, for its disconnect: the rooms' registry or the
+        # charts' table (whatever has `disconnect(conn)`).
+        self.table: Any = None
         self.finishing = False  # shutting down: write out the queue, then close
         # How a finishing stream closes (WebSocket): a restart, or its room is gone.
         self.close_code = CLOSE_SERVICE_RESTART

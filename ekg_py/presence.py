@@ -6,7 +6,7 @@ else at the end of the interval (trailing edge, sent by `tick`)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from contract import events
 
@@ -15,6 +15,10 @@ from .outgoing import Encoded
 from .peers import PeerCounts, Report
 
 DEFAULT_PRESENCE_INTERVAL = 1.0
+
+
+def presence_message(room: str, count: int) -> dict[str, Any]:
+    return {"type": events.PRESENCE, "room": room, "count": count}
 
 
 class Followed(Protocol):
@@ -29,9 +33,12 @@ class Presence:
 
     def __init__(self, rooms: Mapping[str, Followed], evict: Callable[[Connection], None],
                  *, interval: float = DEFAULT_PRESENCE_INTERVAL, share: bool = False,
-                 clock: Callable[[], float]):
+                 clock: Callable[[], float],
+                 message: Callable[[str, int], dict[str, Any]] | None = None):
         self.rooms = rooms
         self.evict = evict
+        # The message that tells a room's clients its count (a chart's: "viewers").
+        self.message = message or presence_message
         self.interval = interval
         self.clock = clock
         self.peer_counts = PeerCounts(clock)
@@ -122,6 +129,5 @@ class Presence:
     def _send(self, room: Followed, now: float) -> None:
         self._sent_at[room.name] = now
         self._due.discard(room.name)
-        item = Encoded({"type": events.PRESENCE, "room": room.name,
-                        "count": len(room.connections) + self.peer_counts.total(room.name)})
-        fan_out(room.connections, item, self.evict)
+        count = len(room.connections) + self.peer_counts.total(room.name)
+        fan_out(room.connections, Encoded(self.message(room.name, count)), self.evict)

@@ -28,9 +28,9 @@ from typing import Any
 
 from aiohttp import web
 
-from contract import signing
+from contract import charts, signing
 from contract.addresses import client_address, limit_key, parse_networks
-from contract.names import is_room_name
+from contract.names import is_room_name, parse_scope, room_scope
 from contract.service import (
     deleted_at_of,
     error_response,
@@ -43,6 +43,7 @@ from contract.service import (
     sse_preflight_headers,
 )
 
+from .charts import ChartTable
 from .clients import Client, FlushRounds, SseClient, WebSocketClient
 from .connections import DEFAULT_MAX_QUEUE_BYTES, Connection
 from .idle import DEFAULT_MAX_IDLE_SECONDS
@@ -101,6 +102,8 @@ class Node:
             reorder_window=config.reorder_window,
             max_idle_seconds=config.idle_room_seconds,
             share_presence=bool(config.peers))
+        self.charts = ChartTable(max_queue_bytes=config.max_queue_bytes,
+                                 presence_interval=config.presence_interval)
         self.reporter = (PresenceReporter(
             self.registry, list(config.peers), secret=config.secret,
             node_id=config.node_id, instance=config.instance,
@@ -156,7 +159,7 @@ class Node:
                 del self.streams_by_address[client.address]
         self.clients.discard(client)
         if client.conn is not None:
-            self.registry.disconnect(client.conn)
+            client.table.disconnect(client.conn)
         if not self.clients:
             self._no_clients.set()
 
@@ -167,6 +170,7 @@ class Node:
             period = min(period, max(self.config.reorder_window / 4, 0.005))
         while True:
             self.registry.tick()
+            self.charts.tick()
             await asyncio.sleep(period)
 
     async def close_clients(self) -> None:
@@ -205,8 +209,26 @@ async def delete_room(request: web.Request, body: bytes) -> web.Response:
     deleted_at = deleted_at_of(body)
     if isinstance(deleted_at, web.Response):
         return deleted_at
-    forgot = request.app[NODE].registry.forget_room(request.match_info["room"], deleted_at)
+    node = request.app[NODE]
+    room = request.match_info["room"]
+    forgot = node.registry.forget_room(room, deleted_at)
+    node.charts.forget(room_scope(room))  # the teacher's live view of it ends too
     return web.json_response({"ok": True, "forgot": forgot})
+
+
+@internal
+async def post_chart(request: web.Request, body: bytes) -> web.Response:
+    """sotu's collector, through reflektor: a chart's changes or its whole state."""
+    try:
+        scope, messages, full = charts.check_update(json.loads(body))
+    except (ValueError, RecursionError, charts.InvalidChartUpdate) as error:
+        return error_response(400, "bad_chart_update", str(error))
+    posted_to = request.match_info["scope"]
+    if scope != posted_to:
+        return error_response(400, "scope_mismatch",
+                              f"update for {scope!r} posted to chart {posted_to!r}")
+    request.app[NODE].charts.update(scope, messages, full=full)
+    return web.json_response({"ok": True}, status=202)
 
 
 @internal
@@ -237,7 +259,7 @@ async def internal_not_found(request: web.Request) -> web.Response:
 
 async def healthz(request: web.Request) -> web.Response:
     node = request.app[NODE]
-    return web.json_response({"ok": True, **node.registry.stats(),
+    return web.json_response({"ok": True, **node.registry.stats(), **node.charts.stats(),
                               "stream_writes": node.rounds.writes,
                               "stream_frames": node.rounds.frames,
                               "backed_up_writes": node.rounds.backed_up_writes,
@@ -278,9 +300,45 @@ def _stream_request(request: web.Request) -> tuple[str, int | None, signing.Tick
     return room, after, ticket, address
 
 
-async def websocket(request: web.Request) -> web.StreamResponse:
+def _chart_request(request: web.Request) -> tuple[str, bytes]:
+    """Scope and address of a chart stream, or an HTTP error. An event's chart is
+    public, like the event's dashboard; a room's is its teachers' view: it needs a
+    moderator's follow ticket for the room, as the room's held posts do."""
     node = request.app[NODE]
-    room, after, ticket, address = _stream_request(request)
+    scope = request.match_info["scope"]
+    parsed = parse_scope(scope)
+    if parsed is None:
+        raise web.HTTPNotFound(reason="no such chart: use event:<name> or room:<room>")
+    if not origin_allowed(request, node.config.allowed_origins):
+        raise web.HTTPForbidden(reason="origin not allowed")
+    kind, room = parsed
+    if kind == "room":
+        given = request.query.get("ticket")
+        if not given:
+            raise web.HTTPUnauthorized(reason="a room's charts need a moderator's follow "
+                                              "ticket for the room")
+        ticket, why = signing.check_follow_ticket(node.config.secret, given, room)
+        if ticket is None:
+            raise web.HTTPForbidden(reason=why)
+        if not ticket.moderator:
+            raise web.HTTPForbidden(reason="a room's charts are its teachers' view: a "
+                                           "moderator's ticket is needed")
+        refused = node.registry.admit(room, ticket.incarnation)
+        if refused is not None:
+            raise web.HTTPForbidden(reason=refused)
+    address = node.address_of(request)
+    node.check_stream_room(address)
+    return scope, address
+
+
+Follow = Callable[[Client], Connection]
+
+
+async def _serve_websocket(request: web.Request, address: bytes, table: Any,
+                           follow: Follow) -> web.StreamResponse:
+    """A WebSocket stream of `table` (the rooms' registry or the charts'): `follow`
+    registers the client's connection."""
+    node = request.app[NODE]
     # Jittered per connection: a class connects within a second or two, and pings that
     # all come due together (aiohttp rounds them to whole seconds) stall the node while
     # it handles thousands of pongs at once.
@@ -289,9 +347,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(compress=False, heartbeat=heartbeat, max_msg_size=64 * 1024)
     await ws.prepare(request)
     client = WebSocketClient(node, request, ws, address)
+    client.table = table
     node.add_client(client)
-    client.conn = node.registry.connect(room, client, moderator=ticket.moderator, after=after,
-                                        incarnation=ticket.incarnation)
+    client.conn = follow(client)
     try:
         async for _message in ws:
             pass  # clients have nothing to say; reading handles pings and the close
@@ -300,18 +358,16 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def sse(request: web.Request) -> web.StreamResponse:
+async def _serve_sse(request: web.Request, address: bytes, table: Any,
+                     follow: Follow) -> web.StreamResponse:
+    """The same as Server-Sent Events."""
     node = request.app[NODE]
-    room, after, ticket, address = _stream_request(request)
-    last_id = request.headers.get("Last-Event-ID", "").strip()
-    if last_id.isdigit() and len(last_id) <= 18:
-        after = max(after or 0, int(last_id))
     response = web.StreamResponse(headers=sse_headers(request))
     await response.prepare(request)
     client = SseClient(node, request, response, address)
+    client.table = table
     node.add_client(client)
-    client.conn = node.registry.connect(room, client, moderator=ticket.moderator, after=after,
-                                        incarnation=ticket.incarnation)
+    client.conn = follow(client)
     try:
         # Events go out in the node's flush rounds (Client); this handler only keeps a
         # quiet stream alive, until the client goes (the handler is cancelled then), is
@@ -328,6 +384,37 @@ async def sse(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def websocket(request: web.Request) -> web.StreamResponse:
+    registry = request.app[NODE].registry
+    room, after, ticket, address = _stream_request(request)
+    return await _serve_websocket(request, address, registry, lambda client: registry.connect(
+        room, client, moderator=ticket.moderator, after=after, incarnation=ticket.incarnation))
+
+
+async def sse(request: web.Request) -> web.StreamResponse:
+    registry = request.app[NODE].registry
+    room, after, ticket, address = _stream_request(request)
+    last_id = request.headers.get("Last-Event-ID", "").strip()
+    if last_id.isdigit() and len(last_id) <= 18:
+        after = max(after or 0, int(last_id))
+    return await _serve_sse(request, address, registry, lambda client: registry.connect(
+        room, client, moderator=ticket.moderator, after=after, incarnation=ticket.incarnation))
+
+
+async def chart_websocket(request: web.Request) -> web.StreamResponse:
+    table = request.app[NODE].charts
+    scope, address = _chart_request(request)
+    return await _serve_websocket(request, address, table,
+                                  lambda client: table.connect(scope, client))
+
+
+async def chart_sse(request: web.Request) -> web.StreamResponse:
+    table = request.app[NODE].charts
+    scope, address = _chart_request(request)
+    return await _serve_sse(request, address, table,
+                            lambda client: table.connect(scope, client))
+
+
 async def sse_preflight(request: web.Request) -> web.Response:
     if not origin_allowed(request, request.app[NODE].config.allowed_origins):
         return error_response(403, "forbidden", "origin not allowed")
@@ -340,12 +427,16 @@ def create_app(config: Config, registry: Registry | None = None) -> web.Applicat
     app.router.add_post("/internal/rooms/{room}/events", post_event)
     app.router.add_delete("/internal/rooms/{room}", delete_room)
     app.router.add_post("/internal/presence", post_presence)
+    app.router.add_post("/internal/charts/{scope}", post_chart)
     # Registered after the events route: any other internal call (or method) is a 404,
     # which reflektor counts as done.
     app.router.add_route("*", "/internal/{tail:.*}", internal_not_found)
     app.router.add_get("/ws/{room}", websocket)
     app.router.add_get("/sse/{room}", sse)
     app.router.add_route("OPTIONS", "/sse/{room}", sse_preflight)
+    app.router.add_get("/ws/charts/{scope}", chart_websocket)
+    app.router.add_get("/sse/charts/{scope}", chart_sse)
+    app.router.add_route("OPTIONS", "/sse/charts/{scope}", sse_preflight)
     app.router.add_get("/healthz", healthz)
 
     async def ticker(app: web.Application):

@@ -148,10 +148,9 @@ TM_RATE_AUTH_PER_CLIENT = "600/m"  # sign-in, sign-up, password reset, admin
 # Follow tickets: a page asks for one when it (re)connects after ten minutes.
 TM_RATE_TICKET_PER_CLIENT = "6000/m"
 
-# Push nodes (ekg) the pages connect to; one is picked at random per browser.
+# Push nodes (ekg) the pages connect to, for rooms and live charts alike; one is picked
+# at random per browser.
 TM_PUSH_URLS: list[str] = []
-# sotu pulse, which streams the live charts; None hides them.
-TM_PULSE_URL: str | None = None
 # Event name -> embeddable video URL for its dashboard (/events/<name>).
 TM_EVENT_VIDEOS: dict[str, str] = {}
 # Every page's Content-Security-Policy (settings/csp.py); redo it where these change.

@@ -22,9 +22,8 @@ EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
 # `make run` starts one ekg push node here (Procfile).
 TM_PUSH_URLS = [os.environ.get("TM_PUSH_URL", "http://127.0.0.1:8200")]
-TM_PULSE_URL = os.environ.get("TM_PULSE_URL", "http://127.0.0.1:8401")
 TM_EVENT_VIDEOS = csp.parse_pairs(os.environ.get("TM_EVENT_VIDEOS", ""))
-CONTENT_SECURITY_POLICY = csp.policy([*TM_PUSH_URLS, TM_PULSE_URL])
+CONTENT_SECURITY_POLICY = csp.policy(TM_PUSH_URLS)
 
 
 def _memcached_answers(location: str, wait_seconds: float) -> bool:

@@ -31,10 +31,8 @@ CSRF_TRUSTED_ORIGINS = _env_list("TM_CSRF_TRUSTED_ORIGINS")  # e.g. https://tm.e
 TM_PUBLIC_URL = _env("TM_PUBLIC_URL")  # https://tm.example.org, for share links
 TM_REFLEKTOR_URLS = _env_list("TM_REFLEKTOR_URLS", "http://127.0.0.1:8100")
 TM_PUSH_URLS = _env_list("TM_PUSH_URLS")  # https://push.example.org (wss:// derived)
-
-TM_PULSE_URL = os.environ.get("TM_PULSE_URL") or None  # optional: the analytics charts
 TM_EVENT_VIDEOS = csp.parse_pairs(os.environ.get("TM_EVENT_VIDEOS", ""))  # sotu=https://...
-CONTENT_SECURITY_POLICY = csp.policy([*TM_PUSH_URLS, *([TM_PULSE_URL] if TM_PULSE_URL else [])])
+CONTENT_SECURITY_POLICY = csp.policy(TM_PUSH_URLS)
 
 DATABASES = {
     "default": {

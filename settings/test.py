@@ -78,9 +78,8 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Integration tests point these at their own reflektor and ekg subprocesses.
 TM_REFLEKTOR_URLS = [u for u in os.environ.get("TM_REFLEKTOR_URLS", "").split(",") if u]
 TM_PUSH_URLS = [u for u in os.environ.get("TM_PUSH_URLS", "").split(",") if u]
-TM_PULSE_URL = os.environ.get("TM_PULSE_URL") or None
 TM_EVENT_VIDEOS = csp.parse_pairs(os.environ.get("TM_EVENT_VIDEOS", ""))
-CONTENT_SECURITY_POLICY = csp.policy([*TM_PUSH_URLS, *([TM_PULSE_URL] if TM_PULSE_URL else [])])
+CONTENT_SECURITY_POLICY = csp.policy(TM_PUSH_URLS)
 
 # Static files straight from the app folders, no collectstatic step.
 STATIC_ROOT = None

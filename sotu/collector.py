@@ -49,7 +49,8 @@ from contract.service import (
 )
 
 from .analysis import Analyzer
-from .buckets import TICKS_DB, WORDS_DB, SeenEvents, Tally, parse_iso
+from .buckets import TICKS_DB, WORDS_DB, PlannedWrite, SeenEvents, Tally, parse_iso
+from .charts import ChartConfig, ChartPublisher
 from .flatdb_client import FlatDB, FlatDBError, split_batches
 from .scopes import RoomCache, RoomFacts, default_facts, facts_from
 
@@ -62,6 +63,8 @@ class Config:
     clouddb: str
     tickdb: str
     tm: str | None = None          # tm's base URL for room facts; None: defaults only
+    publish: str = ""              # reflektor's URL for chart updates; "": none sent
+    chart_full_every: float = 5.0  # seconds between full updates of a live chart
     flush_interval: float = 1.0    # seconds between flushes
     word_grace: float = 1.0        # a word bucket is written this long after it closes
     tick_grace: float = 0.5        # a tick likewise
@@ -91,6 +94,7 @@ class Collector:
         self.dbs: dict[str, FlatDB] = {}
         self._fetches: dict[str, asyncio.Task[RoomFacts]] = {}
         self._flush_lock = asyncio.Lock()
+        self.charts: ChartPublisher | None = None  # made in start(): needs the session
         self.counters = {"received": 0, "duplicates": 0, "counted": 0, "not_in_scope": 0,
                          "deleted": 0, "room_updates": 0, "room_lookups": 0,
                          "room_lookup_failures": 0, "flushes": 0, "flush_failures": 0,
@@ -105,6 +109,10 @@ class Collector:
                                      self.config.flatdb_timeout),
                     TICKS_DB: FlatDB(self.config.tickdb, self.session,
                                      self.config.flatdb_timeout)}
+        self.charts = ChartPublisher(
+            ChartConfig(publish=self.config.publish, secret=self.config.secret,
+                        full_every=self.config.chart_full_every),
+            self.dbs, self.session, self.clock)
 
     async def close(self) -> None:
         for task in list(self._fetches.values()):
@@ -120,6 +128,8 @@ class Collector:
         the room added to a shared event's scope stays: those counts are the event's."""
         scope = room_scope(room)
         self.rooms.forget(room)
+        if self.charts is not None:
+            self.charts.forget(scope)  # the push nodes end its viewers' streams
         async with self._flush_lock:  # no flush writes the scope back meanwhile
             dropped = self.tally.drop_scope(scope, parse_iso(deleted_at))
             # Keys are <scope>:<ISO second>, so they sort by time.
@@ -226,6 +236,7 @@ class Collector:
                 except FlatDBError as error:
                     ok = self._failed(error)
             writes = self.tally.plan(force)
+            done: list[PlannedWrite] = []
             for db in (WORDS_DB, TICKS_DB):
                 mine = [write for write in writes if write.db == db]
                 by_key = {write.key: write for write in mine}
@@ -235,10 +246,14 @@ class Collector:
                     except FlatDBError as error:
                         ok = self._failed(error)
                         break  # this db is in trouble; try again next time
-                    self.tally.written(by_key[key] for key, _ in batch)
+                    written = [by_key[key] for key, _ in batch]
+                    self.tally.written(written)
+                    done.extend(written)
             self.tally.forget_old()
             if ok:
                 self.counters["flushes"] += 1
+            if self.charts is not None:
+                await self.charts.written(done)
             return ok
 
     def _failed(self, error: Exception) -> bool:
@@ -276,7 +291,8 @@ class Collector:
 
     def stats(self) -> dict[str, Any]:
         tally = self.tally
-        return {"ok": True, **self.counters, "pending": tally.pending(),
+        charts = self.charts.counters if self.charts is not None else {}
+        return {"ok": True, **self.counters, **charts, "pending": tally.pending(),
                 "entries": tally.entries, "rooms_cached": len(self.rooms),
                 "words_over_cap": tally.stats.words_over_cap,
                 "dropped_entries": tally.stats.dropped_entries,
@@ -376,6 +392,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="flatdb for per-second ticks")
     parser.add_argument("--tm", default=None,
                         help="tm's base URL, to look rooms up (without it: defaults only)")
+    parser.add_argument("--publish", default="", metavar="URL",
+                        help="reflektor's URL: chart updates go through it to the push "
+                             "nodes (without it: no live charts)")
+    parser.add_argument("--chart-full-every", type=float, default=defaults.chart_full_every,
+                        help="seconds between full updates of a live chart")
     parser.add_argument("--secret-env", default="TM_INTERNAL_SECRET", metavar="NAME",
                         help="environment variable holding the shared internal secret")
     parser.add_argument("--flush-interval", type=float, default=defaults.flush_interval)
@@ -405,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
               "positive", file=sys.stderr)
         return 2
     config = Config(secret=secret, clouddb=args.clouddb, tickdb=args.tickdb, tm=args.tm,
+                    publish=args.publish, chart_full_every=args.chart_full_every,
                     flush_interval=args.flush_interval, retention=args.retention,
                     max_entries=args.max_entries, max_words_written=args.max_words_written,
                     retry_max=args.retry_max, stop_timeout=args.stop_timeout)

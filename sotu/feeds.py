@@ -1,9 +1,10 @@
-"""What pulse tells the viewers of one scope, and when: the pure core of sotu/pulse.py.
+"""What a scope's chart viewers are told, and when: the pure core of sotu/charts.py.
 
 A `Feed` holds, for one scope, the ticks of the last `history_seconds` and the latest
 word bucket as read from flatdb, and turns each new reading into the messages that
-changed (README.md, "Pulse protocol"). No I/O and no clock of its own: pulse.py polls
-flatdb and passes the time in.
+changed (contract/charts.py has the messages). No I/O and no clock of its own:
+charts.py reads flatdb once per scope, feeds it the collector's own writes after that,
+and passes the time in.
 
 Messages (JSON objects, one per WebSocket text frame or SSE event):
 
@@ -62,7 +63,7 @@ def _tick_entry(value: str) -> tuple[int, float] | None:
 
 
 class Feed:
-    """The state of one scope on this pulse node."""
+    """The state of one scope's chart in the collector."""
 
     def __init__(self, scope: str, history_seconds: int = DEFAULT_HISTORY_SECONDS,
                  top: int = DEFAULT_TOP):

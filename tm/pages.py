@@ -429,10 +429,10 @@ def transcript_csv(request: HttpRequest, room: Room, messages: list[Message],
 
 # -- analytics --------------------------------------------------------------------------
 def charts_data(scope: str, room: Room | None = None) -> dict:
-    """What static/tm/charts.js needs to follow one analytics scope on sotu pulse: a
-    room's charts are its teachers' view, followed with a moderator's ticket."""
+    """What static/tm/charts.js needs to follow one analytics scope on the push nodes:
+    a room's charts are its teachers' view, followed with a moderator's ticket."""
     follow = tickets.issue(room, tickets.MODERATOR) if room is not None else None
-    return {"pulse_url": settings.TM_PULSE_URL, "scope": scope, "follow": follow,
+    return {"push_urls": list(settings.TM_PUSH_URLS), "scope": scope, "follow": follow,
             "ticket_api": f"/api/v1/rooms/{room.name}/ticket" if room is not None else None}
 
 

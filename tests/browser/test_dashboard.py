@@ -1,5 +1,5 @@
 """The event dashboard in Chromium, fed by the real analytics path (tm -> reflektor ->
-collector -> flatdb -> pulse): top words appear as bars, the charts draw, the viewer
+collector -> flatdb; chart updates -> ekg): top words appear as bars, the charts draw, the viewer
 count shows; and a teacher's room with analytics on gets the same charts."""
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ def test_no_log_and_no_row_holds_a_clients_address(stack: Stack, room_name: str)
 
 
 def test_the_analytics_services_log_no_address_either(tmp_path_factory):
-    """The rest of `make run`: the collector, pulse and the two flatdbs, with tm and
+    """The rest of `make run`: the collector, ekg and the two flatdbs, with tm and
     reflektor in front, fed normal and malformed requests from one address."""
     from tests.support.analytics_stack import running_analytics
 
@@ -108,7 +108,7 @@ def test_the_analytics_services_log_no_address_either(tmp_path_factory):
         analytics.create_room("sotu-quiet")
         student = analytics.tm.join("sotu-quiet", "ann")
         analytics.tm.post(student, "sotu-quiet", "the economy is great")
-        services = [analytics.collector, analytics.pulse, analytics.clouddb,
+        services = [analytics.collector, analytics.ekg, analytics.clouddb,
                     analytics.tickdb, analytics.reflektor]
         for service in services:
             # 200, or reflektor's 202: it takes any path to replay.

@@ -1,4 +1,4 @@
-"""sotu fixtures: real flatdb processes (clouddb, tickdb), a fake tm, collector, pulse."""
+"""sotu fixtures: real flatdb processes (clouddb, tickdb), a fake tm, a collector."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.services import Service
 
-from .support import start_collector, start_flatdb, start_pulse
+from .support import start_collector, start_flatdb
 
 _names = itertools.count(1)
 
@@ -106,14 +106,6 @@ def fake_tm() -> Iterator[FakeTm]:
 def collector(stores: Stores, fake_tm: FakeTm, tmp_path_factory) -> Iterator[Service]:
     service = start_collector(tmp_path_factory.mktemp("collector"), stores.clouddb.url,
                               stores.tickdb.url, "--tm", fake_tm.url)
-    yield service
-    service.stop()
-
-
-@pytest.fixture(scope="module")
-def pulse(stores: Stores, tmp_path_factory) -> Iterator[Service]:
-    service = start_pulse(tmp_path_factory.mktemp("pulse"), stores.clouddb.url,
-                          stores.tickdb.url)
     yield service
     service.stop()
 

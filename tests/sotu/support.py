@@ -1,4 +1,4 @@
-"""Helpers for the sotu tests: flatdb, collector and pulse processes, signed events.
+"""Helpers for the sotu tests: flatdb, collector, reflektor and ekg processes, signed events.
 
 Every wait is a multiple of one time unit, TIME_SCALE seconds (TM_TEST_TIME_SCALE).
 """
@@ -16,6 +16,7 @@ import requests
 from contract import events, names, signing
 from sotu.buckets import BUCKET_SECONDS, iso_second
 from tests.conftest import TIME_SCALE
+from tests.support.memcached_server import free_port
 from tests.support.services import PYTHON, Service, wait_until
 
 UNIT = TIME_SCALE
@@ -24,7 +25,7 @@ ORIGIN = "http://127.0.0.1:8000"
 ENV = {"TM_INTERNAL_SECRET": SECRET}
 
 __all__ = ["UNIT", "SECRET", "ORIGIN", "wait_until", "start_flatdb", "start_collector",
-           "start_pulse", "message", "deleted", "room_updated", "post", "stored",
+           "start_charts_path", "message", "deleted", "room_updated", "post", "stored",
            "scan", "put", "bucket_of", "second_of", "past_moment"]
 
 
@@ -41,12 +42,21 @@ def start_collector(log_dir: Path, clouddb: str, tickdb: str, *args: str,
                    log_dir, env=ENV).start()
 
 
-def start_pulse(log_dir: Path, clouddb: str, tickdb: str, *args: str,
-                name: str = "pulse") -> Service:
-    return Service(name, [PYTHON, "-m", "sotu.pulse", "--port", "0",
-                          "--clouddb", clouddb, "--tickdb", tickdb,
-                          "--allowed-origin", ORIGIN, "--poll-interval", str(0.1 * UNIT),
-                          *args], log_dir, env=ENV).start()
+def start_charts_path(log_dir: Path, clouddb: str, tickdb: str, *args: str,
+                      name: str = "charts") -> tuple[Service, Service, Service]:
+    """A collector that publishes its chart updates through a reflektor to an ekg node,
+    as `make run` wires them: (collector, reflektor, ekg), started."""
+    reflektor_port = free_port()
+    ekg = Service(f"{name}-ekg", [PYTHON, "-m", "ekg_py", "--port", "0",
+                                  "--allowed-origin", ORIGIN], log_dir, env=ENV).start()
+    collector = start_collector(log_dir, clouddb, tickdb, "--publish",
+                                f"http://127.0.0.1:{reflektor_port}",
+                                "--chart-full-every", str(0.5 * UNIT), *args,
+                                name=f"{name}-collector")
+    reflektor = Service(f"{name}-reflektor", [
+        PYTHON, "-m", "reflektor", "--port", str(reflektor_port), "--admin-port", "0",
+        "--target", collector.url, "--target", ekg.url], log_dir).start()
+    return collector, reflektor, ekg
 
 
 def past_moment(seconds_ago: float = 30.0) -> datetime:

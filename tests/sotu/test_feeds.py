@@ -1,4 +1,4 @@
-"""What pulse sends for one scope (sotu/feeds.py), without sockets or flatdb."""
+"""What a scope's chart viewers are sent (sotu/feeds.py), without sockets or flatdb."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """The analytics path as real processes on 127.0.0.1:
 
     tm --publish--> reflektor --replay--> sotu collector --flush--> clouddb, tickdb
-                                          sotu pulse <--poll-- clouddb, tickdb
-                                          clients <--WebSocket/SSE-- pulse
+                              --replay--> ekg <--WebSocket/SSE-- clients (rooms, charts)
+    sotu collector --chart updates--> the same reflektor (and so on to ekg)
 
 Subprocesses and blocking calls only, so browser tests can use it beside Playwright.
 """
@@ -26,7 +26,7 @@ class AnalyticsStack:
     tm: TmServer
     reflektor: Service
     collector: Service
-    pulse: Service
+    ekg: Service
     clouddb: Service
     tickdb: Service
 
@@ -49,23 +49,28 @@ def running_analytics(tmp: Path) -> Iterator[AnalyticsStack]:
     try:
         clouddb.start()
         tickdb.start()
+        # The collector sends its chart updates through the reflektor that replays tm's
+        # events to it: the reflektor's port is chosen first.
+        reflektor_port = free_port()
         collector = Service("collector", [
             PYTHON, "-m", "sotu.collector", "--port", "0", "--clouddb", clouddb.url,
-            "--tickdb", tickdb.url, "--tm", tm_url], tmp, env=env)
-        pulse = Service("pulse", [
-            PYTHON, "-m", "sotu.pulse", "--port", "0", "--clouddb", clouddb.url,
-            "--tickdb", tickdb.url, "--allowed-origin", tm_url], tmp, env=env)
-        services += [collector, pulse]
+            "--tickdb", tickdb.url, "--tm", tm_url,
+            "--publish", f"http://127.0.0.1:{reflektor_port}",
+            "--chart-full-every", "1"], tmp, env=env)
+        ekg = Service("ekg", [PYTHON, "-m", "ekg_py", "--port", "0",
+                              "--allowed-origin", tm_url], tmp, env=env)
+        services += [collector, ekg]
         collector.start()
-        pulse.start()
-        reflektor = Service("reflektor", [PYTHON, "-m", "reflektor", "--port", "0",
-                                          "--admin-port", "0", "--target", collector.url], tmp)
+        ekg.start()
+        reflektor = Service("reflektor", [PYTHON, "-m", "reflektor", "--port",
+                                          str(reflektor_port), "--admin-port", "0",
+                                          "--target", collector.url, "--target", ekg.url], tmp)
         services.append(reflektor)
         reflektor.start()
-        tm_env = {**env, "TM_REFLEKTOR_URLS": reflektor.url, "TM_PULSE_URL": pulse.url}
+        tm_env = {**env, "TM_REFLEKTOR_URLS": reflektor.url, "TM_PUSH_URLS": ekg.url}
         with running_tm(tmp, tm_env, port=tm_port) as tm:
             yield AnalyticsStack(secret=secret, tm=tm, reflektor=reflektor,
-                                 collector=collector, pulse=pulse, clouddb=clouddb,
+                                 collector=collector, ekg=ekg, clouddb=clouddb,
                                  tickdb=tickdb)
     finally:
         for service in reversed(services):

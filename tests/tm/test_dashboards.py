@@ -15,12 +15,13 @@ def _charts_config(html: str) -> dict:
     return json.loads(match.group(1))
 
 
-def test_the_event_dashboard_follows_the_event_scope(settings):
-    settings.TM_PULSE_URL = "http://127.0.0.1:8401"
+def test_the_event_dashboard_follows_the_event_scope_on_the_push_nodes(settings):
+    settings.TM_PUSH_URLS = ["http://127.0.0.1:8200", "http://127.0.0.1:8201"]
     response = Client().get("/events/SOTU")
     assert response.status_code == 200
     html = response.content.decode()
-    assert _charts_config(html) == {"pulse_url": "http://127.0.0.1:8401",
+    assert _charts_config(html) == {"push_urls": ["http://127.0.0.1:8200",
+                                                  "http://127.0.0.1:8201"],
                                     "scope": "event:sotu", "follow": None,
                                     "ticket_api": None}
     assert 'action="/join"' in html
@@ -43,7 +44,7 @@ def test_bad_event_names_are_404(bad):
 
 
 def test_a_teacher_sees_their_rooms_charts_only_when_analytics_is_on(make_room, settings):
-    settings.TM_PULSE_URL = "http://127.0.0.1:8401"
+    settings.TM_PUSH_URLS = ["http://127.0.0.1:8200"]
     body, key = make_room("chem-1")
     teacher = Client()
     teacher.cookies["tm_o_chem-1"] = key

@@ -1,9 +1,10 @@
-/* Live analytics charts: top words, messages per second and mood, from sotu pulse.
+/* Live analytics charts: top words, messages per second and mood, followed on a push
+ * node like a room (/ws/charts/<scope>; docs/contracts.md, "Charts").
  *
- * Pulse streams JSON messages (WebSocket, or Server-Sent Events when WebSocket is
+ * The node streams JSON messages (WebSocket, or Server-Sent Events when WebSocket is
  * blocked): {"type": "words", "top": [[word, count], ...]}, {"type": "ticks",
  * "ticks": [[iso second, messages, mean sentiment], ...]}, {"type": "viewers",
- * "count": N}. Words are shown as an HTML list with bars (real text for screen
+ * "count": N}, and {"type": "gone"} when the chart's room was deleted. Words are shown as an HTML list with bars (real text for screen
  * readers); the two time series are uPlot line charts, the mood chart drawn around
  * its zero line.
  */
@@ -21,10 +22,14 @@
   var WINDOW_SECONDS = 300;
   var ticks = {}; // unix second -> [messages, sentiment]
 
-  if (!config.pulse_url) {
+  var pushUrls = config.push_urls || [];
+  if (!pushUrls.length) {
     status.textContent = "Live charts are not set up on this site.";
     return;
   }
+  // Every push node holds every chart: start at a random one, move on when it fails.
+  var node = Math.floor(Math.random() * pushUrls.length);
+  var ended = false;
 
   // -- words ----------------------------------------------------------------------
   function showWords(top) {
@@ -113,6 +118,9 @@
     else if (message.type === "ticks") addTicks(message.ticks || []);
     else if (message.type === "viewers") {
       viewers.textContent = message.count + (message.count === 1 ? " viewer" : " viewers");
+    } else if (message.type === "gone") {
+      ended = true;
+      status.textContent = "This room has ended: its charts are gone.";
     }
   }
 
@@ -124,11 +132,13 @@
     config.follow, window.TMLive.ticketFrom(config.ticket_api)) : null;
 
   function path() {
-    var scope = "/" + encodeURIComponent(config.scope);
+    var scope = "/charts/" + encodeURIComponent(config.scope);
     return tickets ? scope + "?ticket=" + encodeURIComponent(tickets.ticket) : scope;
   }
 
   function retry() {
+    if (ended) return;
+    node = (node + 1) % pushUrls.length;
     status.textContent = "Live charts lost their connection. Reconnecting…";
     setTimeout(connect, window.TMLive ? window.TMLive.backoff(attempt++) : 2000);
   }
@@ -148,7 +158,7 @@
   }
 
   function open() {
-    var base = config.pulse_url.replace(/\/+$/, "");
+    var base = pushUrls[node].replace(/\/+$/, "");
     if (useSse) {
       var source = new EventSource(base + "/sse" + path());
       var sseOpened = false;
