@@ -23,17 +23,16 @@ from contract import charts
 
 from .connections import (
     CLOSE_ROOM_GONE,
-    CLOSE_SLOW_CONSUMER,
     DEFAULT_MAX_QUEUE_BYTES,
     ROOM_GONE_REASON,
-    SLOW_CONSUMER_REASON,
     Connection,
     Sink,
     fan_out,
 )
+from .followed import FollowTable
 from .idle import IdleRooms
 from .outgoing import Encoded
-from .presence import DEFAULT_PRESENCE_INTERVAL, Presence
+from .presence import DEFAULT_PRESENCE_INTERVAL
 
 DEFAULT_HISTORY_SECONDS = 300
 MAX_IDLE_CHARTS = 1000  # charts nobody follows and nothing updates, kept this many
@@ -91,7 +90,7 @@ def viewers_message(scope: str, count: int) -> dict[str, Any]:
     return {"type": charts.VIEWERS, "scope": scope, "count": count}
 
 
-class ChartTable:
+class ChartTable(FollowTable):
     """Every chart this node holds or has viewers of."""
 
     def __init__(self, *, max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
@@ -102,12 +101,11 @@ class ChartTable:
         self.wall_clock = wall_clock
         self._charts: dict[str, Chart] = {}
         # Viewer counts, throttled like a room's presence; this node's viewers only.
-        self.presence = Presence(self._charts, self.evict, interval=presence_interval,
-                                 clock=clock, message=viewers_message)
-        self.idle = IdleRooms(max_rooms=MAX_IDLE_CHARTS, max_seconds=MAX_IDLE_CHART_SECONDS,
-                              clock=clock)
+        super().__init__(self._charts, presence_interval=presence_interval,
+                         share_presence=False, clock=clock, presence_message=viewers_message,
+                         idle=IdleRooms(max_rooms=MAX_IDLE_CHARTS,
+                                        max_seconds=MAX_IDLE_CHART_SECONDS, clock=clock))
         self.updates = 0
-        self.evictions = 0
 
     def chart(self, scope: str) -> Chart | None:
         return self._charts.get(scope)
@@ -148,30 +146,8 @@ class ChartTable:
                           max_queue_bytes=self.max_queue_bytes)
         for message in chart.snapshot():
             conn.offer(Encoded(message), bounded=False)
-        chart.connections.add(conn)
-        self.idle.followed(scope)
-        self.presence.connections_changed(chart)
+        self._followed(chart, conn)
         return conn
-
-    def disconnect(self, conn: Connection) -> None:
-        if not conn.open:
-            return
-        conn.open = False
-        conn.queue.clear()
-        chart = self._charts.get(conn.room)
-        if chart is None or conn not in chart.connections:
-            return
-        chart.connections.discard(conn)
-        self.presence.connections_changed(chart)
-        if not chart.connections:
-            self._idle(chart.name)
-
-    def evict(self, conn: Connection) -> None:
-        if not conn.open:
-            return
-        self.evictions += 1
-        self.disconnect(conn)
-        conn.sink.evict(CLOSE_SLOW_CONSUMER, SLOW_CONSUMER_REASON)
 
     def forget(self, scope: str) -> None:
         """The chart's room was deleted: its viewers get `gone`, the state goes."""
@@ -186,7 +162,7 @@ class ChartTable:
 
     def tick(self) -> None:
         for scope in self.idle.expired():
-            self._forget_idle(scope)
+            self._forget(scope)
         self.presence.tick()
 
     # -- the table ---------------------------------------------------------------------
@@ -196,11 +172,7 @@ class ChartTable:
             chart = self._charts[scope] = Chart(scope)
         return chart
 
-    def _idle(self, scope: str) -> None:
-        for over in self.idle.touch(scope):
-            self._forget_idle(over)
-
-    def _forget_idle(self, scope: str) -> None:
+    def _forget(self, scope: str) -> None:
         chart = self._charts.get(scope)
         if chart is not None and not chart.connections:
             del self._charts[scope]

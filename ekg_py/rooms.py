@@ -42,18 +42,17 @@ from typing import Any
 
 from .connections import (
     CLOSE_ROOM_GONE,
-    CLOSE_SLOW_CONSUMER,
     DEFAULT_MAX_QUEUE_BYTES,
     ROOM_GONE_REASON,
-    SLOW_CONSUMER_REASON,
     Connection,
     Sink,
     fan_out,
 )
+from .followed import FollowTable
 from .idle import DEFAULT_MAX_IDLE_ROOMS, DEFAULT_MAX_IDLE_SECONDS, IdleRooms
 from .outgoing import Encoded
 from .peers import Report
-from .presence import DEFAULT_PRESENCE_INTERVAL, Presence
+from .presence import DEFAULT_PRESENCE_INTERVAL
 from .reorder import DEFAULT_REORDER_WINDOW, ReorderWindow
 from .ring import DEFAULT_RING_SIZE, RingBuffer
 
@@ -83,7 +82,7 @@ class Room:
         return known + 1 if known >= 0 else None
 
 
-class Registry:
+class Registry(FollowTable):
     """Every room this node knows, and what each connection gets.
 
     Single-threaded by design (the shell calls it from the event loop), so `connect`
@@ -103,14 +102,13 @@ class Registry:
         self.max_queue_bytes = max_queue_bytes
         self.clock = clock
         self._rooms: dict[str, Room] = {}
-        self.idle = IdleRooms(max_rooms=max_idle_rooms, max_seconds=max_idle_seconds,
-                              clock=clock)
+        super().__init__(self._rooms, presence_interval=presence_interval,
+                         share_presence=share_presence, clock=clock,
+                         idle=IdleRooms(max_rooms=max_idle_rooms,
+                                        max_seconds=max_idle_seconds, clock=clock))
         self.reorder = ReorderWindow(reorder_window, clock)
-        self.presence = Presence(self._rooms, self.evict, interval=presence_interval,
-                                 share=share_presence, clock=clock)
         # Room name -> the latest `deleted_at` tm announced for it, oldest first.
         self._deleted: OrderedDict[str, str] = OrderedDict()
-        self.evictions = 0
         self.rooms_restarted = 0  # a deleted room's name taken again (module docstring)
         self.rooms_deleted = 0  # forgotten on tm's word (DELETE /internal/rooms/<room>)
         self.streams_ended = 0  # connections of a deleted room, closed with `gone`
@@ -259,32 +257,8 @@ class Registry:
                     visible = item.for_connection(moderator)
                     if visible is not None:
                         conn.offer(visible, bounded=False)
-        room.connections.add(conn)
-        self.idle.followed(name)
-        self.presence.connections_changed(room)
+        self._followed(room, conn)
         return conn
-
-    def disconnect(self, conn: Connection) -> None:
-        """Forget a connection (idempotent)."""
-        if not conn.open:
-            return
-        conn.open = False
-        conn.queue.clear()
-        room = self._rooms.get(conn.room)
-        if room is None or conn not in room.connections:
-            return
-        room.connections.discard(conn)
-        self.presence.connections_changed(room)
-        if not room.connections:
-            self._idle(room.name)
-
-    def evict(self, conn: Connection) -> None:
-        """Disconnect a connection that fell behind and tell its sink to drop it."""
-        if not conn.open:
-            return
-        self.evictions += 1
-        self.disconnect(conn)
-        conn.sink.evict(CLOSE_SLOW_CONSUMER, SLOW_CONSUMER_REASON)
 
     def send(self, conn: Connection, item: Encoded) -> None:
         """Queue one message for one connection alone (the shutdown's reconnect)."""
@@ -327,10 +301,6 @@ class Registry:
         if room is None:
             room = self._rooms[name] = Room(name, self.ring_size)
         return room
-
-    def _idle(self, name: str) -> None:
-        for over in self.idle.touch(name):
-            self._forget(over)
 
     def _forget(self, name: str) -> None:
         if self._rooms.pop(name, None) is not None:

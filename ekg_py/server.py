@@ -274,6 +274,24 @@ def _seq_param(text: str | None, name: str) -> int | None:
     return int(text)
 
 
+def _ticket(request: web.Request, room: str) -> signing.Ticket:
+    """The stream's follow ticket for `room`, or an HTTP error: 401 without one, 403 for
+    one that is forged, expired, for another room or for a room of that name that was
+    deleted (README.md, "Follow tickets")."""
+    node = request.app[NODE]
+    given = request.query.get("ticket")
+    if not given:
+        raise web.HTTPUnauthorized(reason="a follow ticket is required: tm hands one out "
+                                          "with the room (POST /api/v1/rooms/<room>/ticket)")
+    ticket, why = signing.check_follow_ticket(node.config.secret, given, room)
+    if ticket is None:
+        raise web.HTTPForbidden(reason=why)
+    refused = node.registry.admit(room, ticket.incarnation)
+    if refused is not None:
+        raise web.HTTPForbidden(reason=refused)
+    return ticket
+
+
 def _stream_request(request: web.Request) -> tuple[str, int | None, signing.Ticket, bytes]:
     """Room, after and follow ticket of a browser stream, or an HTTP error: 401 without
     a ticket, 403 for one that is forged, expired, for another room or for a room of
@@ -285,16 +303,7 @@ def _stream_request(request: web.Request) -> tuple[str, int | None, signing.Tick
     if not origin_allowed(request, node.config.allowed_origins):
         raise web.HTTPForbidden(reason="origin not allowed")
     after = _seq_param(request.query.get("after"), "after")
-    given = request.query.get("ticket")
-    if not given:
-        raise web.HTTPUnauthorized(reason="a follow ticket is required: tm hands one out "
-                                          "with the room (POST /api/v1/rooms/<room>/ticket)")
-    ticket, why = signing.check_follow_ticket(node.config.secret, given, room)
-    if ticket is None:
-        raise web.HTTPForbidden(reason=why)
-    refused = node.registry.admit(room, ticket.incarnation)
-    if refused is not None:
-        raise web.HTTPForbidden(reason=refused)
+    ticket = _ticket(request, room)
     address = node.address_of(request)
     node.check_stream_room(address)
     return room, after, ticket, address
@@ -312,20 +321,9 @@ def _chart_request(request: web.Request) -> tuple[str, bytes]:
     if not origin_allowed(request, node.config.allowed_origins):
         raise web.HTTPForbidden(reason="origin not allowed")
     kind, room = parsed
-    if kind == "room":
-        given = request.query.get("ticket")
-        if not given:
-            raise web.HTTPUnauthorized(reason="a room's charts need a moderator's follow "
-                                              "ticket for the room")
-        ticket, why = signing.check_follow_ticket(node.config.secret, given, room)
-        if ticket is None:
-            raise web.HTTPForbidden(reason=why)
-        if not ticket.moderator:
-            raise web.HTTPForbidden(reason="a room's charts are its teachers' view: a "
-                                           "moderator's ticket is needed")
-        refused = node.registry.admit(room, ticket.incarnation)
-        if refused is not None:
-            raise web.HTTPForbidden(reason=refused)
+    if kind == "room" and not _ticket(request, room).moderator:
+        raise web.HTTPForbidden(reason="a room's charts are its teachers' view: a "
+                                       "moderator's ticket is needed")
     address = node.address_of(request)
     node.check_stream_room(address)
     return scope, address
