@@ -19,6 +19,7 @@ run: setup
 
 test: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	node --test tests/js/
 	$(PY) -m pytest
 	@# tm's tests again on PostgreSQL, production's database (tests/support/postgres_server.py).
@@ -33,6 +34,7 @@ bench: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 # What `manage.py check --deploy` says with production settings (README explains it).
 check-deploy: setup

@@ -66,7 +66,8 @@ def deleted_at_of(body: bytes) -> str | None:
     return value if isinstance(value, str) and ISO_UTC_RE.fullmatch(value) else None
 
 
-def make(event_type: str, room: str, seq: int, data: dict[str, Any], ts: datetime) -> dict:
+def make(event_type: str, room: str, seq: int, data: dict[str, Any],
+         ts: datetime) -> dict[str, Any]:
     envelope = {"v": VERSION, "type": event_type, "room": room, "seq": seq,
                 "ts": iso_utc(ts), "data": data}
     check(envelope)

@@ -36,7 +36,8 @@ async def serving(
 
     `keepalive_timeout`: aiohttp closes a connection that has not sent a whole request
     this long after it opened, or after its last request (its default is an hour)."""
-    extra = {} if keepalive_timeout is None else {"keepalive_timeout": keepalive_timeout}
+    extra: dict[str, Any] = ({} if keepalive_timeout is None
+                             else {"keepalive_timeout": keepalive_timeout})
     runner = web.AppRunner(app, handler_cancellation=handler_cancellation, access_log=None,
                            shutdown_timeout=shutdown_timeout, handle_signals=False, **extra)
     await runner.setup()
@@ -201,7 +202,7 @@ def event_of(request: web.Request, body: bytes) -> dict[str, Any] | web.Response
     """The event a signed `POST /internal/rooms/<room>/events` carries, checked once
     (contract.events.check), or the 400 to answer."""
     try:
-        event = json.loads(body)
+        event: dict[str, Any] = json.loads(body)
         events.check(event)
     except (ValueError, RecursionError, events.InvalidEvent) as error:  # JSON, UTF-8, depth
         return error_response(400, "bad_event", str(error))

@@ -8,6 +8,7 @@ slow reader never holds up its room.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
@@ -105,14 +106,14 @@ def fan_out(connections: Iterable[Connection], item: Encoded,
     `Connection.offer`, inlined: in a room of thousands this loop is the time between an
     event's arrival and its first write, so it does per connection only what has to be
     done per connection (same module, same rules as `offer`)."""
-    seq = item.seq
-    has_seq = seq is not None
+    # No seq (presence): above every `after`, so every connection gets it.
+    seq: float = math.inf if item.seq is None else item.seq
     public = item.for_connection(moderator=False)
     item_size = len(item.data)
     public_size = len(public.data) if public is not None else 0
     slow: list[Connection] = []
     for conn in connections:
-        if has_seq and seq <= conn.after:
+        if seq <= conn.after:
             continue
         if conn.moderator:
             visible, size = item, item_size

@@ -36,7 +36,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from contract.names import is_room_name
 
@@ -66,7 +66,7 @@ class Report:
                 "full": self.full, "ttl": self.ttl, "rooms": self.rooms}
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -85,7 +85,8 @@ def parse_report(message: Any) -> Report:
         raise InvalidReport("n must be a non-negative integer")
     if not isinstance(full, bool):
         raise InvalidReport("full must be true or false")
-    if not (_is_int(ttl) or isinstance(ttl, float)) or not 0 < ttl <= MAX_TTL:
+    if (isinstance(ttl, bool) or not isinstance(ttl, int | float)
+            or not 0 < ttl <= MAX_TTL):
         raise InvalidReport(f"ttl must be a number of seconds, above 0 and at most "
                             f"{MAX_TTL:g}")
     if not isinstance(rooms, dict):

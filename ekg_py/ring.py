@@ -77,11 +77,11 @@ class RingBuffer:
             self._deleted[item.deletes] = seq
             for shown in self._showing.pop(item.deletes, ()):
                 self._items[shown] = self._items[shown].redacted()
-        elif item.shows is not None:
-            if item.shows in self._deleted:  # it came after its deletion (a late copy)
+        elif (shows := item.shows) is not None:
+            if shows in self._deleted:  # it came after its deletion (a late copy)
                 item = item.redacted()
             else:
-                self._showing.setdefault(item.shows, []).append(seq)
+                self._showing.setdefault(shows, []).append(seq)
         self._items[seq] = item
         if len(self._seqs) > self.capacity:
             self._evict(self._seqs.pop(0))

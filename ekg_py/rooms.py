@@ -35,6 +35,7 @@ it (ring.py), and reads the history from tm.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -157,7 +158,7 @@ class Registry(FollowTable):
             self.reorder.hold(room.name, item)
             return True
         self._deliver(room, item)
-        self.reorder.release(room.name, room.next_seq, lambda early: self._deliver(room, early))
+        self.reorder.release(room.name, room.next_seq, functools.partial(self._deliver, room))
         return True
 
     def _deliver(self, room: Room, item: Encoded) -> None:
@@ -280,8 +281,7 @@ class Registry(FollowTable):
                 self.reorder.drop(name)
             else:
                 self.reorder.release(name, room.next_seq,
-                                     lambda early, room=room: self._deliver(room, early),
-                                     give_up=True)
+                                     functools.partial(self._deliver, room), give_up=True)
 
     # -- presence across nodes ---------------------------------------------------
     def take_peer_report(self, report: Report) -> tuple[bool, bool]:

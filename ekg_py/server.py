@@ -22,7 +22,7 @@ import logging
 import random
 import secrets
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -437,7 +437,7 @@ def create_app(config: Config, registry: Registry | None = None) -> web.Applicat
     app.router.add_route("OPTIONS", "/sse/charts/{scope}", sse_preflight)
     app.router.add_get("/healthz", healthz)
 
-    async def ticker(app: web.Application):
+    async def ticker(app: web.Application) -> AsyncIterator[None]:
         tasks = [node.spawn(node.presence_ticker())]
         if node.reporter is not None:
             tasks.append(node.spawn(node.reporter.run()))

@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from .text import DisplayForms
 
@@ -246,7 +247,7 @@ class Tally:
     # -- values ----------------------------------------------------------------------
     def words_value(self, bucket: WordBucket) -> dict[str, int]:
         """{display word: count}, the `max_words_written` most used words."""
-        items = bucket.counts.items()
+        items: Iterable[tuple[str, int]] = bucket.counts.items()
         if len(bucket.counts) > self.max_words_written:
             items = sorted(items, key=lambda item: -item[1])[:self.max_words_written]
         value: dict[str, int] = {}
@@ -281,7 +282,7 @@ class Tally:
 
     def apply_base(self, db: str, values: dict[str, str | None]) -> None:
         """Merge stored values (None: not stored) into the buckets of those keys."""
-        table: dict = self.words if db == WORDS_DB else self.ticks
+        table: dict[tuple[str, int], Any] = self.words if db == WORDS_DB else self.ticks
         by_key = {bucket.key: bucket for bucket in table.values() if bucket.need_base}
         for key, raw in values.items():
             bucket = by_key.get(key)
@@ -323,10 +324,12 @@ class Tally:
         for bucket in self._due(self.clock(), force):
             if bucket.need_base:
                 continue
+            value: dict[str, int] | dict[str, float]
             if isinstance(bucket, WordBucket):
                 value = self.words_value(bucket)
             else:
-                value = self.tick_value(bucket)  # type: ignore[arg-type]
+                assert isinstance(bucket, Tick)
+                value = self.tick_value(bucket)
             writes.append(PlannedWrite(bucket.db, bucket.key,
                                        json.dumps(value, ensure_ascii=False,
                                                   separators=(",", ":")),
@@ -352,12 +355,16 @@ class Tally:
                     forgotten += 1
         return forgotten
 
-    def _forget(self, table: dict, slot: tuple[str, int], bucket: _Bucket) -> None:
+    def _forget(self, table: dict[tuple[str, int], Any], slot: tuple[str, int],
+                bucket: _Bucket) -> None:
         del table[slot]
         self.entries -= len(bucket.counts) if isinstance(bucket, WordBucket) else 1
         if bucket.writes or bucket.need_base:
             # flatdb may hold it: a late message for it must read and merge first.
             self.watermark = max(self.watermark, bucket.start)
+
+    def _tables(self) -> tuple[dict[tuple[str, int], Any], dict[tuple[str, int], Any]]:
+        return self.words, self.ticks
 
     def _shed(self) -> None:
         """Over the entry cap: forget the oldest buckets, written ones first."""
@@ -365,7 +372,7 @@ class Tally:
         for only_clean in (True, False):
             candidates = sorted(
                 ((bucket.start, index, table, slot, bucket)
-                 for index, table in enumerate((self.words, self.ticks))
+                 for index, table in enumerate(self._tables())
                  for slot, bucket in table.items()
                  if not only_clean or not bucket.dirty),
                 key=lambda item: (item[0], item[1]))

@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
@@ -84,7 +85,7 @@ class ChartPublisher:
         return f"{kind}:{name}" if kind and name and second else None
 
     @staticmethod
-    def _words(feed: Feed, pairs: list[tuple[str, str]]) -> dict | None:
+    def _words(feed: Feed, pairs: list[tuple[str, str]]) -> dict[str, Any] | None:
         """The words message of the newest bucket written, unless the feed has a newer."""
         if not pairs:
             return None
@@ -133,7 +134,8 @@ class ChartPublisher:
         self._changed_at.pop(scope, None)
         self._full_at.pop(scope, None)
 
-    async def _post(self, scope: str, messages: list[dict], *, full: bool) -> None:
+    async def _post(self, scope: str, messages: list[dict[str, Any]], *,
+                    full: bool) -> None:
         path = f"/internal/charts/{scope}"
         body = charts.update_body(scope, messages, full=full)
         headers = {"Content-Type": "application/json",

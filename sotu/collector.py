@@ -27,7 +27,7 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -347,7 +347,7 @@ def create_app(config: Config, clock: Callable[[], float] = time.time) -> web.Ap
     app.router.add_get("/healthz", healthz)
     app.router.add_route("*", "/{tail:.*}", not_found)
 
-    async def lifecycle(app: web.Application):
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await collector.start()
         flusher = asyncio.get_running_loop().create_task(collector.flush_loop())
         yield

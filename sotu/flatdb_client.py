@@ -31,7 +31,7 @@ class FlatDB:
     def __repr__(self) -> str:
         return f"FlatDB({self.base_url})"
 
-    async def _call(self, method: str, path: str, *, params: dict | None = None,
+    async def _call(self, method: str, path: str, *, params: dict[str, str] | None = None,
                     body: object = None, ok: Iterable[int] = (200,)) -> tuple[int, object]:
         try:
             async with self.session.request(
@@ -53,7 +53,7 @@ class FlatDB:
                                         ok=(200, 404))
         if status == 404:
             return None
-        assert isinstance(body, dict)
+        assert isinstance(body, dict) and isinstance(body["value"], str)
         return body["value"]
 
     async def get_many(self, keys: Iterable[str], concurrency: int = 8) -> dict[str, str | None]:

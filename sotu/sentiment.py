@@ -73,9 +73,9 @@ class Afinn:
                     total += value
                     index += length
                     continue
-            value = words.get(token)
-            if value is not None:
-                total += value
+            score = words.get(token)
+            if score is not None:
+                total += score
             index += 1
         return total
 

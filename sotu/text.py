@@ -158,7 +158,8 @@ class WordFilter:
         self._cache_size = cache_size
 
     def stem(self, token: str) -> str:
-        return self._stemmer.stemWord(token)
+        stem: str = self._stemmer.stemWord(token)  # PyStemmer has no type hints
+        return stem
 
     def stem_of(self, token: str) -> str | None:
         cached = self._cache.get(token, False)
@@ -177,7 +178,7 @@ class WordFilter:
             return None  # a number
         if token in STOPWORDS:
             return None
-        stem = self._stemmer.stemWord(token)
+        stem = self.stem(token)
         if is_profane(token, stem):
             return None
         return stem
