@@ -30,6 +30,9 @@ def deploy(c, ref="main"):
     c.run(f"cd {APP_DIR} && git fetch --quiet origin && git checkout --quiet --detach {ref}")
     c.run(f"cd {APP_DIR} && .venv/bin/pip install --quiet -e '.[prod]'")
     _manage(c, "migrate_on_start")
+    # Rooms from before a room's first event was its settings get one: the analytics
+    # collector learns from it where their posts count (idempotent).
+    _manage(c, "announce_rooms")
     _manage(c, "collectstatic --noinput")
     c.sudo(f"install -m 644 {APP_DIR}/deploy/systemd/{PURGE_SERVICE}.service "
            f"/etc/systemd/system/{PURGE_SERVICE}.service")

@@ -1,6 +1,6 @@
 """How many messages a second the sotu collector analyses, and its CPU per message.
 
-    .venv/bin/python bench/collector.py [--messages 20000] [--no-append]
+    .venv/bin/python -m bench.collector [--messages 20000] [--anchor REV] [--no-write]
 
 Two measurements (the target is 2,000 messages a second on one core):
 
@@ -8,95 +8,50 @@ Two measurements (the target is 2,000 messages a second on one core):
    count (`Analyzer.analyse` + `Tally.add` for two scopes), over synthetic chat
    messages; CPU time from `time.process_time`.
 2. Over HTTP, as reflektor delivers: `python -m sotu.collector` pinned to core 0
-   (`taskset -c 0`), two flatdb processes and this load generator on core 1, signed
-   POSTs of message.created events. Once with one request in flight (one reflektor
-   delivers in order, one at a time) and once with 8 (several tm hosts' reflektors).
-   The collector's CPU comes from /proc/<pid>/stat (user + system), so a load
-   generator that caps the rate does not hide the server's cost. At the end the
-   collector is stopped with SIGTERM and the ticks in tickdb are summed: every
+   (`taskset -c 0`), two flatdb processes and this load generator on core 1, each
+   room's first event (its settings, as tm sends it) and then signed POSTs of
+   message.created events. Once with one request in flight (one reflektor delivers in
+   order, one at a time) and once with 8 (several tm hosts' reflektors). The collector
+   publishes its live charts as `make run` has it: through a reflektor to an ekg node
+   (both on core 1). The collector's CPU comes from /proc/<pid>/stat (user + system),
+   so a load generator that caps the rate does not hide the server's cost. At the end
+   the collector is stopped with SIGTERM and the ticks in tickdb are summed: every
    message sent must have been counted.
 
-Prints the figures and appends a section to BENCHMARKS.md (re-read under a lock first:
-other benchmarks append their own sections there).
+`--anchor REV` runs the HTTP part again with the collector of revision REV (a git
+worktree of it), taking turns with this tree's, for a before-and-after in one run.
+Prints the figures and appends a section to BENCHMARKS.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import fcntl
 import json
-import os
-import platform
 import random
-import re
 import secrets
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # `python bench/collector.py` runs from bench/
+import aiohttp
+import requests
 
-import aiohttp  # noqa: E402
-import requests  # noqa: E402
+from contract import events, signing
+from sotu.analysis import Analyzer
+from sotu.buckets import Tally
+from sotu.sentiment import load_lexicon
 
-from contract import events, signing  # noqa: E402
-from sotu.analysis import Analyzer  # noqa: E402
-from sotu.buckets import Tally  # noqa: E402
-from sotu.sentiment import load_lexicon  # noqa: E402
+from . import common
 
-PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
-BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
-BENCHMARKS_HEADER = """# Benchmarks
-
-Figures from the benchmarks in `bench/` (bench/README.md says what each one measures and
-how). Each run appends its own section with the command, the machine and the load
-average when it started; compare runs on the same machine, and prefer a quiet one.
-"""
 SECRET = secrets.token_hex(16)  # this run's shared secret between generator and collector
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-SERVER_CORE, LOAD_CORE = 0, 1
-TIME_LIMIT = 240.0  # the whole run; every loop below is bounded by count and by time
+TIME_LIMIT = 600.0  # the whole run; every loop below is bounded by count and by time
 
 COMMON = ("the president said we will cut taxes and build a stronger economy for all "
           "americans jobs border healthcare education climate energy inflation wages "
           "families veterans schools police congress bill vote democracy freedom").split()
 CHAT = "lol yeah ok wow omg this is so true not really agree disagree haha".split()
-
-
-# -- the machine and /proc ---------------------------------------------------------------
-def _first(path: str, pattern: str) -> str:
-    try:
-        match = re.search(pattern, Path(path).read_text(), re.MULTILINE)
-    except OSError:
-        return "?"
-    return match.group(1).strip() if match else "?"
-
-
-def machine_line() -> str:
-    cpu = _first("/proc/cpuinfo", r"^model name\s*:\s*(.+)$")
-    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    return (f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {os.cpu_count()} cores ({cpu}), "
-            f"Linux {platform.release()}, Python {platform.python_version()}; "
-            f"load average at start {load}")
-
-
-def cpu_seconds(pid: int) -> float:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def taskset(core: int, args: list[str]) -> list[str]:
-    if (os.cpu_count() or 1) > 1 and shutil.which("taskset"):
-        return ["taskset", "-c", str(core), *args]
-    return args
 
 
 # -- messages -----------------------------------------------------------------------------
@@ -148,46 +103,24 @@ def bench_pure(messages: list[str]) -> dict[str, float]:
             "rate": count / total_cpu}
 
 
-# -- processes -----------------------------------------------------------------------------
-class Process:
-    def __init__(self, name: str, args: list[str], log_dir: Path, env: dict | None = None):
-        self.name = name
-        self.log_path = log_dir / f"{name}.log"
-        self.log = open(self.log_path, "w")  # closed in stop()
-        self.popen = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log,
-                                      env={**os.environ, **(env or {})}, text=True,
-                                      start_new_session=True)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            line = self.popen.stdout.readline()
-            match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-            if match:
-                self.url = f"http://127.0.0.1:{match.group(1)}"
-                return
-            if not line and self.popen.poll() is not None:
-                break
-        self.stop()
-        raise RuntimeError(f"{name} did not start: {self.log_path.read_text()[-2000:]}")
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def stop(self, timeout: float = 15.0) -> int | None:
-        if self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait()
-        if self.popen.stdout:
-            self.popen.stdout.close()
-        self.log.close()
-        return self.popen.returncode
-
-
 # -- over HTTP ------------------------------------------------------------------------------
+def room_settings(rooms: int) -> list[tuple]:
+    """Each room's first event, as tm sends it: its settings (a sotu-named room made with
+    the defaults counts in the sotu event). Without it the collector counts a room
+    nowhere."""
+    now = datetime.now(UTC)
+    prepared = []
+    for index in range(rooms):
+        room = f"sotu-bench-{index}"
+        data = {"topic": "", "state": "open", "paused_until": None, "moderated": False,
+                "expires_at": events.iso_utc(now), "analytics": False, "event_scope": "sotu"}
+        body = json.dumps(events.make(events.ROOM_UPDATED, room, 1, data, now),
+                          separators=(",", ":")).encode()
+        path = f"/internal/rooms/{room}/events"
+        prepared.append((path, body, signing.sign(SECRET, "POST", path, body)))
+    return prepared
+
+
 def signed_requests(messages: list[str], rooms: int, first_seq: int) -> list[tuple]:
     """(path, body, header) per message; signatures are made in time before each run."""
     now = datetime.now(UTC)
@@ -234,39 +167,58 @@ def ticks_total(tickdb: str, scope: str) -> int:
     return sum(json.loads(item["value"])["n"] for item in reply.json())
 
 
-def bench_http(messages: list[str], log_dir: Path, deadline: float) -> list[dict]:
-    flatdb = [Process(name, taskset(LOAD_CORE, [PYTHON, "-m", "flatdb", "--port", "0",
-                                                "--database", str(log_dir / name)]), log_dir)
-              for name in ("clouddb", "tickdb")]
-    results = []
+def url(proc: common.Proc) -> str:
+    return f"http://127.0.0.1:{proc.port}"
+
+
+def run_http(procs: common.Processes, messages: list[str], flatdb: list[common.Proc],
+             tree: Path, label: str, concurrency: int, first_seq: int,
+             deadline: float) -> dict:
+    """One collector (of `tree`), `concurrency` requests in flight: rate and CPU."""
+    publish = []
+    if tree == common.ROOT:  # an earlier collector may have no live charts to publish
+        ekg = common.start_ekg(procs, SECRET, core=common.LOAD_CORE, name=f"ekg-{label}")
+        reflektor = common.start_reflektor(procs, [url(ekg)], core=common.LOAD_CORE)
+        publish = ["--publish", url(reflektor)]
+    collector = procs.start(f"collector-{label}-c{concurrency}", common.taskset(
+        common.SERVER_CORE, [common.PYTHON, "-m", "sotu.collector", "--port", "0",
+                             "--clouddb", url(flatdb[0]), "--tickdb", url(flatdb[1]),
+                             "--log-level", "WARNING", *publish]),
+        env={"TM_INTERNAL_SECRET": SECRET}, ready=r"listening on 127\.0\.0\.1:(\d+)",
+        cwd=tree)
+    tickdb = url(flatdb[1])
     try:
-        seq = 1
-        for concurrency in (1, 8):
-            collector = Process(f"collector-c{concurrency}", taskset(SERVER_CORE, [
-                PYTHON, "-m", "sotu.collector", "--port", "0", "--clouddb", flatdb[0].url,
-                "--tickdb", flatdb[1].url, "--log-level", "WARNING"]), log_dir,
-                env={"TM_INTERNAL_SECRET": SECRET})
-            try:
-                before_ticks = ticks_total(flatdb[1].url, "event:sotu")
-                warm = signed_requests(messages[:1000], rooms=20, first_seq=seq)
-                seq += len(warm)
-                asyncio.run(deliver(collector.url, warm, concurrency, deadline))
-                prepared = signed_requests(messages, rooms=20, first_seq=seq)
-                seq += len(prepared)
-                cpu_before = cpu_seconds(collector.pid)
-                sent, seconds = asyncio.run(deliver(collector.url, prepared, concurrency,
-                                                    deadline))
-                cpu = cpu_seconds(collector.pid) - cpu_before
-            finally:
-                code = collector.stop()
-            counted = ticks_total(flatdb[1].url, "event:sotu") - before_ticks
-            results.append({"concurrency": concurrency, "sent": sent, "seconds": seconds,
-                            "rate": sent / seconds, "cpu_us": cpu / sent * 1e6,
-                            "cpu_rate": sent / cpu if cpu else float("inf"),
-                            "counted": counted - len(warm), "exit": code})
+        before_ticks = ticks_total(tickdb, "event:sotu")
+        asyncio.run(deliver(url(collector), room_settings(20), 1, deadline))
+        warm = signed_requests(messages[:1000], rooms=20, first_seq=first_seq)
+        asyncio.run(deliver(url(collector), warm, concurrency, deadline))
+        prepared = signed_requests(messages, rooms=20, first_seq=first_seq + len(warm))
+        cpu_before = common.cpu_seconds(collector.pid)
+        sent, seconds = asyncio.run(deliver(url(collector), prepared, concurrency, deadline))
+        cpu = common.cpu_seconds(collector.pid) - cpu_before
     finally:
-        for process in flatdb:
-            process.stop()
+        procs.stop(collector, timeout=15)  # SIGTERM: it writes everything it holds
+    code = collector.popen.returncode
+    counted = ticks_total(tickdb, "event:sotu") - before_ticks
+    return {"tree": label, "concurrency": concurrency, "sent": sent, "seconds": seconds,
+            "rate": sent / seconds, "cpu_us": cpu / sent * 1e6,
+            "cpu_rate": sent / cpu if cpu else float("inf"),
+            "counted": counted - len(warm), "exit": code, "seqs": len(warm) + len(prepared)}
+
+
+def bench_http(procs: common.Processes, messages: list[str], trees: dict[str, Path],
+               deadline: float) -> list[dict]:
+    flatdb = [procs.start(name, common.taskset(common.LOAD_CORE, [
+        common.PYTHON, "-m", "flatdb", "--port", "0", "--database",
+        str(procs.log_dir / name)]), ready=r"listening on 127\.0\.0\.1:(\d+)")
+        for name in ("clouddb", "tickdb")]
+    results = []
+    seq = 2  # after each room's first event, its settings
+    for concurrency in (1, 8):
+        for label, tree in trees.items():  # in turns: a slow spell hits each tree
+            row = run_http(procs, messages, flatdb, tree, label, concurrency, seq, deadline)
+            seq += row["seqs"]
+            results.append(row)
     return results
 
 
@@ -274,8 +226,8 @@ def report(args: argparse.Namespace, pure: dict, http: list[dict]) -> str:
     lines = [
         "## sotu collector: messages analysed per second",
         "",
-        f"Command: `.venv/bin/python bench/collector.py --messages {args.messages}`  ",
-        f"Machine: {machine_line()}",
+        f"Command: `{common.command_line()}`  ",
+        f"Machine: {common.machine_line(common.machine())}",
         "",
         "| path | messages/s | CPU per message |",
         "| --- | ---: | ---: |",
@@ -285,9 +237,10 @@ def report(args: argparse.Namespace, pure: dict, http: list[dict]) -> str:
         f"{pure['total_us']:.1f} µs |",
     ]
     for row in http:
+        tree = "" if row["tree"] == "this tree" else f" (collector of {row['tree']})"
         lines.append(
-            f"| HTTP, signed POSTs, {row['concurrency']} in flight, collector on 1 core | "
-            f"{row['rate']:,.0f} (CPU-bound limit {row['cpu_rate']:,.0f}) | "
+            f"| HTTP, signed POSTs, {row['concurrency']} in flight, collector on 1 core"
+            f"{tree} | {row['rate']:,.0f} (CPU-bound limit {row['cpu_rate']:,.0f}) | "
             f"{row['cpu_us']:.0f} µs |")
     lines += [
         "",
@@ -296,53 +249,45 @@ def report(args: argparse.Namespace, pure: dict, http: list[dict]) -> str:
         "/proc/<pid>/stat; \"CPU-bound limit\" is 1 / CPU per message, the rate one "
         "saturated core would reach. Every message sent was counted: "
         + ", ".join(f"{row['counted']}/{row['sent']} (exit {row['exit']})" for row in http)
-        + ".",
+        + ". This tree's collector publishes its live charts through a reflektor to an "
+        "ekg node (on core 1); an earlier one (`--anchor`) may not have had them.",
     ]
+    for concurrency in (1, 8):
+        pair = [row for row in http if row["concurrency"] == concurrency]
+        if len(pair) == 2:
+            change = pair[0]["cpu_us"] / pair[1]["cpu_us"] - 1
+            lines.append(f"- {concurrency} in flight: this tree's collector uses "
+                         f"**{change:+.1%}** CPU per message against {pair[1]['tree']}'s.")
     return "\n".join(lines) + "\n"
 
 
-def append_section(markdown: str) -> None:
-    """Append under an exclusive lock, re-reading the file first."""
-    with open(BENCHMARKS_MD, "a+", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            handle.seek(0)
-            current = handle.read()
-            prefix = ""
-            if not current.strip():
-                prefix = BENCHMARKS_HEADER
-            elif not current.endswith("\n\n"):
-                prefix = "\n" if current.endswith("\n") else "\n\n"
-            handle.write(prefix + "\n" + markdown.rstrip() + "\n")
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.collector",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=20_000,
                         help="messages per measurement (at most 100,000)")
-    parser.add_argument("--no-append", action="store_true", help="print only")
-    args = parser.parse_args()
+    parser.add_argument("--anchor", metavar="REV",
+                        help="also run the collector of this git revision, in turns")
+    parser.add_argument("--no-write", "--no-append", action="store_true",
+                        help="print only; do not touch BENCHMARKS.md")
+    args = parser.parse_args(argv)
     args.messages = max(1000, min(args.messages, 100_000))
     deadline = time.monotonic() + TIME_LIMIT
-    if (os.cpu_count() or 1) > 1:
-        os.sched_setaffinity(0, {LOAD_CORE})
+    common.pin_self(common.LOAD_CORE)
     messages = make_messages(args.messages)
     pure = bench_pure(messages)
     print(f"pure: analyse {pure['analyse_us']:.1f} µs/msg; analyse+count "
           f"{pure['total_us']:.1f} µs/msg = {pure['rate']:,.0f} msg/s", flush=True)
-    with tempfile.TemporaryDirectory(prefix="bench-collector-") as tmp:
-        http = bench_http(messages, Path(tmp), deadline)
+    with common.bench_session("collector", TIME_LIMIT + 60) as procs:
+        trees = {"this tree": common.ROOT}
+        if args.anchor:
+            trees[args.anchor] = common.anchor_tree(procs, args.anchor)
+        http = bench_http(procs, messages, trees, deadline)
     for row in http:
-        print(f"http c={row['concurrency']}: {row['rate']:,.0f} msg/s wall, "
+        print(f"http {row['tree']} c={row['concurrency']}: {row['rate']:,.0f} msg/s wall, "
               f"collector CPU {row['cpu_us']:.0f} µs/msg (limit {row['cpu_rate']:,.0f}/s), "
               f"counted {row['counted']}/{row['sent']}, exit {row['exit']}", flush=True)
-    markdown = report(args, pure, http)
-    print(markdown)
-    if not args.no_append:
-        append_section(markdown)
-        print(f"appended to {BENCHMARKS_MD}")
+    common.print_and_record(report(args, pure, http), write=not args.no_write)
     ok = all(row["counted"] == row["sent"] and row["exit"] == 0 for row in http)
     return 0 if ok else 1
 

@@ -351,18 +351,36 @@ def start_postgres(procs: Processes) -> dict[str, str]:
     return cluster.env
 
 
-def anchor_tree(procs: Processes, rev: str) -> Path:
-    """A checkout of this repository at `rev` (a git worktree, removed with `procs`), to
-    run an earlier version of a service beside this one in the same run."""
-    tree = procs.log_dir / f"anchor-{rev}"
+def _add_worktree(tree: Path, rev: str) -> None:
     added = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree),
                             rev], capture_output=True, text=True)
     if added.returncode != 0:
         raise BenchError(f"git worktree add {rev}: {added.stderr.strip()}")
-    procs.cleanups.append(lambda: subprocess.run(
-        ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
-        capture_output=True))
+
+
+def _remove_worktree(tree: Path) -> None:
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
+                   capture_output=True)
+
+
+def anchor_tree(procs: Processes, rev: str) -> Path:
+    """A checkout of this repository at `rev` (a git worktree, removed with `procs`), to
+    run an earlier version of a service beside this one in the same run."""
+    tree = procs.log_dir / f"anchor-{rev}"
+    _add_worktree(tree, rev)
+    procs.cleanups.append(lambda: _remove_worktree(tree))
     return tree
+
+
+@contextlib.contextmanager
+def worktree(rev: str) -> Iterator[Path]:
+    """`anchor_tree` for a benchmark whose sessions come and go: removed on leaving."""
+    tree = Path(tempfile.mkdtemp(prefix=f"tm-bench-anchor-{rev}-")) / "tree"
+    _add_worktree(tree, rev)
+    try:
+        yield tree
+    finally:
+        _remove_worktree(tree)
 
 
 def start_ekg(procs: Processes, secret: str, core: int | None = SERVER_CORE,
@@ -387,11 +405,11 @@ def start_node_ws(procs: Processes, secret: str, core: int | None = SERVER_CORE,
 
 
 def start_reflektor(procs: Processes, targets: Sequence[str],
-                    core: int | None = None) -> Proc:
+                    core: int | None = None, tree: Path = ROOT) -> Proc:
     args = [PYTHON, "-m", "reflektor", "--port", "0", "--admin-port", "0"]
     for target in targets:
         args += ["--target", target]
-    return procs.start("reflektor", taskset(core, args),
+    return procs.start("reflektor", taskset(core, args), cwd=tree,
                        ready=r"reflektor listening on 127\.0\.0\.1:(\d+) admin 127\.0\.0\.1:(\d+)")
 
 
@@ -406,10 +424,11 @@ UNLIMITED_RATES = {
 
 def start_tm(procs: Processes, *, memcached: str, secret: str, workers: int,
              reflektor_urls: Sequence[str] = (), core: int | None = None,
-             database: dict[str, str] | None = None) -> tuple[Proc, str]:
+             database: dict[str, str] | None = None,
+             tree: Path = ROOT) -> tuple[Proc, str]:
     """tm under gunicorn (sync workers, settings.test, a fresh SQLite file or the
     `database` of start_postgres), as tests/support/tm_server.py starts it, with the
-    rate limits lifted."""
+    rate limits lifted; `tree`: the checkout whose tm it runs."""
     db_path = procs.log_dir / f"tm-{secrets.token_hex(3)}.sqlite3"
     env = {
         **(database or {}),
@@ -423,7 +442,7 @@ def start_tm(procs: Processes, *, memcached: str, secret: str, workers: int,
         "TM_REFLEKTOR_URLS": ",".join(reflektor_urls),
         **UNLIMITED_RATES,
     }
-    migrate = subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=ROOT,
+    migrate = subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=tree,
                              env={**os.environ, **env}, capture_output=True, text=True,
                              timeout=120)
     if migrate.returncode != 0:
@@ -434,7 +453,7 @@ def start_tm(procs: Processes, *, memcached: str, secret: str, workers: int,
     proc = procs.start(
         "tm", taskset(core, [gunicorn, "tm.wsgi:application", "-b", f"127.0.0.1:{port}",
                              "-w", str(workers), "--graceful-timeout", "2"]),
-        env=env, ready=r"Listening at: http://127\.0\.0\.1:(\d+)")
+        env=env, ready=r"Listening at: http://127\.0\.0\.1:(\d+)", cwd=tree)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     import urllib.request

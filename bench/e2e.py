@@ -35,11 +35,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import secrets
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import aiohttp
 
@@ -279,17 +281,29 @@ def start_push_nodes(procs: common.Processes, push: str, secret: str, count: int
                      pin: bool) -> list[common.Proc]:
     """`count` push nodes, node i pinned to core i. Several ekg_py nodes are each
     other's --peer (presence across nodes), so their ports are chosen up front."""
-    if push != "ekg_py":
+    kind, tree = _kind_and_tree(push)
+    if kind != "ekg_py":
         return [common.start_node_ws(procs, secret, core=i if pin else None,
                                      name=f"node-ws-{i}") for i in range(count)]
     if count == 1:
-        return [common.start_ekg(procs, secret, core=common.SERVER_CORE if pin else None)]
+        return [common.start_ekg(procs, secret, core=common.SERVER_CORE if pin else None,
+                                 tree=tree)]
     ports = [common.free_port() for _ in range(count)]
     return [common.start_ekg(
-        procs, secret, core=i if pin else None, name=f"ekg-{i}",
+        procs, secret, core=i if pin else None, name=f"ekg-{i}", tree=tree,
         extra=["--port", str(port), *(arg for other in ports if other != port
                                       for arg in ("--peer", f"http://127.0.0.1:{other}"))])
         for i, port in enumerate(ports)]
+
+
+# Revision -> its checkout, for push kinds "ekg_py@<rev>": that revision's whole stack
+# (tm, reflektor, ekg), as of before a change (--anchor).
+ANCHORS: dict[str, Path] = {}
+
+
+def _kind_and_tree(push: str) -> tuple[str, Path]:
+    kind, _, rev = push.partition("@")
+    return kind, ANCHORS[rev] if rev else common.ROOT
 
 
 def run_stack(procs: common.Processes, args: argparse.Namespace, push: str, count: int,
@@ -300,10 +314,12 @@ def run_stack(procs: common.Processes, args: argparse.Namespace, push: str, coun
     secret = secrets.token_urlsafe(32)
     memcached = common.start_memcached(procs)
     nodes = start_push_nodes(procs, push, secret, count, args.pin)
-    relay = common.start_reflektor(procs, [f"http://127.0.0.1:{node.port}" for node in nodes])
+    _, tree = _kind_and_tree(push)
+    relay = common.start_reflektor(procs, [f"http://127.0.0.1:{node.port}" for node in nodes],
+                                   tree=tree)
     tm, tm_url = common.start_tm(procs, memcached=memcached, secret=secret,
                                   workers=args.workers,
-                                  reflektor_urls=[f"http://127.0.0.1:{relay.port}"])
+                                  reflektor_urls=[f"http://127.0.0.1:{relay.port}"], tree=tree)
     # Warm every gunicorn worker up (imports, first queries) before measuring.
     warm = asyncio.run(create_rooms(tm_url, ["e2e-warm-up"]))
     asyncio.run(post_on_schedule(tm_url, warm, [(i * 0.01, "e2e-warm-up")
@@ -325,7 +341,7 @@ def run_stack(procs: common.Processes, args: argparse.Namespace, push: str, coun
             tm_url=tm_url, prefix="e2e-room", rooms=args.rooms, per_room=args.per_room,
             schedule_for=classroom, posts_per_room=per_room_posts, pin=args.pin))
         print(f"[e2e] {json.dumps(results[-1])}", flush=True)
-        if push == "ekg_py":
+        if push == "ekg_py":  # this tree's reflektor
             relay_metrics.update(reflektor_metrics(f"http://127.0.0.1:{relay.admin_port}"))
     if args.big:
         def lecture(names: list[str]) -> list[tuple[float, str]]:
@@ -361,6 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pin", dest="pin", action="store_false",
                         help="let ekg_py and the clients run on any core")
     parser.add_argument("--time-limit", type=float, default=600)
+    parser.add_argument("--anchor", metavar="REV",
+                        help="also run the whole stack (tm, reflektor, ekg_py) of this git "
+                             "revision, after this tree's: before and after in one run")
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = parser.parse_args(argv)
     info = common.machine()
@@ -368,9 +387,15 @@ def main(argv: list[str] | None = None) -> int:
     common.raise_nofile()
     results = []
     relay_metrics: dict = {}
-    with common.bench_session("e2e", args.time_limit) as procs:
+    pushes = list(args.push)
+    if args.anchor:
+        pushes += [f"{push}@{args.anchor}" for push in args.push if push == "ekg_py"]
+    with contextlib.ExitStack() as anchors, common.bench_session(
+            "e2e", args.time_limit) as procs:
+        if args.anchor:  # kept to the end: the stacks below come and go
+            ANCHORS[args.anchor] = anchors.enter_context(common.worktree(args.anchor))
         for count in args.nodes:
-            for push in args.push:
+            for push in pushes:
                 results += run_stack(procs, args, push, count, relay_metrics)
                 procs.close()  # this stack's services; the next one gets a fresh stack
     common.print_and_record(report(results, args, info, relay_metrics), write=not args.no_write)

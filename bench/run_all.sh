@@ -17,13 +17,7 @@ fi
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 failed=()
 for name in $ONLY; do
-    if [ "$name" = collector ]; then
-        # The analytics collector's benchmark (issue 4), when it is there.
-        [ -f bench/collector.py ] || continue
-        command=("$PY" bench/collector.py)
-    else
-        command=("$PY" -m "bench.$name")
-    fi
+    command=("$PY" -m "bench.$name")
     echo "== ${command[*]}"
     # Each benchmark keeps to its own limit (under 5 minutes); this is the backstop.
     if ! timeout -k 30 360 "${command[@]}"; then

@@ -1,7 +1,7 @@
 """The collector: a reflektor target that turns tm's events into word counts and ticks.
 
     python -m sotu.collector --port 8400 --clouddb http://127.0.0.1:8301 \
-        --tickdb http://127.0.0.1:8302 --tm http://127.0.0.1:8000
+        --tickdb http://127.0.0.1:8302
 
 The aiohttp layer, and nothing more: signature checks, room facts from tm, the flush
 task and shutdown. What counts is decided by the pure modules (`scopes`, `analysis`,
@@ -30,7 +30,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
@@ -52,7 +51,14 @@ from .analysis import Analyzer
 from .buckets import TICKS_DB, WORDS_DB, PlannedWrite, SeenEvents, Tally, parse_iso
 from .charts import ChartConfig, ChartPublisher
 from .flatdb_client import FlatDB, FlatDBError, split_batches
-from .scopes import RoomCache, RoomFacts, default_facts, facts_from
+from .scopes import (
+    RoomCache,
+    RoomFacts,
+    facts_from,
+    facts_from_store,
+    facts_key,
+    stored_facts,
+)
 
 log = logging.getLogger("sotu.collector")
 
@@ -62,7 +68,6 @@ class Config:
     secret: str
     clouddb: str
     tickdb: str
-    tm: str | None = None          # tm's base URL for room facts; None: defaults only
     publish: str = ""              # reflektor's URL for chart updates; "": none sent
     chart_full_every: float = 5.0  # seconds between full updates of a live chart
     flush_interval: float = 1.0    # seconds between flushes
@@ -71,7 +76,6 @@ class Config:
     retention: float = 65.0        # buckets stay in memory for late messages this long
     max_entries: int = 1_000_000   # words + ticks held in memory (README: "Memory")
     max_words_written: int = 2_000  # words per bucket value in clouddb
-    tm_timeout: float = 2.0        # one room lookup at tm
     flatdb_timeout: float = 5.0    # one flatdb call
     retry_max: float = 10.0        # longest wait between flushes while flatdb fails
     stop_timeout: float = 10.0     # how long shutdown keeps trying to write
@@ -92,12 +96,15 @@ class Collector:
         self.seen = SeenEvents(clock)
         self.session: aiohttp.ClientSession | None = None
         self.dbs: dict[str, FlatDB] = {}
-        self._fetches: dict[str, asyncio.Task[RoomFacts]] = {}
+        self._reads: dict[str, asyncio.Task[RoomFacts | None]] = {}
+        # Room facts from room.updated, to keep in clouddb with the next flush.
+        self._facts_to_write: dict[str, RoomFacts] = {}
         self._flush_lock = asyncio.Lock()
         self.charts: ChartPublisher | None = None  # made in start(): needs the session
         self.counters = {"received": 0, "duplicates": 0, "counted": 0, "not_in_scope": 0,
-                         "deleted": 0, "room_updates": 0, "room_lookups": 0,
-                         "room_lookup_failures": 0, "flushes": 0, "flush_failures": 0,
+                         "deleted": 0, "room_updates": 0, "room_reads": 0,
+                         "room_read_failures": 0, "rooms_unknown": 0,
+                         "flushes": 0, "flush_failures": 0,
                          "rooms_purged": 0}
         self.last_flush_error: str | None = None
         self.unflushed_at_stop: int | None = None
@@ -115,7 +122,7 @@ class Collector:
             self.dbs, self.session, self.clock)
 
     async def close(self) -> None:
-        for task in list(self._fetches.values()):
+        for task in list(self._reads.values()):
             task.cancel()
         if self.session is not None:
             await self.session.close()
@@ -128,6 +135,7 @@ class Collector:
         the room added to a shared event's scope stays: those counts are the event's."""
         scope = room_scope(room)
         self.rooms.forget(room)
+        self._facts_to_write.pop(room, None)
         if self.charts is not None:
             self.charts.forget(scope)  # the push nodes end its viewers' streams
         async with self._flush_lock:  # no flush writes the scope back meanwhile
@@ -135,6 +143,7 @@ class Collector:
             # Keys are <scope>:<ISO second>, so they sort by time.
             deleted = {name: await db.delete_range(scope + ":", f"{scope}:{deleted_at}")
                        for name, db in self.dbs.items()}
+            await self.dbs[WORDS_DB].delete([facts_key(room)])
         self.counters["rooms_purged"] += 1
         log.info("room %s deleted: %d buckets dropped, %s keys deleted", room, dropped,
                  deleted)
@@ -151,7 +160,9 @@ class Collector:
         kind = event["type"]
         data = event["data"]
         if kind == events.ROOM_UPDATED:
-            self.rooms.from_event(facts_from(room, data))
+            facts = facts_from(room, data)
+            self.rooms.from_event(facts)
+            self._facts_to_write[room] = facts
             self.counters["room_updates"] += 1
             return "room_updated"
         if kind == events.MESSAGE_DELETED:
@@ -177,50 +188,38 @@ class Collector:
         return "counted"
 
     async def facts(self, room: str) -> RoomFacts:
-        """The room's facts: cached; on a miss asked of tm (others wait for that one)."""
-        facts, fresh = self.rooms.get(room)
+        """The room's facts: cached, or (after a restart) read from clouddb once while
+        other events of the room wait for that read. A room known to neither counts
+        nowhere (its room.updated was lost): never a private room in a public chart."""
+        facts = self.rooms.get(room)
         if facts is not None:
-            if not fresh:
-                self._fetch(room)  # answer with what we know; refresh behind it
             return facts
-        return await asyncio.shield(self._fetch(room))
-
-    def _fetch(self, room: str) -> asyncio.Task[RoomFacts]:
-        task = self._fetches.get(room)
+        task = self._reads.get(room)
         if task is None:
-            task = asyncio.get_running_loop().create_task(self._lookup(room))
-            self._fetches[room] = task
-            task.add_done_callback(lambda _t: self._fetches.pop(room, None))
-        return task
+            task = asyncio.get_running_loop().create_task(self._read_facts(room))
+            self._reads[room] = task
+            task.add_done_callback(lambda _t: self._reads.pop(room, None))
+        stored = await asyncio.shield(task)
+        if stored is None:
+            self.counters["rooms_unknown"] += 1
+            return RoomFacts(room)
+        return stored
 
-    async def _lookup(self, room: str) -> RoomFacts:
+    async def _read_facts(self, room: str) -> RoomFacts | None:
         generation = self.rooms.generation(room)
-        if not self.config.tm or self.session is None:
-            facts = default_facts(room)
-            self.rooms.from_fetch(facts, generation)
-            return facts
-        self.counters["room_lookups"] += 1
-        url = f"{self.config.tm.rstrip('/')}/api/v1/rooms/{quote(room, safe='')}"
-        fallback = False
+        self.counters["room_reads"] += 1
         try:
-            async with self.session.get(
-                    url, timeout=aiohttp.ClientTimeout(total=self.config.tm_timeout),
-                    headers={"Accept": "application/json"}) as response:
-                if response.status == 200:
-                    body = await response.json(content_type=None)
-                    facts = facts_from(room, body if isinstance(body, dict) else {})
-                elif response.status in (404, 410):
-                    facts = default_facts(room)  # gone: nothing more will be posted
-                else:
-                    raise aiohttp.ClientResponseError(response.request_info, (),
-                                                      status=response.status)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            self.counters["room_lookup_failures"] += 1
-            log.warning("room %s: tm did not answer (%r); using the defaults for now",
-                        room, error)
-            facts, fallback = default_facts(room), True
-        if not self.rooms.from_fetch(facts, generation, fallback=fallback):
-            facts = self.rooms.get(room)[0] or facts  # a room.updated came meanwhile
+            raw = await self.dbs[WORDS_DB].get(facts_key(room))
+        except FlatDBError as error:
+            self.counters["room_read_failures"] += 1
+            log.warning("room %s: its facts could not be read (%s); not counted", room, error)
+            return None
+        facts = facts_from_store(room, raw)
+        if facts is None:
+            log.warning("room %s: no room.updated seen and none stored; not counted", room)
+            return None
+        if not self.rooms.from_store(facts, generation):
+            return self.rooms.get(room) or facts  # a room.updated came meanwhile
         return facts
 
     # -- flushing --------------------------------------------------------------------
@@ -235,6 +234,7 @@ class Collector:
                     self.tally.apply_base(db, await self.dbs[db].get_many(keys))
                 except FlatDBError as error:
                     ok = self._failed(error)
+            ok = await self._write_facts() and ok
             writes = self.tally.plan(force)
             done: list[PlannedWrite] = []
             for db in (WORDS_DB, TICKS_DB):
@@ -255,6 +255,19 @@ class Collector:
             if self.charts is not None:
                 await self.charts.written(done)
             return ok
+
+    async def _write_facts(self) -> bool:
+        """Keep the room facts of the room.updated events since the last flush."""
+        if not self._facts_to_write:
+            return True
+        taken, self._facts_to_write = self._facts_to_write, {}
+        try:
+            await self.dbs[WORDS_DB].put_batch(
+                [(facts_key(room), stored_facts(facts)) for room, facts in taken.items()])
+        except FlatDBError as error:
+            self._facts_to_write = {**taken, **self._facts_to_write}  # the next try
+            return self._failed(error)
+        return True
 
     def _failed(self, error: Exception) -> bool:
         self.counters["flush_failures"] += 1
@@ -390,8 +403,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="flatdb for word buckets")
     parser.add_argument("--tickdb", default="http://127.0.0.1:8302",
                         help="flatdb for per-second ticks")
-    parser.add_argument("--tm", default=None,
-                        help="tm's base URL, to look rooms up (without it: defaults only)")
     parser.add_argument("--publish", default="", metavar="URL",
                         help="reflektor's URL: chart updates go through it to the push "
                              "nodes (without it: no live charts)")
@@ -425,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         print("collector: --flush-interval, --max-entries and --max-words-written must be "
               "positive", file=sys.stderr)
         return 2
-    config = Config(secret=secret, clouddb=args.clouddb, tickdb=args.tickdb, tm=args.tm,
+    config = Config(secret=secret, clouddb=args.clouddb, tickdb=args.tickdb,
                     publish=args.publish, chart_full_every=args.chart_full_every,
                     flush_interval=args.flush_interval, retention=args.retention,
                     max_entries=args.max_entries, max_words_written=args.max_words_written,

@@ -72,6 +72,10 @@ class FlatDB:
         await self._call("POST", "/v1/batch",
                          body={"put": [{"key": k, "value": v} for k, v in items]})
 
+    async def delete(self, keys: list[str]) -> None:
+        """Delete `keys` in one atomic flatdb batch (a key not stored is no error)."""
+        await self._call("POST", "/v1/batch", body={"delete": [{"key": k} for k in keys]})
+
     async def delete_range(self, start: str, stop: str, page: int = 200) -> int:
         """Delete every key from `start` (inclusive) to `stop` (exclusive), a page of
         keys per atomic batch; returns how many went."""
@@ -80,7 +84,7 @@ class FlatDB:
             keys = [key for key, _ in await self.scan(start=start, stop=stop, limit=page)]
             if not keys:
                 return deleted
-            await self._call("POST", "/v1/batch", body={"delete": [{"key": k} for k in keys]})
+            await self.delete(keys)
             deleted += len(keys)
 
     async def scan(self, *, start: str | None = None, stop: str | None = None,

@@ -7,19 +7,21 @@ A scope is a word cloud and a tick line of their own, named in flatdb keys:
   the name rule for a sotu-named room among them).
 - `room:<room name>`: one room, when its teacher turned `analytics` on (default off).
 
-Pure Python with an injectable clock: the collector fills the cache from room.updated
-events and, on a miss, from tm's `GET /api/v1/rooms/<room>`.
+Pure Python: the collector fills the cache from room.updated events (tm makes one the
+room's first event) and keeps each room's facts in clouddb, where a restarted collector
+reads them back on a miss. It never asks tm. A room it knows nothing of counts nowhere:
+a private room must not land in a public chart for want of its settings.
 """
 
 from __future__ import annotations
 
-import time
+import json
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from contract.names import event_from_setting, event_scope, room_scope
+from contract.names import event_from_setting, event_scope, is_event_name, room_scope
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class RoomFacts:
 
 
 def facts_from(room: str, data: Mapping[str, Any]) -> RoomFacts:
-    """Room facts from room.updated data or tm's room JSON; missing fields default.
+    """Room facts from room.updated data; missing fields default.
 
     `event_scope`: read by contract.names.event_from_setting (missing: the name rule).
     `analytics`: true turns the room scope on; anything else leaves it off.
@@ -50,73 +52,77 @@ def facts_from(room: str, data: Mapping[str, Any]) -> RoomFacts:
                      analytics=data.get("analytics") is True)
 
 
-def default_facts(room: str) -> RoomFacts:
-    """Facts when tm cannot be asked: the name rule, no room scope."""
-    return facts_from(room, {})
+FACTS_PREFIX = "facts:"  # clouddb keys of room facts, apart from every scope's keys
 
 
-@dataclass
-class _Entry:
-    facts: RoomFacts
-    fetched_at: float
-    ttl: float
+def facts_key(room: str) -> str:
+    return FACTS_PREFIX + room
+
+
+def stored_facts(facts: RoomFacts) -> str:
+    """Room facts as the collector keeps them in clouddb (a restart reads them back)."""
+    return json.dumps({"event": facts.event, "analytics": facts.analytics},
+                      separators=(",", ":"))
+
+
+def facts_from_store(room: str, raw: str | None) -> RoomFacts | None:
+    """The facts `stored_facts` wrote, or None when there are none (or they are bad)."""
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    event = value.get("event")
+    return RoomFacts(room=room, event=event if isinstance(event, str) and is_event_name(event)
+                     else "",
+                     analytics=value.get("analytics") is True)
 
 
 class RoomCache:
-    """Room facts by name: bounded (LRU), each entry good for a while.
+    """Room facts by name, bounded (LRU). Facts come from room.updated events (a room's
+    first event is one) and, after a restart, from clouddb. `generation` tells a read
+    of clouddb that started before an event not to overwrite it."""
 
-    room.updated events keep entries current, so an entry from an event lives long;
-    one from tm's API lives `fetched_ttl` (a room.updated may have been lost), one
-    guessed because tm did not answer lives `fallback_ttl`, so tm is asked again soon.
-    A stale entry is still answered (the collector refreshes it in the background).
-    `generation` tells a fetch that started before an event not to overwrite it.
-    """
-
-    def __init__(self, max_rooms: int = 10_000, event_ttl: float = 3600.0,
-                 fetched_ttl: float = 300.0, fallback_ttl: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, max_rooms: int = 10_000):
         self.max_rooms = max_rooms
-        self.event_ttl = event_ttl
-        self.fetched_ttl = fetched_ttl
-        self.fallback_ttl = fallback_ttl
-        self.clock = clock
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._entries: OrderedDict[str, RoomFacts] = OrderedDict()
         self._generations: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, room: str) -> tuple[RoomFacts | None, bool]:
-        """(facts or None, fresh). Stale facts come back with fresh=False."""
-        entry = self._entries.get(room)
-        if entry is None:
-            return None, False
-        self._entries.move_to_end(room)
-        return entry.facts, self.clock() - entry.fetched_at < entry.ttl
+    def get(self, room: str) -> RoomFacts | None:
+        facts = self._entries.get(room)
+        if facts is not None:
+            self._entries.move_to_end(room)
+        return facts
 
     def generation(self, room: str) -> int:
         return self._generations.get(room, 0)
 
-    def _put(self, facts: RoomFacts, ttl: float) -> None:
-        self._entries[facts.room] = _Entry(facts, self.clock(), ttl)
+    def _put(self, facts: RoomFacts) -> None:
+        self._entries[facts.room] = facts
         self._entries.move_to_end(facts.room)
         while len(self._entries) > self.max_rooms:
             evicted, _ = self._entries.popitem(last=False)
             self._generations.pop(evicted, None)
 
     def forget(self, room: str) -> None:
-        """The room was deleted: a room created again under its name is asked afresh,
-        and a fetch under way for the old one does not store its answer."""
+        """The room was deleted: a room created again under its name starts afresh,
+        and a read under way for the old one does not store its answer."""
         self._entries.pop(room, None)
         self._generations[room] = self.generation(room) + 1
 
     def from_event(self, facts: RoomFacts) -> None:
         self._generations[facts.room] = self.generation(facts.room) + 1
-        self._put(facts, self.event_ttl)
+        self._put(facts)
 
-    def from_fetch(self, facts: RoomFacts, generation: int, fallback: bool = False) -> bool:
-        """Store fetched facts unless an event updated the room since the fetch began."""
+    def from_store(self, facts: RoomFacts, generation: int) -> bool:
+        """Store facts read from clouddb unless an event updated the room since."""
         if self.generation(facts.room) != generation:
             return False
-        self._put(facts, self.fallback_ttl if fallback else self.fetched_ttl)
+        self._put(facts)
         return True

@@ -23,6 +23,8 @@ def test_deploy_checks_out_installs_migrates_and_restarts():
     assert "manage.py migrate_on_start" in joined
     assert c.commands[-1] == "sudo systemctl reload-or-restart tm"
     assert joined.index("migrate_on_start") < joined.index("reload-or-restart")
+    # Rooms from before a room's first event was its settings are announced once.
+    assert joined.index("migrate_on_start") < joined.index("manage.py announce_rooms")
     # The scheduled purge of expired rooms is installed and restarted with tm.
     assert "deploy/systemd/tm-purge.service /etc/systemd/system/tm-purge.service" in joined
     assert "sudo systemctl enable tm-purge" in c.commands

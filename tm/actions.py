@@ -150,10 +150,32 @@ def create_room(
             )
             room.set_join_password(password)
             room.save()
+            # The room's first event: its settings, so that every service that follows
+            # the room's events knows them from the start (the analytics collector
+            # learns from it where the room's posts count, and never asks tm).
+            _emit(room, events.ROOM_UPDATED, _room_data(room))
+            room.seq = 1
     except IntegrityError:
         raise ApiError(409, "name_taken", f"a room called {name} already exists",
                        fields={"name": "that name is taken; pick another"}) from None
     return room, owner_key
+
+
+def announce_unannounced_rooms() -> int:
+    """Give every live room without a room.updated event one, with its settings (rooms
+    made before a room's first event was its settings). Returns how many."""
+    announced = 0
+    quiet = (Room.objects.filter(expires_at__gt=timezone.now())
+             .exclude(events__type=events.ROOM_UPDATED).values_list("pk", flat=True))
+    for pk in quiet:
+        with transaction.atomic():
+            room = Room.objects.select_for_update().filter(pk=pk).first()
+            if room is None or room.events.filter(type=events.ROOM_UPDATED).exists():
+                continue  # deleted, or announced meanwhile
+            _emit(room, events.ROOM_UPDATED, _room_data(room))
+            announced += 1
+        room.flush_cache()
+    return announced
 
 
 def update_room(room: Room, changes: dict[str, Any]) -> Room:

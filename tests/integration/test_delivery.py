@@ -53,13 +53,14 @@ def test_every_client_gets_every_event_once_in_seq_order(stack: Stack, room_name
                 assert await api.delete(room_name, owner, message["id"]) == 204
             await api.patch(room_name, owner, topic="mitochondria")
             last = (await api.room(room_name))["seq"]
-            assert last == posts + 3 + 1
+            # The room's own first event (its settings, seq 1) came before the pages.
+            assert last == 1 + posts + 3 + 1
             await caught_up(clients, last)
             expected = await converged(api, room_name, clients)
             assert len(expected) == posts - 3
             for client in clients:
-                assert wire_seqs(client) == list(range(1, last + 1)), client.name
-                assert client.applied == list(range(1, last + 1)), client.name
+                assert wire_seqs(client) == list(range(2, last + 1)), client.name
+                assert client.applied == list(range(2, last + 1)), client.name
                 types = [event["type"] for event in client.received]
                 assert types == (["message.created"] * posts + ["message.deleted"] * 3
                                  + ["room.updated"])
@@ -98,11 +99,11 @@ def test_held_posts_reach_moderators_and_others_get_a_skip(stack: Stack, room_na
                 "POST", f"/rooms/{room_name}/messages/{held[3]['id']}/reject", owner)
             assert status == 204
             last = (await api.room(room_name))["seq"]
-            assert last == 5 + 3 + 2
+            assert last == 1 + 5 + 3 + 2  # the room's first event (its settings) first
             await caught_up(clients, last)
             await converged(api, room_name, clients)
             for client in clients:
-                assert wire_seqs(client) == list(range(1, last + 1)), client.name
+                assert wire_seqs(client) == list(range(2, last + 1)), client.name
                 assert client.stats["history_reads"] <= 2
             for client in moderators:
                 assert [e["type"] for e in client.received] == (
@@ -115,12 +116,12 @@ def test_held_posts_reach_moderators_and_others_get_a_skip(stack: Stack, room_na
             for client in others:
                 assert [e["type"] for e in client.received] == (
                     ["skip"] * 5 + ["message.created"] * 3 + ["message.deleted"] * 2)
-                assert client.received[0] == {"type": "skip", "room": room_name, "seq": 1}
+                assert client.received[0] == {"type": "skip", "room": room_name, "seq": 2}
                 # Held text reaches nobody but moderators until it is approved.
                 assert not client.seen_texts & {"held 3", "held 4"}
                 assert client.pending == {}
             # Approved posts carry the seq of their approval, not of their posting.
-            assert [m[1] for m in clients[0].visible()] == [7, 8]
+            assert [m[1] for m in clients[0].visible()] == [8, 9]
             await stop_all(clients)
 
     run(scenario())
@@ -178,7 +179,7 @@ def test_a_room_deleted_and_created_again_under_its_name_shows_nothing_of_the_ol
             old = await follow(session, stack, room_name, ws=1)
             for n in range(3):
                 await api.posted(room_name, token, f"deleted with its room {n}")
-            await caught_up(old, 3)
+            await caught_up(old, 4)  # the room's settings, then three posts
             await stop_all(old)
             status, _ = await api.call("DELETE", f"/rooms/{room_name}", owner)
             assert status == 204
@@ -195,7 +196,7 @@ def test_a_room_deleted_and_created_again_under_its_name_shows_nothing_of_the_ol
             token = await api.join(room_name, "bo")
             clients = await follow(session, stack, room_name, ws=K, sse=K)
             posted = [await api.posted(room_name, token, f"new room {n}") for n in range(2)]
-            await caught_up(clients, 2)
+            await caught_up(clients, 3)
             for client in clients:
                 assert not any(text.startswith("deleted with") for text in client.seen_texts)
                 assert [m[2] for m in client.visible()] == ["new room 0", "new room 1"]

@@ -1,13 +1,10 @@
-"""sotu fixtures: real flatdb processes (clouddb, tickdb), a fake tm, a collector."""
+"""sotu fixtures: real flatdb processes (clouddb, tickdb), a collector."""
 
 from __future__ import annotations
 
 import itertools
-import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -59,53 +56,10 @@ def own_stores(tmp_path) -> Iterator[Stores]:
     started.tickdb.stop()
 
 
-class FakeTm:
-    """tm's `GET /api/v1/rooms/<room>` from a dict; other rooms are 404."""
-
-    def __init__(self) -> None:
-        self.rooms: dict[str, dict] = {}
-        self.requests: list[str] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                fake.requests.append(self.path)
-                name = self.path.rsplit("/", 1)[-1]
-                room = fake.rooms.get(name)
-                status, body = (200, room) if room is not None else (
-                    404, {"error": {"code": "not_found", "message": "no such room"}})
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
-
-
 @pytest.fixture(scope="module")
-def fake_tm() -> Iterator[FakeTm]:
-    tm = FakeTm()
-    yield tm
-    tm.close()
-
-
-@pytest.fixture(scope="module")
-def collector(stores: Stores, fake_tm: FakeTm, tmp_path_factory) -> Iterator[Service]:
+def collector(stores: Stores, tmp_path_factory) -> Iterator[Service]:
     service = start_collector(tmp_path_factory.mktemp("collector"), stores.clouddb.url,
-                              stores.tickdb.url, "--tm", fake_tm.url)
+                              stores.tickdb.url)
     yield service
     service.stop()
 

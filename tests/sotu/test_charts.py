@@ -11,7 +11,7 @@ import time
 import aiohttp
 import requests
 
-from .support import ORIGIN, UNIT, message, past_moment, post, start_charts_path
+from .support import ORIGIN, UNIT, message, past_moment, post, room_updated, start_charts_path
 
 
 async def _until(ws: aiohttp.ClientWebSocketResponse, done, timeout: float) -> list[dict]:
@@ -52,7 +52,8 @@ def test_collector_updates_reach_a_viewer_through_reflektor_and_ekg(stores, tmp_
                                      5 * UNIT)
                 assert first[0]["type"] == "hello"  # the state at once, before any post
                 moment = past_moment(12)
-                for seq, text in enumerate([f"{name}zebras are great", f"The {name}zebra!"], 1):
+                assert post(collector.url, room_updated(room, 1)).status_code == 202
+                for seq, text in enumerate([f"{name}zebras are great", f"The {name}zebra!"], 2):
                     assert post(collector.url, message(room, seq, text, moment)).status_code == 202
                 got = await _until(ws, lambda got: [f"{name}zebra", 2] in _words(got)
                                    and _ticks_total(got) >= 2, 10 * UNIT)
@@ -77,7 +78,8 @@ def test_a_restarted_collector_keeps_the_charts_history(stores, tmp_path, name):
                                                   stores.tickdb.url, name="charts-b")
     try:
         moment = past_moment(20)
-        assert post(collector.url, message(room, 1, f"{name}otters ahoy", moment)).status_code \
+        assert post(collector.url, room_updated(room, 1)).status_code == 202
+        assert post(collector.url, message(room, 2, f"{name}otters ahoy", moment)).status_code \
             == 202
         time.sleep(1.5 * UNIT)  # flushed to flatdb
         collector.stop()
@@ -87,7 +89,7 @@ def test_a_restarted_collector_keeps_the_charts_history(stores, tmp_path, name):
         reflektor.stop()
         reflektor = reflektor2
         # One new post; the chart a viewer gets has the old one too.
-        assert post(collector.url, message(room, 2, f"{name}otters again",
+        assert post(collector.url, message(room, 3, f"{name}otters again",
                                            past_moment(15))).status_code == 202
 
         async def scenario() -> None:

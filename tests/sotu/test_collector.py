@@ -49,12 +49,13 @@ def _accepted(response: requests.Response) -> dict:
 
 # -- counting --------------------------------------------------------------------------
 def test_a_sotu_room_counts_words_and_ticks_for_the_sotu_event(collector, stores, name):
-    # tm answers for the room as today's tm does: without the analytics fields.
     room = f"sotu-watch-{name}"
+    # Its first event, as tm sends it: the settings of a room made with the defaults.
+    _accepted(post(collector.url, room_updated(room, 1)))
     moment = past_moment(30)
     texts = ["Taxes are too high, @bob!", "Lower TAXES now: great https://ex.com/taxes",
              "the taxed economy is good", "fuck taxes"]
-    for seq, text in enumerate(texts, start=1):
+    for seq, text in enumerate(texts, start=2):
         assert _accepted(post(collector.url, message(room, seq, text, moment))) == {
             "ok": True, "outcome": "counted"}
     words_key = f"event:sotu:{bucket_of(moment)}"
@@ -67,12 +68,12 @@ def test_a_sotu_room_counts_words_and_ticks_for_the_sotu_event(collector, stores
     assert scan(stores.clouddb.url, f"room:{room}:") == {}  # analytics is off by default
 
 
-def test_rooms_follow_tms_analytics_and_event_settings(collector, stores, fake_tm, name):
+def test_rooms_follow_their_analytics_and_event_settings(collector, stores, name):
     room = f"civics-{name}"
-    fake_tm.rooms[room] = {"name": room, "state": "open", "analytics": True,
-                           "event_scope": f"debate-{name}"}
+    _accepted(post(collector.url, room_updated(room, 1, analytics=True,
+                                               event_scope=f"debate-{name}")))
     moment = past_moment(25)
-    _accepted(post(collector.url, message(room, 1, "Healthcare healthcare!", moment)))
+    _accepted(post(collector.url, message(room, 2, "Healthcare healthcare!", moment)))
     for scope in (f"room:{room}", f"event:debate-{name}"):
         _eventually_stored(stores.clouddb.url, f"{scope}:{bucket_of(moment)}",
                            {"healthcare": 1})
@@ -80,8 +81,8 @@ def test_rooms_follow_tms_analytics_and_event_settings(collector, stores, fake_t
             "n": 1, "sentiment": 0.0})
 
 
-def test_room_updated_turns_scopes_on_and_off(collector, stores, fake_tm, name):
-    room = f"hist-{name}"  # not sotu-named, and tm says nothing: no scope
+def test_room_updated_turns_scopes_on_and_off(collector, stores, name):
+    room = f"hist-{name}"  # its room.updated was lost: a room it knows nothing of
     moment = past_moment(20)
     assert _accepted(post(collector.url, message(room, 1, "colonies", moment)))[
         "outcome"] == "not_in_scope"
@@ -94,7 +95,20 @@ def test_room_updated_turns_scopes_on_and_off(collector, stores, fake_tm, name):
     _accepted(post(collector.url, room_updated(sotu_room, 1, event_scope="off")))
     assert _accepted(post(collector.url, message(sotu_room, 2, "opted out", moment)))[
         "outcome"] == "not_in_scope"
-    assert fake_tm.requests.count(f"/api/v1/rooms/{sotu_room}") == 0  # known from the event
+
+
+def test_a_room_known_from_no_event_counts_nowhere_not_even_by_its_name(collector, stores,
+                                                                     name):
+    # A sotu-named room may be private (tm takes those out of the event): without its
+    # settings the collector cannot tell, so it counts the room in no chart at all.
+    room = f"sotu-secret-{name}"
+    moment = past_moment(20)
+    assert _accepted(post(collector.url, message(room, 2, f"{name}whispers", moment)))[
+        "outcome"] == "not_in_scope"
+    time.sleep(0.3 * UNIT)
+    assert all(f"{name}whisper" not in value for value in scan(stores.clouddb.url,
+                                                                "event:").values())
+    assert requests.get(f"{collector.url}/healthz", timeout=5).json()["rooms_unknown"] >= 1
 
 
 def test_a_redelivered_event_counts_once_and_late_messages_merge(collector, stores, name):
@@ -142,18 +156,21 @@ def _delete_room(base: str, room: str, secret: str = SECRET,
     return requests.delete(base + path, data=body, headers=headers, timeout=10)
 
 
-def test_a_deleted_room_takes_its_own_counts_with_it(collector, stores, fake_tm, name):
-    """tm deleted the room: its room scope goes from memory and both flatdbs; what it
-    added to a shared event stays; a new room of that name starts from nothing."""
+def test_a_deleted_room_takes_its_own_counts_with_it(collector, stores, name):
+    """tm deleted the room: its room scope goes from memory and both flatdbs, its facts
+    too; what it added to a shared event stays; a new room of that name starts from
+    nothing."""
     room = f"gone-{name}"
-    fake_tm.rooms[room] = {"name": room, "state": "open", "analytics": True,
-                           "event_scope": f"shared-{name}"}
+    _accepted(post(collector.url, room_updated(room, 1, analytics=True,
+                                               event_scope=f"shared-{name}")))
     moment = past_moment(25)
-    _accepted(post(collector.url, message(room, 1, "photosynthesis", moment)))
+    _accepted(post(collector.url, message(room, 2, "photosynthesis", moment)))
     room_key = f"room:{room}:{bucket_of(moment)}"
     _eventually_stored(stores.clouddb.url, room_key, {"photosynthesis": 1})
     # A message in an open bucket too: held in memory, not written yet.
-    _accepted(post(collector.url, message(room, 2, "chlorophyll", datetime.now(UTC))))
+    _accepted(post(collector.url, message(room, 3, "chlorophyll", datetime.now(UTC))))
+    _eventually_stored(stores.clouddb.url, f"facts:{room}",
+                       {"event": f"shared-{name}", "analytics": True})
 
     assert _delete_room(collector.url, room, secret="wrong").status_code == 401
     # Announced late, after a new room took the name: only what is older goes.
@@ -165,6 +182,7 @@ def test_a_deleted_room_takes_its_own_counts_with_it(collector, stores, fake_tm,
     assert answer.json()["ok"] is True
     assert scan(stores.clouddb.url, f"room:{room}:") == {}
     assert scan(stores.tickdb.url, f"room:{room}:") == {}
+    assert stored(stores.clouddb.url, f"facts:{room}") is None
     assert stored(stores.clouddb.url, f"event:shared-{name}:{bucket_of(moment)}") == {
         "photosynthesis": 1}
     time.sleep(2.5 * UNIT)  # flushes come and go: nothing of the room is written again
@@ -197,12 +215,13 @@ def test_sigterm_writes_open_buckets_and_deletes_take_unwritten_words_back(
         own_stores, tmp_path, name):
     service = start_collector(tmp_path, own_stores.clouddb.url, own_stores.tickdb.url)
     room = f"sotu-stop-{name}"
+    _accepted(post(service.url, room_updated(room, 1)))
     moment = _fresh_bucket_moment()
-    _accepted(post(service.url, message(room, 1, "inflation inflation", moment,
+    _accepted(post(service.url, message(room, 2, "inflation inflation", moment,
                                         message_id=11)))
-    _accepted(post(service.url, message(room, 2, "inflation wages", moment, message_id=12)))
-    _accepted(post(service.url, message(room, 3, "idiots wages", moment, message_id=13)))
-    assert _accepted(post(service.url, deleted(room, 4, 13)))["outcome"] == "uncounted"
+    _accepted(post(service.url, message(room, 3, "inflation wages", moment, message_id=12)))
+    _accepted(post(service.url, message(room, 4, "idiots wages", moment, message_id=13)))
+    assert _accepted(post(service.url, deleted(room, 5, 13)))["outcome"] == "uncounted"
     service.signal(signal.SIGTERM)
     assert service.wait() == 0, service.log_tail()
     assert stored(own_stores.clouddb.url, f"event:sotu:{bucket_of(moment)}") == {
@@ -220,7 +239,9 @@ def test_counts_wait_for_a_flatdb_that_is_down_and_merge_across_restarts(
                             "--retry-max", str(0.2 * UNIT), name="collector-1")
     clouddb_port = own_stores.clouddb.port
     own_stores.clouddb.stop()
-    _accepted(post(first.url, message(room, 1, "climate", moment)))
+    # The room's settings come while clouddb is down: kept, and written when it is back.
+    _accepted(post(first.url, room_updated(room, 1)))
+    _accepted(post(first.url, message(room, 2, "climate", moment)))
     wait_until(lambda: requests.get(first.url + "/healthz", timeout=5).json()[
         "flush_failures"] >= 2, message="no failed flush while clouddb was down")
     # tickdb is up: its half of the counts is written meanwhile.
@@ -232,11 +253,13 @@ def test_counts_wait_for_a_flatdb_that_is_down_and_merge_across_restarts(
     first.signal(signal.SIGTERM)
     assert first.wait() == 0, first.log_tail()
 
-    # A new collector adds to what the first one wrote instead of overwriting it.
+    # A new collector adds to what the first one wrote instead of overwriting it, and
+    # knows the room from the facts the first one kept in clouddb.
     second = start_collector(tmp_path, own_stores.clouddb.url, own_stores.tickdb.url,
                              name="collector-2")
     try:
-        _accepted(post(second.url, message(room, 2, "climate change", moment)))
+        assert _accepted(post(second.url, message(room, 3, "climate change", moment)))[
+            "outcome"] == "counted"
         _eventually_stored(own_stores.clouddb.url, key, {"climate": 2, "change": 1})
         _eventually_stored(own_stores.tickdb.url, f"event:sotu:{second_of(moment)}",
                            {"n": 2, "sentiment": 0.0})

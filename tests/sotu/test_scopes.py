@@ -5,28 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sotu.scopes import RoomCache, RoomFacts, default_facts, facts_from
-
-
-class Clock:
-    def __init__(self, now: float = 1000.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.mark.parametrize(("room", "scopes"), [
-    ("sotu-2026", ("event:sotu",)),
-    ("bio-sotu", ("event:sotu",)),
-    ("stateoftheunion-watch", ("event:sotu",)),
-    ("bio-101", ()),
-    ("state-of-the-union", ()),  # the marker is one word
-])
-def test_without_settings_sotu_named_rooms_are_in_the_sotu_event(room, scopes):
-    assert default_facts(room).scopes == scopes
-    # today's tm: room JSON without the fields means the same
-    assert facts_from(room, {"name": room, "state": "open"}).scopes == scopes
+from sotu.scopes import RoomCache, RoomFacts, facts_from, facts_from_store, stored_facts
 
 
 @pytest.mark.parametrize(("data", "scopes"), [
@@ -41,28 +20,38 @@ def test_without_settings_sotu_named_rooms_are_in_the_sotu_event(room, scopes):
     ({"event_scope": "sotu", "analytics": True}, ("event:sotu", "room:sotu-x")),
     ({"analytics": "yes"}, ("event:sotu",)),                   # only true turns it on
 ])
-def test_settings_from_tm(data, scopes):
+def test_settings_from_room_updated(data, scopes):
     assert facts_from("sotu-x", data).scopes == scopes
 
 
-def test_cache_entries_age_by_source_and_are_bounded():
-    clock = Clock()
-    cache = RoomCache(max_rooms=2, event_ttl=100, fetched_ttl=10, fallback_ttl=1, clock=clock)
-    assert cache.get("a") == (None, False)
-    cache.from_fetch(RoomFacts("a", "sotu"), cache.generation("a"))
-    cache.from_fetch(RoomFacts("b"), cache.generation("b"), fallback=True)
-    cache.from_event(RoomFacts("c", analytics=True))
-    assert cache.get("a") == (None, False)  # the least recently used went
-    clock.now += 5
-    assert cache.get("b") == (RoomFacts("b"), False)   # a guess is retried soon
-    assert cache.get("c") == (RoomFacts("c", analytics=True), True)
-    clock.now += 200
-    assert cache.get("c") == (RoomFacts("c", analytics=True), False)  # stale, still there
+def test_the_cache_is_bounded_least_recently_used_first():
+    cache = RoomCache(max_rooms=2)
+    assert cache.get("a") is None
+    cache.from_event(RoomFacts("a", "sotu"))
+    cache.from_event(RoomFacts("b"))
+    assert cache.get("a") == RoomFacts("a", "sotu")  # used: "b" is now the oldest
+    cache.from_store(RoomFacts("c", analytics=True), cache.generation("c"))
+    assert cache.get("b") is None and len(cache) == 2
 
 
-def test_a_fetch_does_not_overwrite_a_newer_event():
+def test_a_read_of_the_store_does_not_overwrite_a_newer_event():
     cache = RoomCache()
-    generation = cache.generation("r")       # a lookup at tm starts...
+    generation = cache.generation("r")       # a read of clouddb starts...
     cache.from_event(RoomFacts("r", analytics=True))  # ...a room.updated arrives...
-    assert not cache.from_fetch(RoomFacts("r"), generation)  # ...the old answer loses
-    assert cache.get("r")[0] == RoomFacts("r", analytics=True)
+    assert not cache.from_store(RoomFacts("r"), generation)  # ...the old answer loses
+    assert cache.get("r") == RoomFacts("r", analytics=True)
+    cache.forget("r")  # deleted: a read begun before does not bring it back
+    assert not cache.from_store(RoomFacts("r"), generation) and cache.get("r") is None
+
+
+@pytest.mark.parametrize("facts", [RoomFacts("r"), RoomFacts("r", "sotu"),
+                                   RoomFacts("r", "debate-1", analytics=True)])
+def test_facts_keep_in_the_store_as_they_were(facts):
+    assert facts_from_store("r", stored_facts(facts)) == facts
+
+
+@pytest.mark.parametrize("raw", [None, "", "not json", "[]", '{"event": 7}',
+                                 '{"event": "Bad Name!", "analytics": "yes"}'])
+def test_bad_or_missing_stored_facts_are_none_or_safe(raw):
+    facts = facts_from_store("r", raw)
+    assert facts is None or facts == RoomFacts("r")

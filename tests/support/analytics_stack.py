@@ -54,7 +54,7 @@ def running_analytics(tmp: Path) -> Iterator[AnalyticsStack]:
         reflektor_port = free_port()
         collector = Service("collector", [
             PYTHON, "-m", "sotu.collector", "--port", "0", "--clouddb", clouddb.url,
-            "--tickdb", tickdb.url, "--tm", tm_url,
+            "--tickdb", tickdb.url,
             "--publish", f"http://127.0.0.1:{reflektor_port}",
             "--chart-full-every", "1"], tmp, env=env)
         ekg = Service("ekg", [PYTHON, "-m", "ekg_py", "--port", "0",

@@ -50,8 +50,9 @@ def test_a_post_is_201_with_the_message(ann):
     body = response.json()
     assert MESSAGE_KEYS <= set(body)
     assert body["nickname"] == "Ann" and body["text"] == "Hello class"
-    assert body["status"] == "visible" and body["seq"] == 1
-    event = Event.objects.get()
+    # seq 1 is the room's own first event: its settings (room.updated).
+    assert body["status"] == "visible" and body["seq"] == 2
+    event = Event.objects.get(seq=2)
     assert event.type == "message.created" and event.envelope["data"]["id"] == body["id"]
 
 
@@ -149,7 +150,7 @@ def test_markup_is_accepted_as_text_and_its_html_is_inert(ann, api, text):
     assert_inert_html(body["html"])
     stored = Message.objects.get()
     assert_inert_html(stored.html)
-    assert_inert_html(Event.objects.get().envelope["data"]["html"])
+    assert_inert_html(Event.objects.get(type="message.created").envelope["data"]["html"])
     assert history(api)["messages"][0]["html"] == body["html"]
 
 
@@ -191,7 +192,7 @@ def test_profanity_mode_hold_keeps_the_post_for_the_teacher(make_room, join, api
     body = response.json()
     assert body["status"] == "pending" and body["held_for"] == "profanity"
     assert history(api)["messages"] == []
-    assert Event.objects.get().type == "message.pending"
+    assert Event.objects.get(seq=2).type == "message.pending"
     teacher = ApiClient()
     teacher.token = owner_key
     held = teacher.get("/api/v1/rooms/bio-101/pending").json()["messages"]
@@ -348,14 +349,14 @@ def test_a_cookie_with_a_form_body_gets_a_json_error(ann, raw, content_type, sta
 def test_history_is_in_seq_order_and_pages_with_after_and_limit(ann, api):
     ids = [post(ann, f"m{n}").json()["id"] for n in range(5)]
     page = history(api)
-    assert [m["id"] for m in page["messages"]] == ids and page["seq"] == 5
+    assert [m["id"] for m in page["messages"]] == ids and page["seq"] == 6
     assert not page["has_more"]
-    page = history(api, "?after=1&limit=2")
+    page = history(api, "?after=2&limit=2")  # m0 is seq 2, after the room's settings
     assert [m["text"] for m in page["messages"]] == ["m1", "m2"]
-    assert page["has_more"] and page["seq"] == 3
-    page = history(api, "?after=3&limit=2")
+    assert page["has_more"] and page["seq"] == 4
+    page = history(api, "?after=4&limit=2")
     assert [m["text"] for m in page["messages"]] == ["m3", "m4"] and not page["has_more"]
-    assert history(api, "?after=5")["messages"] == []
+    assert history(api, "?after=6")["messages"] == []
     assert history(api, "?after=999999")["messages"] == []
     assert history(api, "?after=&limit=")["messages"][0]["text"] == "m0"
 
@@ -424,5 +425,5 @@ def test_the_room_seq_is_not_spent_by_refused_posts(ann):
     set_room("bio-101", state="paused")
     post(ann, "paused")
     set_room("bio-101", state="open")
-    assert post(ann, "second").json()["seq"] == 2
-    assert Room.objects.get().seq == 2
+    assert post(ann, "second").json()["seq"] == 3  # after the room's settings and "first"
+    assert Room.objects.get().seq == 3

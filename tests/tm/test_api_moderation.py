@@ -48,7 +48,9 @@ def public_ids(client: ApiClient) -> list[int]:
 
 
 def assert_consecutive_events(types: list[str]) -> None:
-    """The room's event log is exactly `types`, numbered 1, 2, 3... and well formed."""
+    """The room's event log is its first event (room.updated: its settings at creation)
+    then exactly `types`, numbered 1, 2, 3... and well formed."""
+    types = ["room.updated", *types]
     log = list(Event.objects.order_by("seq"))
     assert [e.type for e in log] == types
     assert [e.seq for e in log] == list(range(1, len(types) + 1))
@@ -67,7 +69,7 @@ def test_delete_wipes_the_message_and_publishes_message_deleted(ann, moderator, 
     message = Message.objects.get()
     assert message.status == "deleted" and message.text == "" and message.html == ""
     assert_consecutive_events(["message.created", "message.deleted"])
-    assert Event.objects.get(seq=2).envelope["data"] == {"id": message_id}
+    assert Event.objects.get(seq=3).envelope["data"] == {"id": message_id}
     with unchanged():
         assert_error(moderator.delete(f"{MESSAGES}/{message_id}"), 404, "not_found")
 
@@ -114,7 +116,7 @@ def test_approve_shows_the_post_with_a_new_seq(held, api):
     response = teacher.post(f"{MESSAGES}/{message_id}/approve")
     assert response.status_code == 200, response.content
     body = response.json()
-    assert body["status"] == "visible" and body["seq"] == 2 and "held_for" not in body
+    assert body["status"] == "visible" and body["seq"] == 3 and "held_for" not in body
     assert public_ids(api) == [message_id]
     assert_consecutive_events(["message.pending", "message.created"])
     with unchanged():
@@ -233,7 +235,7 @@ def test_state_changes_gate_posting(ann, moderator):
         assert response.json()["state"] == state
         assert ann.post(MESSAGES, {"text": state}).status_code == status
     assert_consecutive_events(["room.updated"] * 3 + ["message.created"])
-    assert [e.envelope["data"]["state"] for e in Event.objects.order_by("seq")[:3]] == [
+    assert [e.envelope["data"]["state"] for e in Event.objects.order_by("seq")[1:4]] == [
         "paused", "closed", "open"]
 
 
@@ -291,7 +293,7 @@ def test_a_whole_lesson_numbers_every_event_in_order(make_room, join, api):
     ])
     page = api.get(MESSAGES).json()
     assert [m["text"] for m in page["messages"]] == ["two", "three"]
-    assert page["seq"] == 9 and sorted(page["deleted"]) == sorted([first, dropped])
+    assert page["seq"] == 10 and sorted(page["deleted"]) == sorted([first, dropped])
 
 
 # -- who is a moderator ----------------------------------------------------------------------------

@@ -36,7 +36,7 @@ def test_create_answers_201_with_the_room_an_owner_key_and_its_cookie(db, api):
     body = response.json()
     assert ROOM_KEYS <= set(body)
     assert body["name"] == "bio-101" and body["topic"] == "Cells" and body["moderated"]
-    assert body["state"] == "open" and body["seq"] == 0
+    assert body["state"] == "open" and body["seq"] == 1
     assert body["owner_key"]
     cookie = response.cookies["tm_o_bio-101"]
     assert cookie.value == body["owner_key"] and cookie["httponly"]
@@ -131,9 +131,10 @@ def test_an_expired_room_gives_its_name_up(room, join, api):
     expire("bio-101")
     response = api.post(ROOMS, {"name": "bio-101"})
     assert response.status_code == 201, response.content
-    assert Room.objects.count() == 1 and Room.objects.get().seq == 0
+    assert Room.objects.count() == 1 and Room.objects.get().seq == 1
     assert not Message.objects.exists() and not Participant.objects.exists()
-    assert not Event.objects.exists()
+    # The new room's only event is its first: its settings.
+    assert list(Event.objects.values_list("type", "seq")) == [("room.updated", 1)]
 
 
 def test_topics_with_markup_are_kept_as_text(db, api):
@@ -201,15 +202,15 @@ def test_patch_changes_settings_and_publishes_room_updated(room, moderator):
                                       "profanity_mode": "block"})
     assert response.status_code == 200, response.content
     body = response.json()
-    assert body["topic"] == "Mitosis" and body["max_length"] == 200 and body["seq"] == 1
-    event = Event.objects.get()
+    assert body["topic"] == "Mitosis" and body["max_length"] == 200 and body["seq"] == 2
+    event = Event.objects.get(seq=2)
     assert event.type == "room.updated" and event.envelope["data"]["topic"] == "Mitosis"
 
 
 def test_patch_with_nothing_user_visible_records_no_event(room, moderator):
     assert moderator.patch(ROOM, {}).status_code == 200
     assert moderator.patch(ROOM, {"max_length": 200}).status_code == 200
-    assert not Event.objects.exists()
+    assert Event.objects.count() == 1  # the room's first, nothing since
 
 
 @pytest.mark.parametrize("raw, content_type, status, code", NASTY_BODIES)
@@ -352,3 +353,15 @@ def test_bad_event_scopes(make_room, api, value):
     response = api.post("/api/v1/rooms", {"name": "ev-room", "event_scope": value})
     assert response.status_code == 400
     assert "event_scope" in response.json()["error"]["fields"]
+
+
+def test_a_new_rooms_first_event_is_its_settings(db, api):
+    # What the push nodes and the collector learn a room's settings from (docs/contracts.md).
+    response = api.post(ROOMS, {"name": "sotu-watch", "password": "pw", "analytics": True})
+    assert response.status_code == 201, response.content
+    event = Event.objects.get()
+    assert (event.seq, event.type) == (1, "room.updated")
+    assert event.envelope["data"]["analytics"] is True
+    assert event.envelope["data"]["event_scope"] == ""  # private: no shared event
+    api.post(ROOMS, {"name": "sotu-open"})
+    assert Event.objects.get(room__name="sotu-open").envelope["data"]["event_scope"] == "sotu"
