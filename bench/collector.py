@@ -198,7 +198,7 @@ def run_http(procs: common.Processes, messages: list[str], flatdb: list[common.P
         cpu = common.cpu_seconds(collector.pid) - cpu_before
     finally:
         procs.stop(collector, timeout=15)  # SIGTERM: it writes everything it holds
-    code = collector.popen.returncode
+    code = collector.process.returncode
     counted = ticks_total(tickdb, "event:sotu") - before_ticks
     return {"tree": label, "concurrency": concurrency, "sent": sent, "seconds": seconds,
             "rate": sent / seconds, "cpu_us": cpu / sent * 1e6,

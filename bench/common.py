@@ -24,12 +24,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from tests.support import postgres_server
+from testkit import postgres
+from testkit.ports import free_port
+from testkit.services import Service, ServiceError
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
@@ -164,12 +165,6 @@ def taskset(core: int | None, args: Sequence[str]) -> list[str]:
     return ["taskset", "-c", str(core), *args]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 # -- statistics -----------------------------------------------------------------------
 def percentile(values: Sequence[float], p: float) -> float:
     """The p-th percentile (0-100), linear between closest ranks; nan when empty."""
@@ -183,27 +178,8 @@ def percentile(values: Sequence[float], p: float) -> float:
 
 
 # -- processes ------------------------------------------------------------------------
-class Proc:
-    """One started process: its log, its announced port, its pid."""
-
-    def __init__(self, name: str, popen: subprocess.Popen, log_path: Path):
-        self.name = name
-        self.popen = popen
-        self.log_path = log_path
-        self.port = 0
-        self.admin_port: int | None = None
-        self.lines: list[str] = []
-        self._ready = threading.Event()
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+# A started process: testkit's Service (its log, its announced ports, its pid).
+Proc = Service
 
 
 class Processes:
@@ -211,64 +187,24 @@ class Processes:
 
     def __init__(self, log_dir: Path):
         self.log_dir = log_dir
-        self.procs: list[Proc] = []
+        self.procs: list[Service] = []
         self.cleanups: list[Callable[[], None]] = []  # run by close(), last first
 
     def start(self, name: str, args: Sequence[str], *, env: dict[str, str] | None = None,
               ready: str | None = None, timeout: float = 30.0, stdin: bool = False,
-              cwd: Path = ROOT) -> Proc:
-        """Start `args`; with `ready` (a regex with one group, the port), wait for that
-        line on stdout. stdout+stderr go to <log_dir>/<name>.log."""
-        log_path = self.log_dir / f"{name}.log"
-        popen = subprocess.Popen(
-            list(args), cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-            start_new_session=True, preexec_fn=raise_nofile)
-        proc = Proc(name, popen, log_path)
-        self.procs.append(proc)
-        pattern = re.compile(ready) if ready else None
+              cwd: Path = ROOT) -> Service:
+        """Start `args`; with `ready` (a regex whose groups are the port and maybe an
+        admin port), wait for that line. stdout+stderr go to <log_dir>/<name>.log."""
+        service = Service(name, args, self.log_dir, env, ready=ready, ready_timeout=timeout,
+                          cwd=cwd, stdin=stdin, preexec=raise_nofile)
+        self.procs.append(service)
+        try:
+            return service.start()
+        except ServiceError as error:
+            raise BenchError(str(error)) from None
 
-        def pump() -> None:
-            with open(log_path, "a") as log, popen.stdout:
-                for line in popen.stdout:
-                    log.write(line)
-                    log.flush()
-                    proc.lines.append(line)
-                    if pattern and not proc._ready.is_set():
-                        match = pattern.search(line)
-                        if match:
-                            groups = [g for g in match.groups() if g]
-                            proc.port = int(groups[0]) if groups else 0
-                            proc.admin_port = int(groups[1]) if len(groups) > 1 else None
-                            proc._ready.set()
-            proc._ready.set()  # EOF: stop waiting either way
-
-        threading.Thread(target=pump, daemon=True).start()
-        if pattern:
-            if not proc._ready.wait(timeout) or (pattern.groups and not proc.port):
-                raise BenchError(f"{name} did not start; its log:\n{proc.log_tail()}")
-            if popen.poll() is not None:
-                raise BenchError(f"{name} exited with {popen.returncode}:\n{proc.log_tail()}")
-        return proc
-
-    def stop(self, proc: Proc, timeout: float = 10.0) -> None:
-        popen = proc.popen
-        if popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(popen.pid, signal.SIGTERM)
-            try:
-                popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        # The group may outlive its leader (gunicorn workers): kill what is left of it.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(popen.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            popen.wait(5)
-        if popen.stdin:
-            with contextlib.suppress(OSError):
-                popen.stdin.close()
+    def stop(self, proc: Service, timeout: float = 10.0) -> None:
+        proc.stop(timeout)
 
     def close(self) -> None:
         for proc in reversed(self.procs):
@@ -332,7 +268,7 @@ def start_memcached(procs: Processes) -> str:
 
 
 def postgres_version() -> str:
-    binaries = postgres_server.bindir()
+    binaries = postgres.bindir()
     if binaries is None:
         return "(not installed)"
     answer = subprocess.run([str(binaries / "postgres"), "--version"], capture_output=True,
@@ -344,7 +280,7 @@ def start_postgres(procs: Processes) -> dict[str, str]:
     """A throwaway PostgreSQL cluster on a free loopback port, as production runs it
     (fsync on), stopped and removed with `procs`; returns tm's TM_DB_* settings."""
     try:
-        cluster = postgres_server.start_cluster(procs.log_dir / "postgres.log")
+        cluster = postgres.start_cluster(procs.log_dir / "postgres.log")
     except RuntimeError as error:
         raise BenchError(str(error)) from None
     procs.cleanups.append(cluster.stop)
@@ -464,7 +400,7 @@ def start_tm(procs: Processes, *, memcached: str, secret: str, workers: int,
                     return proc, url
         except OSError:
             pass
-        if time.monotonic() > deadline or proc.popen.poll() is not None:
+        if time.monotonic() > deadline or proc.process.poll() is not None:
             raise BenchError(f"tm did not answer /healthz:\n{proc.log_tail()}")
         time.sleep(0.1)
 
@@ -489,7 +425,7 @@ class LoadGen:
                 self._seen += 1
                 if line.startswith("{"):
                     return json.loads(line)
-            if self.proc.popen.poll() is not None and self._seen >= len(self.proc.lines):
+            if self.proc.process.poll() is not None and self._seen >= len(self.proc.lines):
                 raise BenchError(f"{self.proc.name} exited:\n{self.proc.log_tail()}")
             if time.monotonic() > deadline:
                 raise BenchError(f"{self.proc.name}: no answer in {timeout:.0f} s:\n"
@@ -503,9 +439,9 @@ class LoadGen:
         return message
 
     def command(self, line: str) -> None:
-        assert self.proc.popen.stdin is not None
-        self.proc.popen.stdin.write(line + "\n")
-        self.proc.popen.stdin.flush()
+        assert self.proc.process.stdin is not None
+        self.proc.process.stdin.write(line + "\n")
+        self.proc.process.stdin.flush()
 
 
 # -- BENCHMARKS.md --------------------------------------------------------------------

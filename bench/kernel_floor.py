@@ -126,7 +126,7 @@ def next_json(proc: common.Proc, seen: int, timeout: float) -> tuple[dict, int]:
             seen += 1
             if line.startswith("{"):
                 return json.loads(line), seen
-        if proc.popen.poll() is not None:
+        if proc.process.poll() is not None:
             break
         time.sleep(0.01)
     raise common.BenchError(f"{proc.name}: no answer:\n{proc.log_tail()}")
@@ -157,8 +157,8 @@ def run_one(procs: common.Processes, args: argparse.Namespace, senders: int) -> 
     finally:
         loadgen.command("quit")
         procs.stop(loadgen.proc)
-        server.popen.stdin.write("quit\n")
-        server.popen.stdin.flush()
+        server.process.stdin.write("quit\n")
+        server.process.stdin.flush()
         procs.stop(server)
     dumped = {clock: rooms.get("floor", {})
               for clock, rooms in json.loads(dump.read_text()).items()}

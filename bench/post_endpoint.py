@@ -32,7 +32,7 @@ import time
 
 import aiohttp
 
-from tests.support import postgres_server
+from testkit import postgres
 
 from . import common
 from .e2e import create_rooms
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     info = common.machine()
     print(f"[post_endpoint] {common.machine_line(info)}", flush=True)
     databases = list(args.database)
-    if "postgresql" in databases and postgres_server.bindir() is None:
+    if "postgresql" in databases and postgres.bindir() is None:
         print("[post_endpoint] PostgreSQL is not installed (apt-get install postgresql): "
               "SQLite only", flush=True)
         databases.remove("postgresql")

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import gc
 import json
@@ -52,6 +51,8 @@ import struct
 import sys
 import time
 from collections import defaultdict
+
+from testkit.rawstream import open_stream
 
 SEQ_RE = re.compile(rb'"seq":(\d+)')
 EVENT_PREFIX = b'{"v"'
@@ -287,24 +288,7 @@ async def open_client(shared: Shared, port: int, room: str, transport: str = "ws
         sock.setblocking(False)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
         await loop.sock_connect(sock, ("127.0.0.1", port))
-        if transport == "ws":
-            key = base64.b64encode(os.urandom(16)).decode()
-            request = (f"GET {stream_path('ws', room)} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                       "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                       f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
-        else:
-            request = (f"GET {stream_path('sse', room)} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                       "Accept: text/event-stream\r\n\r\n")
-        await loop.sock_sendall(sock, request.encode())
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            chunk = await loop.sock_recv(sock, 65536)
-            if not chunk:
-                raise ConnectionError("closed before the upgrade")
-            answer += chunk
-        head, _, rest = answer.partition(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.1 101" if transport == "ws" else b"HTTP/1.1 200"):
-            raise ConnectionError(head.split(b"\r\n", 1)[0].decode("latin-1"))
+        head, rest = await open_stream(sock, stream_path(transport, room), port, transport)
         chunked = b"transfer-encoding: chunked" in head.lower()
     except BaseException:
         sock.close()

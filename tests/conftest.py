@@ -7,15 +7,11 @@ the cache is cleared between tests so one test's cached rooms never leak into an
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import pytest
 from django.core.cache import cache
 from django.test import Client
-
-# One time unit for waits in tests; raise it on slow machines (TM_TEST_TIME_SCALE=3).
-TIME_SCALE = float(os.environ.get("TM_TEST_TIME_SCALE", "1"))
 
 
 @pytest.fixture(autouse=True)

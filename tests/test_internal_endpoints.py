@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from contract import events, signing
-from tests.support.services import PYTHON, Service
+from testkit.services import PYTHON, Service
 
 SECRET = "internal-endpoints-secret"
 ENV = {"TM_INTERNAL_SECRET": SECRET}

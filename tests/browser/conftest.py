@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.conftest import TIME_SCALE
+from testkit.timing import TIME_SCALE
 from tests.support.tm_server import ApiSession, TmServer, running_tm  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]

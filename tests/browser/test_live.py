@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
 
-from tests.conftest import TIME_SCALE
+from testkit.timing import TIME_SCALE
 from tests.support.stack import Stack, running_stack
 
 from .conftest import DESKTOP, UNIT_MS

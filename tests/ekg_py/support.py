@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import select
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -21,7 +17,8 @@ from typing import Any
 import aiohttp
 
 from contract import events, signing
-from tests.conftest import TIME_SCALE
+from testkit.services import Service
+from testkit.timing import TIME_SCALE
 
 UNIT = TIME_SCALE  # seconds
 SECRET = "ekg-test-secret"
@@ -182,49 +179,17 @@ class SseReader:
                     self.retry = int(value)
 
 
-class EkgProcess:
+class EkgProcess(Service):
     """`python -m ekg_py` on a free loopback port, as tests and operators start it."""
 
     def __init__(self, log_dir: Path, *args: str, env: dict[str, str] | None = None):
-        self.log_path = log_dir / f"ekg-{time.monotonic_ns()}.log"
-        environment = {**os.environ, "TM_INTERNAL_SECRET": SECRET,
-                       "EKG_ALLOWED_ORIGINS": ENV_ORIGIN, **(env or {})}
-        command = [sys.executable, "-m", "ekg_py", "--host", "127.0.0.1", "--port", "0",
-                   "--allowed-origin", CLI_ORIGIN, *args]
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=environment,
-                                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                            stderr=log)
-        self.port = self._read_port(timeout=10 * UNIT)
-        self.base = f"http://127.0.0.1:{self.port}"
-
-    def _read_port(self, timeout: float) -> int:
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.process.stdout], [], [], 0.1)
-            if ready:
-                line = self.process.stdout.readline().decode()
-                if line.startswith("ekg listening on "):
-                    return int(line.rsplit(":", 1)[1])
-                if not line and self.process.poll() is not None:
-                    break
-        self.stop()
-        raise RuntimeError(f"ekg did not start: {self.log()}")
+        super().__init__(f"ekg-{time.monotonic_ns()}", [
+            sys.executable, "-m", "ekg_py", "--host", "127.0.0.1", "--port", "0",
+            "--allowed-origin", CLI_ORIGIN, *args], log_dir,
+            {"TM_INTERNAL_SECRET": SECRET, "EKG_ALLOWED_ORIGINS": ENV_ORIGIN, **(env or {})},
+            ready=r"^ekg listening on 127\.0\.0\.1:(\d+)", ready_timeout=10)
+        self.start()
+        self.base = self.url
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
-
-    def signal(self, signum: int = signal.SIGTERM) -> None:
-        self.process.send_signal(signum)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10 * UNIT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from contract import events, signing
-from tests.support.memcached_server import free_port
+from testkit.ports import free_port
 
 from .support import SECRET, UNIT, eventually, stream_url
 

@@ -7,7 +7,6 @@ clients, a small EventSource reader, and one raw socket that never reads.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import signal
@@ -21,6 +20,7 @@ import aiohttp
 import pytest
 
 from contract import events, signing
+from testkit.rawstream import open_stream
 
 from .support import (
     CLI_ORIGIN,
@@ -620,21 +620,9 @@ async def raw_client_that_never_reads(port: int, room: str, transport: str) -> s
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.setblocking(False)
     await loop.sock_connect(sock, ("127.0.0.1", port))
-    if transport == "ws":
-        key = base64.b64encode(os.urandom(16)).decode()
-        request = (f"GET {stream_url('', 'ws', room)} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                   f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                   "Sec-WebSocket-Version: 13\r\n\r\n")
-    else:
-        request = (f"GET {stream_url('', 'sse', room)} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                   "Accept: text/event-stream\r\n\r\n")
-    await loop.sock_sendall(sock, request.encode())
-    answer = b""
-    while b"\r\n\r\n" not in answer:
-        chunk = await asyncio.wait_for(loop.sock_recv(sock, 1), 5 * UNIT)
-        assert chunk, "closed during the handshake"
-        answer += chunk
-    assert answer.startswith(b"HTTP/1.1 101" if transport == "ws" else b"HTTP/1.1 200"), answer
+    # One byte at a time: nothing past the handshake lands in this process's buffers.
+    await asyncio.wait_for(open_stream(sock, stream_url("", transport, room), port,
+                                       transport, read_size=1), 5 * UNIT)
     return sock
 
 

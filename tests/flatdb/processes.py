@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-# One time unit for waits in tests; raise it on slow machines (TM_TEST_TIME_SCALE=3).
-TIME_SCALE = float(os.environ.get("TM_TEST_TIME_SCALE", "1"))
+from testkit.services import Service
+from testkit.timing import TIME_SCALE
+
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "flatdb-test-secret"
-LISTENING = re.compile(r"^flatdb listening on (127\.0\.0\.1):(\d+)$")
+LISTENING = re.compile(r"^flatdb listening on 127\.0\.0\.1:(\d+)$")
 ENV = os.environ | {"TM_INTERNAL_SECRET": SECRET}
 
 
@@ -33,44 +32,27 @@ def run_flatdb(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[s
                           timeout=timeout * TIME_SCALE, env=ENV)
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen[str]
-    url: str
-    port: int
+class Server(Service):
+    """A flatdb server: stop() is SIGTERM, then its exit code; one that hangs is killed
+    and fails the test."""
 
-    @property
-    def running(self) -> bool:
-        return self.process.returncode is None
-
-    def stop(self) -> int:
-        """SIGTERM, then the exit code; a server that hangs is killed and fails the test."""
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10 * TIME_SCALE)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise
-        finally:
-            self.process.stdout.close()  # type: ignore[union-attr]
+    def stop(self, timeout: float = 10.0) -> int:
+        assert self.process is not None
+        if self.running:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout * TIME_SCALE)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise
         return self.process.returncode
 
 
 def start(database: Path, *args: str, log_path: Path) -> Server:
     """A flatdb server on a free 127.0.0.1 port, serving `database`, once it listens."""
-    with open(log_path, "w") as log:  # the child keeps its own descriptor
-        process = subprocess.Popen(
-            flatdb_command("--host", "127.0.0.1", "--port", "0",
-                           "--database", str(database), *args),
-            cwd=REPO, stdout=subprocess.PIPE, stderr=log, text=True, env=ENV)
-    ready, _, _ = select.select([process.stdout], [], [], 15 * TIME_SCALE)
-    line = process.stdout.readline().strip() if ready else ""  # type: ignore[union-attr]
-    match = LISTENING.match(line)
-    if not match:
-        process.kill()
-        process.wait()
-        process.stdout.close()  # type: ignore[union-attr]
-        raise AssertionError(f"flatdb did not start: {line!r}\n{log_path.read_text()}")
-    port = int(match.group(2))
-    return Server(process, f"http://127.0.0.1:{port}", port)
+    server = Server(log_path.stem, flatdb_command("--host", "127.0.0.1", "--port", "0",
+                                                  "--database", str(database), *args),
+                    log_path.parent, ENV, ready=LISTENING.pattern, cwd=REPO)
+    server.log_path = log_path
+    server.start()
+    return server

@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.conftest import TIME_SCALE
+from testkit.timing import TIME_SCALE
 from tests.support.client_model import LiveClient
 from tests.support.stack import Stack
 

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 import requests
 
-from tests.conftest import TIME_SCALE
+from testkit.timing import TIME_SCALE
 from tests.support.analytics_stack import AnalyticsStack, running_analytics
 
 
@@ -37,7 +37,7 @@ def _range(db_url: str, prefix: str) -> list[dict]:
 
 
 def test_posts_become_word_counts_and_ticks_that_the_push_node_streams(analytics):
-    from tests.support.services import wait_until
+    from testkit.timing import wait_until
 
     _post_all(analytics, "sotu-bio")
 
@@ -87,7 +87,7 @@ def test_posts_become_word_counts_and_ticks_that_the_push_node_streams(analytics
 
 
 def test_a_room_outside_every_event_counts_only_where_its_teacher_asked(analytics):
-    from tests.support.services import wait_until
+    from testkit.timing import wait_until
 
     analytics.tm.create_room("quiet-room", event_scope="")
     charts, owner = analytics.tm.create_room("charted-room", event_scope="", analytics=True)

@@ -35,8 +35,8 @@ import signal
 import aiohttp
 import pytest
 
+from testkit.timing import wait_until
 from tests.support.client_model import LiveClient
-from tests.support.services import wait_until
 from tests.support.stack import Stack
 
 from .helpers import (

@@ -11,8 +11,8 @@ import time
 
 import aiohttp
 
+from testkit.services import PYTHON, ROOT
 from tests.support.client_model import LiveClient
-from tests.support.services import PYTHON, ROOT
 from tests.support.stack import Stack
 
 from .helpers import UNIT, Api, converged, eventually, follow, stop_all

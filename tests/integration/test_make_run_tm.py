@@ -9,8 +9,8 @@ import subprocess
 import time
 import urllib.request
 
-from tests.support.memcached_server import free_port
-from tests.support.services import ROOT
+from testkit.ports import free_port
+from testkit.services import ROOT
 
 
 def test_make_runs_tm_answers_while_slow_clients_hold_connections(tmp_path):

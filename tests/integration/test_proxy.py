@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from testkit.ports import free_port
 from tests.support.from_address import request_from
-from tests.support.memcached_server import free_port
 from tests.support.tm_server import TmServer, running_tm
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"

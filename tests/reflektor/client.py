@@ -6,7 +6,7 @@ import http.client
 import json
 from typing import Any
 
-from tests.support.services import Service
+from testkit.services import Service
 
 # Short back-offs so retries happen within a fraction of a time unit; a short drain.
 FAST_RETRIES = ("--retry-base", "0.01", "--retry-max", "0.05", "--drain-timeout", "2")

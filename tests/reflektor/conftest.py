@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.services import PYTHON, Service
+from testkit.services import PYTHON, Service
 
 from .client import FAST_RETRIES, Reflektor
 from .fakes import FakeTargets

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from tests.conftest import TIME_SCALE
+from testkit.timing import TIME_SCALE
 
 SLOW_SECONDS = 0.05 * TIME_SCALE
 HANG_SECONDS = 30.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from tests.support.services import wait_until
+from testkit.timing import wait_until
 
 from .client import FAST_RETRIES, event_body
 from .fakes import SLOW_SECONDS, FakeTargets

@@ -11,8 +11,7 @@ import http.client
 import time
 
 from reflektor.server import forwardable_headers
-from tests.conftest import TIME_SCALE
-from tests.support.services import wait_until
+from testkit.timing import TIME_SCALE, wait_until
 
 from .client import event_body
 

@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from tests.conftest import TIME_SCALE
-from tests.support.services import PYTHON, ROOT, wait_until
+from testkit.services import PYTHON, ROOT
+from testkit.timing import TIME_SCALE, wait_until
 
 from .client import event_body
 

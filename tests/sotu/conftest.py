@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.services import Service
+from testkit.services import Service
 
 from .support import start_collector, start_flatdb
 

@@ -15,9 +15,9 @@ import requests
 
 from contract import events, names, signing
 from sotu.buckets import BUCKET_SECONDS, iso_second
-from tests.conftest import TIME_SCALE
-from tests.support.memcached_server import free_port
-from tests.support.services import PYTHON, Service, wait_until
+from testkit.ports import free_port
+from testkit.services import PYTHON, Service
+from testkit.timing import TIME_SCALE, wait_until
 
 UNIT = TIME_SCALE
 SECRET = "sotu-test-secret"

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .memcached_server import free_port
-from .services import PYTHON, Service
+from testkit.ports import free_port
+from testkit.services import PYTHON, Service
+
 from .tm_server import ApiSession, TmServer, running_tm
 
 

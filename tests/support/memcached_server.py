@@ -15,13 +15,9 @@ import time
 
 import pytest
 
+from testkit.ports import free_port
+
 _process: subprocess.Popen | None = None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_for(port: int, timeout: float = 5.0) -> None:

@@ -28,8 +28,10 @@ from pathlib import Path
 
 import requests
 
-from .memcached_server import free_port
-from .services import PYTHON, ROOT, Service, wait_until
+from testkit.ports import free_port
+from testkit.services import PYTHON, ROOT, Service
+from testkit.timing import wait_until
+
 from .tm_server import ApiSession, TmServer, running_tm
 
 # reflektor retries a dead ekg quickly, so a restarted node gets its backlog at once.

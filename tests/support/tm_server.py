@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import TIME_SCALE
-from tests.support.memcached_server import free_port
+from testkit.ports import free_port
+from testkit.timing import TIME_SCALE
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.support.memcached_server import free_port
+from testkit.ports import free_port
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contract import events, signing
-from tests.support.memcached_server import free_port
+from testkit.ports import free_port
 from tm import actions
 from tm.models import Event, Participant, Room, RoomDeletion, hash_token
 from tm.publish import BACKGROUND, publish_failures, relay_unannounced_deletions, relay_unpublished

@@ -1,0 +1,11 @@
+"""What the tests and the benchmarks share, so that neither imports the other: the time
+unit of waits, free ports, services run as real subprocesses (started, their "listening
+on" line read, stopped with SIGTERM then SIGKILL), a throwaway PostgreSQL cluster, and
+the raw stream handshake of a client that reads its own socket.
+
+    timing.py     TIME_SCALE (TM_TEST_TIME_SCALE) and wait_until
+    ports.py      free_port
+    services.py   Service: one subprocess, its log, its ports, its stop
+    postgres.py   start_cluster: PostgreSQL as production runs it, on a free port
+    rawstream.py  a WebSocket or SSE handshake by hand, for clients that own their socket
+"""
