@@ -205,28 +205,32 @@
   }
 
   // -- following the room ----------------------------------------------------------
-  function historyPath() {
-    var path = "/messages?after=" + lastSeq;
+  /* The one history reader: read every page after `after`, apply it, and re-read the
+     room when anything happened since (a room.updated may be among it); resolves to the
+     seq it reached. The poll uses it when no push node is configured, the push path to
+     fill a gap or catch up after a resync. */
+  function readHistory(after) {
+    // Readers who scrolled up to read keep their place; the wall always shows the newest.
+    var stick = page.mode === "projector" || nearBottom();
+    var path = "/messages?after=" + after + "&limit=500";
     if (page.key) path += "&key=" + encodeURIComponent(page.key);
-    return path;
+    return api("GET", path).then(function (r) {
+      if (r.status === 410) { window.location.reload(); return after; }
+      if (r.status !== 200 || !r.body) throw new Error("history " + r.status);
+      (r.body.deleted || []).forEach(removeMessage);
+      r.body.messages.forEach(addMessage);
+      if (stick && r.body.messages.length) scrollToNewest();
+      if (r.body.has_more) return readHistory(r.body.seq);
+      if (r.body.seq > after) refreshRoom();
+      return r.body.seq;
+    });
   }
 
   function poll() {
-    // Readers who scrolled up to read keep their place; the wall always shows the newest.
-    var stick = page.mode === "projector" || nearBottom();
-    var path = historyPath();
-    return api("GET", path).then(function (r) {
-      if (r.status === 410) { window.location.reload(); return; }
-      if (r.status !== 200 || !r.body) throw new Error("history " + r.status);
-      var roomChanged = r.body.seq > lastSeq;
-      (r.body.deleted || []).forEach(removeMessage);
-      r.body.messages.forEach(addMessage);
-      lastSeq = Math.max(lastSeq, r.body.seq);
-      if (r.body.has_more) setTimeout(poll, 0);
-      if (stick && r.body.messages.length) scrollToNewest();
+    return readHistory(lastSeq).then(function (seq) {
+      lastSeq = Math.max(lastSeq, seq);
       failures = 0;
       showConnection(true);
-      if (roomChanged) return refreshRoom();
     });
   }
 
@@ -253,23 +257,6 @@
   var presence = document.getElementById("presence");
   var waitingLink = document.getElementById("waiting-link");
   var offlineTimer = null;
-
-  /* Read history after `after` and apply it; resolves to the seq it reached. */
-  function fill(after) {
-    var stick = page.mode === "projector" || nearBottom();
-    var path = "/messages?after=" + after + "&limit=500";
-    if (page.key) path += "&key=" + encodeURIComponent(page.key);
-    return api("GET", path).then(function (r) {
-      if (r.status === 410) { window.location.reload(); return after; }
-      if (r.status !== 200 || !r.body) throw new Error("history " + r.status);
-      (r.body.deleted || []).forEach(removeMessage);
-      r.body.messages.forEach(addMessage);
-      if (stick && r.body.messages.length) scrollToNewest();
-      refreshRoom();
-      if (r.body.has_more) return fill(r.body.seq);
-      return r.body.seq;
-    });
-  }
 
   function applyEvent(event) {
     var stick = page.mode === "projector" || nearBottom();
@@ -316,7 +303,7 @@
     if (!page.follow && !joinedFollow && !token) return;
     if (page.password_required && !page.follow) {
       following = true;
-      fill(0).then(function (seq) { lastSeq = seq; startFollowing(); }, startFollowing);
+      readHistory(0).then(function (seq) { lastSeq = seq; startFollowing(); }, startFollowing);
       return;
     }
     following = true;
@@ -344,7 +331,7 @@
       onEvent: applyEvent,
       onOther: showPresence,
       onStatus: showStatus,
-      fill: fill,
+      fill: readHistory,
       checkSeq: function () {
         var path = page.key ? "?key=" + encodeURIComponent(page.key) : "";
         return api("GET", path).then(function (r) {
