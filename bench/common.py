@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from testkit import postgres
+from testkit import postgres, tm
 from testkit.ports import free_port
 from testkit.services import Service, ServiceError
 
@@ -362,47 +362,27 @@ def start_tm(procs: Processes, *, memcached: str, secret: str, workers: int,
              reflektor_urls: Sequence[str] = (), core: int | None = None,
              database: dict[str, str] | None = None,
              tree: Path = ROOT) -> tuple[Proc, str]:
-    """tm under gunicorn (sync workers, settings.test, a fresh SQLite file or the
-    `database` of start_postgres), as tests/support/tm_server.py starts it, with the
-    rate limits lifted; `tree`: the checkout whose tm it runs."""
+    """tm under gunicorn (testkit/tm.py: sync workers, settings.test, a fresh SQLite file
+    or the `database` of start_postgres), as the tests start it, with the rate limits
+    lifted; `tree`: the checkout whose tm it runs."""
     db_path = procs.log_dir / f"tm-{secrets.token_hex(3)}.sqlite3"
-    env = {
+    env = tm.environment(db_path, {
         **(database or {}),
-        "DJANGO_SETTINGS_MODULE": "settings.test",
-        "TM_DB_PATH": str(db_path),
         "TM_MEMCACHED": memcached,
         "TM_CACHE_PREFIX": "bench-" + secrets.token_hex(4),
-        "TM_SECRET_KEY": secrets.token_urlsafe(32),
-        "TM_CLIENT_KEY_SECRET": secrets.token_urlsafe(32),
         "TM_INTERNAL_SECRET": secret,
         "TM_REFLEKTOR_URLS": ",".join(reflektor_urls),
         **UNLIMITED_RATES,
-    }
-    migrate = subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=tree,
-                             env={**os.environ, **env}, capture_output=True, text=True,
-                             timeout=120)
-    if migrate.returncode != 0:
-        raise BenchError(f"migrate failed:\n{migrate.stdout[-2000:]}{migrate.stderr[-2000:]}")
-    port = free_port()
-    gunicorn = str(Path(PYTHON).parent / "gunicorn")
-    # gunicorn.conf.py (read from the cwd) logs every request to stdout, as in production.
-    proc = procs.start(
-        "tm", taskset(core, [gunicorn, "tm.wsgi:application", "-b", f"127.0.0.1:{port}",
-                             "-w", str(workers), "--graceful-timeout", "2"]),
-        env=env, ready=r"Listening at: http://127\.0\.0\.1:(\d+)", cwd=tree)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    import urllib.request
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as answer:  # noqa: S310
-                if answer.status == 200:
-                    return proc, url
-        except OSError:
-            pass
-        if time.monotonic() > deadline or proc.process.poll() is not None:
-            raise BenchError(f"tm did not answer /healthz:\n{proc.log_tail()}")
-        time.sleep(0.1)
+    })
+    log_dir = procs.log_dir / f"tm-{secrets.token_hex(3)}"
+    log_dir.mkdir()
+    try:
+        server = tm.start(log_dir, env, workers=workers, tree=tree,
+                          wrap=taskset(core, []), preexec=raise_nofile)
+    except ServiceError as error:
+        raise BenchError(str(error)) from None
+    procs.procs.append(server)
+    return server, server.url
 
 
 # -- the load generator (bench/wsclients.py) -----------------------------------------

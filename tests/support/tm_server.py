@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from testkit.ports import free_port
-from testkit.timing import TIME_SCALE
+from testkit import tm
+from testkit.services import ServiceError
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -90,66 +88,23 @@ class TmServer:
             db.execute(statement, params)
 
 
-def _wait_for_health(url: str, process: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + 15 * TIME_SCALE
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        try:
-            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    process.wait()
-    tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-40:])
-    pytest.fail(f"tm did not answer {url}/healthz; the tail of {log_path}:\n{tail}")
-
-
 @contextlib.contextmanager
 def running_tm(tmp: Path, extra_env: dict[str, str] | None = None,
                workers: int = 2, port: int | None = None) -> Iterator[TmServer]:
-    """Migrate a fresh database and serve tm under gunicorn until the block ends.
+    """Migrate a fresh database and serve tm under gunicorn until the block ends
+    (testkit/tm.py).
 
     `port` is for callers that must know tm's address before it starts (a push node
     that allows tm's origin); by default a free one is picked."""
     db_path = tmp / "tm.sqlite3"
-    log_path = tmp / "gunicorn.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "settings.test",
-        "TM_DB_PATH": str(db_path),
-        "TM_CACHE_PREFIX": "server-" + secrets.token_hex(4),
-        # Every worker signs sessions and hashes client addresses with the same keys.
-        "TM_SECRET_KEY": secrets.token_urlsafe(32),
-        "TM_CLIENT_KEY_SECRET": secrets.token_urlsafe(32),
-        "PYTHONUNBUFFERED": "1",
-        **(extra_env or {}),
-    }
+    env = {**os.environ, **tm.environment(db_path, extra_env)}
     assert env.get("TM_MEMCACHED"), "tests/support/memcached_server.py sets TM_MEMCACHED"
-    with log_path.open("w") as log:
-        migrate = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"],
-                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                 timeout=60 * TIME_SCALE)
-    if migrate.returncode != 0:
-        pytest.fail(f"migrate failed:\n{log_path.read_text(errors='replace')[-4000:]}")
-    port = port or free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = log_path.open("a")
-    process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "tm.wsgi:application", "-b", f"127.0.0.1:{port}",
-         "-w", str(workers), "--access-logfile", "-", "--graceful-timeout", "2"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
     try:
-        _wait_for_health(url, process, log_path)
-        yield TmServer(url=url, db_path=db_path, log_path=log_path, process=process, env=env)
+        server = tm.start(tmp, env, port=port, workers=workers)
+    except ServiceError as error:
+        pytest.fail(str(error))
+    try:
+        yield TmServer(url=server.url, db_path=db_path, log_path=server.log_path,
+                       process=server.process, env=env)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        server.stop()
