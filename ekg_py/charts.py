@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from contract import charts
@@ -39,11 +39,10 @@ MAX_IDLE_CHARTS = 1000  # charts nobody follows and nothing updates, kept this m
 MAX_IDLE_CHART_SECONDS = 600.0
 
 
-def _unix(second: str) -> float | None:
-    try:
-        return datetime.fromisoformat(second.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+def _iso_second(moment: float) -> str:
+    """A tick's second as the collector writes it (2026-11-23T10:00:03Z): such strings
+    sort as the times do, so trimming compares text and parses nothing."""
+    return datetime.fromtimestamp(int(moment), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Chart:
@@ -74,8 +73,8 @@ class Chart:
 
     def trim(self, now: float) -> None:
         """Forget ticks older than the history a viewer is shown."""
-        oldest = now - self.hello["history_seconds"]
-        for second in [s for s in self.ticks if (_unix(s) or 0) < oldest]:
+        oldest = _iso_second(now - self.hello["history_seconds"])
+        for second in [s for s in self.ticks if s < oldest]:
             del self.ticks[second]
 
     def snapshot(self) -> Iterator[dict[str, Any]]:

@@ -4,6 +4,7 @@ with its connections, their presence counts and the idle list. The registry
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -16,7 +17,7 @@ class Entry(Followed, Protocol):
     """A room or a chart."""
 
 
-class FollowTable:
+class FollowTable(ABC):
     """Connections to the entries of `table` (by name), with presence and idleness."""
 
     def __init__(self, table: dict[str, Any], *, presence_interval: float,
@@ -61,6 +62,6 @@ class FollowTable:
         for over in self.idle.touch(name):
             self._forget(over)
 
+    @abstractmethod
     def _forget(self, name: str) -> None:
         """Drop an entry nobody follows (idle too long, or too many idle ones)."""
-        raise NotImplementedError

@@ -38,6 +38,10 @@ class ReorderWindow:
         self._early.setdefault(name, {})[item.seq] = item
         self._deadline.setdefault(name, self.clock() + self.window)
 
+    def waiting(self, name: str) -> bool:
+        """Whether the room has events waiting for a gap to close."""
+        return name in self._early
+
     def holds(self, name: str, seq: int) -> bool:
         early = self._early.get(name)
         return early is not None and seq in early

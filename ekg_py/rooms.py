@@ -158,7 +158,9 @@ class Registry(FollowTable):
             self.reorder.hold(room.name, item)
             return True
         self._deliver(room, item)
-        self.reorder.release(room.name, room.next_seq, functools.partial(self._deliver, room))
+        if self.reorder.waiting(room.name):  # the usual case builds no callback
+            self.reorder.release(room.name, room.next_seq,
+                                 functools.partial(self._deliver, room))
         return True
 
     def _deliver(self, room: Room, item: Encoded) -> None:
