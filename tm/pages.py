@@ -116,7 +116,7 @@ def public_url(request: HttpRequest, path: str) -> str:
 
 def page_data(request: HttpRequest, room: Room, mode: str, role: str | None,
               **extra) -> dict:
-    """What static/tm/room.js needs, handed over as JSON (json_script), not inline JS.
+    """What static/tm/feed.js and room.js need, handed over as JSON (json_script), not inline JS.
 
     `follow` is the page's follow ticket for the push nodes, as `role` (tm/tickets.py),
     or None when the page may not follow the room yet (a password room's embed before

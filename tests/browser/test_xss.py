@@ -96,7 +96,8 @@ DOM_AUDIT = """
   for (const s of document.scripts) {
     const ours = (s.type === "application/json" && s.id === "tm-page") ||
       (s.src && path(s.src).origin === location.origin &&
-       ["/static/tm/room.js", "/static/tm/live.js", "/static/tm/moderate.js"]
+       ["/static/tm/room.js", "/static/tm/live.js", "/static/tm/feed.js",
+        "/static/tm/moderate.js"]
          .includes(path(s.src).pathname));
     if (!ours) problems.push("script " + s.outerHTML.slice(0, 150));
   }

@@ -1,8 +1,9 @@
-/* tm room client: keeps the stream live and posts without a reload.
+/* tm room page: draws the room live and posts without a reload.
  *
  * Plain JavaScript, no build step. The server renders the page first (it works
- * without this file); this script then follows the room by seq through the history
- * API (GET messages?after=seq), which also tells it which messages were deleted.
+ * without this file); feed.js then keeps the page's copy of the room (the history
+ * API, events pushed through live.js, the room's state) and this file is its view:
+ * the stream, the topic and banner, presence, the compose box, the embed's join.
  * User text is only ever inserted as text; the one HTML it inserts is the message
  * body that the server produced with bleach (escaped, links only).
  */
@@ -23,40 +24,20 @@
   var composeError = document.getElementById("compose-error");
   var sendButton = document.getElementById("compose-send");
 
-  var lastSeq = page.seq || 0;
   var roomState = page.state;
   var token = null; // bearer token (embed view); pages otherwise use the cookie
-  var POLL_MS = 2000;
-  var MAX_BACKOFF_MS = 30000;
-  var failures = 0;
 
   function csrfToken() {
     var input = document.querySelector("input[name=csrfmiddlewaretoken]");
     return input ? input.value : "";
   }
 
-  function headers(json) {
-    var h = { "Accept": "application/json" };
-    if (json) h["Content-Type"] = "application/json";
-    if (token) h["Authorization"] = "Bearer " + token;
-    else h["X-CSRFToken"] = csrfToken();
-    return h;
-  }
-
-  function api(method, path, body) {
-    return fetch(page.api + path, {
-      method: method,
-      headers: headers(body !== undefined),
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "same-origin"
-    }).then(function (response) {
-      if (response.status === 204) return { status: 204, body: null };
-      return response.json().then(
-        function (json) { return { status: response.status, body: json, response: response }; },
-        function () { return { status: response.status, body: null, response: response }; }
-      );
-    });
-  }
+  // The room as this page shows it (feed.js): the history reader, pushed events in
+  // order, the room's state; this file draws it (`view` below) and posts.
+  var feed = new window.TMFeed.RoomFeed(page, null, function () {
+    return token ? { "Authorization": "Bearer " + token } : { "X-CSRFToken": csrfToken() };
+  });
+  function api(method, path, body) { return feed.api(method, path, body); }
 
   // -- rendering -------------------------------------------------------------------
   function timeLabel(iso) {
@@ -158,14 +139,7 @@
   }
 
   // -- room state --------------------------------------------------------------------
-  // The room's seq when the state shown was read (or pushed). An answer to a room read
-  // can arrive after a newer room.updated event; applied then, it would bring back the
-  // old topic or state until the next change.
-  var roomSeq = page.seq || 0;
-
-  function applyRoom(room, seq) {
-    if (seq < roomSeq) return;
-    roomSeq = seq;
+  function showRoom(room) {
     if (topicNode) {
       topicNode.textContent = room.topic || "";
       topicNode.hidden = !room.topic;
@@ -204,86 +178,10 @@
     }
   }
 
-  // -- following the room ----------------------------------------------------------
-  /* The one history reader: read every page after `after`, apply it, and re-read the
-     room when anything happened since (a room.updated may be among it); resolves to the
-     seq it reached. The poll uses it when no push node is configured, the push path to
-     fill a gap or catch up after a resync. */
-  function readHistory(after) {
-    // Readers who scrolled up to read keep their place; the wall always shows the newest.
-    var stick = page.mode === "projector" || nearBottom();
-    var path = "/messages?after=" + after + "&limit=500";
-    if (page.key) path += "&key=" + encodeURIComponent(page.key);
-    return api("GET", path).then(function (r) {
-      if (r.status === 410) { window.location.reload(); return after; }
-      if (r.status !== 200 || !r.body) throw new Error("history " + r.status);
-      (r.body.deleted || []).forEach(removeMessage);
-      r.body.messages.forEach(addMessage);
-      if (stick && r.body.messages.length) scrollToNewest();
-      if (r.body.has_more) return readHistory(r.body.seq);
-      if (r.body.seq > after) refreshRoom();
-      return r.body.seq;
-    });
-  }
-
-  function poll() {
-    return readHistory(lastSeq).then(function (seq) {
-      lastSeq = Math.max(lastSeq, seq);
-      failures = 0;
-      showConnection(true);
-    });
-  }
-
-  function refreshRoom() {
-    var path = page.key ? "?key=" + encodeURIComponent(page.key) : "";
-    return api("GET", path).then(function (r) {
-      if (r.status === 200 && r.body) applyRoom(r.body, r.body.seq);
-    });
-  }
-
-  function schedule() {
-    var delay = failures === 0 ? POLL_MS :
-      Math.min(MAX_BACKOFF_MS, POLL_MS * Math.pow(2, failures)) * (0.5 + Math.random() / 2);
-    setTimeout(function () {
-      if (document.hidden && failures === 0) { schedule(); return; }
-      poll().catch(function () {
-        failures += 1;
-        showConnection(false);
-      }).then(schedule);
-    }, delay);
-  }
-
-  // -- live: events pushed by the ekg nodes (live.js keeps them in seq order) --------
+  // -- following the room: feed.js keeps it, this view draws it -------------------
   var presence = document.getElementById("presence");
   var waitingLink = document.getElementById("waiting-link");
   var offlineTimer = null;
-
-  function applyEvent(event) {
-    var stick = page.mode === "projector" || nearBottom();
-    var data = event.data || {};
-    if (event.type === "message.created") {
-      addMessage({ id: data.id, seq: event.seq, nickname: data.nickname, html: data.html,
-                   created: data.created, by_teacher: data.by_teacher === true });
-      if (stick) scrollToNewest();
-    } else if (event.type === "message.deleted") {
-      removeMessage(data.id);
-    } else if (event.type === "room.updated") {
-      applyRoom(data, event.seq);
-    } else if (event.type === "message.pending" && waitingLink) {
-      var count = Number(waitingLink.dataset.count || 0) + 1;
-      waitingLink.dataset.count = count;
-      waitingLink.textContent = count + (count === 1 ? " post waits" : " posts wait") +
-        " for approval";
-      waitingLink.hidden = false;
-    }
-    // "skip" (a held post this page may not see) only advances the seq.
-  }
-
-  function showPresence(event) {
-    if (event.type !== "presence" || !presence) return;
-    presence.textContent = event.count + (event.count === 1 ? " person here" : " people here");
-    presence.hidden = false;
-  }
 
   function showStatus(state) {
     clearTimeout(offlineTimer);
@@ -291,6 +189,32 @@
     // A reconnect that succeeds at once should not flash a warning.
     offlineTimer = setTimeout(function () { showConnection(false); }, 3000);
   }
+
+  feed.view = {
+    add: function (messages) {
+      // Readers who scrolled up to read keep their place; the wall always shows the newest.
+      var stick = page.mode === "projector" || nearBottom();
+      messages.forEach(addMessage);
+      if (stick) scrollToNewest();
+    },
+    remove: function (ids) { ids.forEach(removeMessage); },
+    room: showRoom,
+    pending: function () {
+      if (!waitingLink) return;
+      var count = Number(waitingLink.dataset.count || 0) + 1;
+      waitingLink.dataset.count = count;
+      waitingLink.textContent = count + (count === 1 ? " post waits" : " posts wait") +
+        " for approval";
+      waitingLink.hidden = false;
+    },
+    presence: function (count) {
+      if (!presence) return;
+      presence.textContent = count + (count === 1 ? " person here" : " people here");
+      presence.hidden = false;
+    },
+    status: showStatus,
+    gone: function () { window.location.reload(); } // the server's 404 or 410 page
+  };
 
   var following = false;
   var joinedFollow = null; // the ticket that came with the embed's join answer
@@ -301,45 +225,14 @@
     // (or with the bearer token saved in this tab), then reads the history it did not
     // show at first.
     if (!page.follow && !joinedFollow && !token) return;
-    if (page.password_required && !page.follow) {
-      following = true;
-      readHistory(0).then(function (seq) { lastSeq = seq; startFollowing(); }, startFollowing);
-      return;
-    }
     following = true;
-    startFollowing();
-  }
-
-  function startFollowing() {
-    if (!page.push_urls || !page.push_urls.length || !window.TMLive) {
-      schedule(); // no push node configured: follow the room through the history API
+    var ticket = page.follow || joinedFollow;
+    if (page.password_required && !page.follow) {
+      var start = function () { feed.follow(ticket); };
+      feed.load().then(start, start);
       return;
     }
-    new window.TMLive.Follower({
-      pushUrls: page.push_urls,
-      room: page.room,
-      after: lastSeq,
-      follow: page.follow || joinedFollow,
-      // A fresh ticket, with whatever credential this page reads with: the cookie, the
-      // embed's bearer token, the share link's key.
-      // The role the page started with, no more (the teacher's projector stays a viewer).
-      renewTicket: window.TMLive.ticketFrom(
-        page.api + "/ticket?role=" + encodeURIComponent((page.follow || joinedFollow || {}).role || "") +
-          (page.key ? "&key=" + encodeURIComponent(page.key) : ""),
-        function () { return token ? { "Authorization": "Bearer " + token } : {}; }),
-      onGone: function () { window.location.reload(); }, // the server's 404 or 410 page
-      onEvent: applyEvent,
-      onOther: showPresence,
-      onStatus: showStatus,
-      fill: readHistory,
-      checkSeq: function () {
-        var path = page.key ? "?key=" + encodeURIComponent(page.key) : "";
-        return api("GET", path).then(function (r) {
-          if (r.status !== 200 || !r.body) throw new Error("room " + r.status);
-          return r.body.seq;
-        });
-      }
-    }).start();
+    feed.follow(ticket);
   }
 
   // -- posting -----------------------------------------------------------------------
@@ -411,7 +304,7 @@
     composeError.textContent = message;
     if (!textBox.value) { textBox.value = text; updateCounter(); }
     setTimeout(function () { placeholder.remove(); updateEmpty(); }, 8000);
-    if (r && r.status === 403) refreshRoom();
+    if (r && r.status === 403) feed.refreshRoom().catch(function () {});
   }
 
   // A note (not an error) under the post box, e.g. "waiting for approval".
