@@ -14,10 +14,16 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
+# The end-to-end tests' pages run the shipped scripts under Node (testkit/pages.py).
+PAGES_NODE := testkit/pages/node_modules/.installed
+$(PAGES_NODE): testkit/pages/package-lock.json
+	cd testkit/pages && npm ci --no-audit --no-fund --silent
+	touch $@
+
 run: setup
 	$(VENV)/bin/honcho start -f Procfile
 
-test: setup
+test: setup $(PAGES_NODE)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	node --test tests/js/

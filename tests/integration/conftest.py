@@ -1,6 +1,6 @@
 """The real-time path end to end: tm, the outbox relay, reflektor and an ekg node as
 real processes on 127.0.0.1 (tests/support/stack.py), and clients that behave like the
-pages (tests/support/client_model.py).
+pages: the shipped live.js and feed.js, run under Node (testkit/pages.py).
 
 One stack serves the whole package; each test takes a room of its own, and a test that
 kills or stops a service starts it again (on the same port). After every test the

@@ -11,8 +11,8 @@ from typing import Any
 
 import aiohttp
 
+from testkit.pages import Page
 from testkit.timing import TIME_SCALE
-from tests.support.client_model import LiveClient
 from tests.support.stack import Stack
 
 UNIT = TIME_SCALE  # seconds; every wait is a multiple of it
@@ -91,14 +91,14 @@ class Api:
             after = body["seq"]
 
 
-async def follow(session: aiohttp.ClientSession, stack: Stack, room: str, *,
+async def follow(stack: Stack, room: str, *,
                  ws: int = 0, sse: int = 0, moderators: int = 0,
-                 **options: Any) -> list[LiveClient]:
+                 **options: Any) -> list[Page]:
     """Start clients (WebSocket, SSE, moderator WebSocket) and wait until all are live."""
     specs = ([("ws", None)] * ws + [("sse", None)] * sse
              + [("ws", stack.owner_key(room))] * moderators)
-    clients = [LiveClient(session, stack.tm_url, stack.ekg_url, room, name=f"{kind}-{i}",
-                          transport=kind, auth=auth, **options)
+    clients = [Page(stack.tm_url, stack.ekg_url, room, name=f"{kind}-{i}",
+                    transport=kind, auth=auth, **options)
                for i, (kind, auth) in enumerate(specs)]
     await asyncio.gather(*(client.start() for client in clients))
     async with asyncio.timeout(10 * UNIT):
@@ -115,7 +115,7 @@ async def eventually(condition, timeout: float = 10 * UNIT, message: str = "") -
         await asyncio.sleep(0.02)
 
 
-async def stop_all(clients: list[LiveClient]) -> None:
+async def stop_all(clients: list[Page]) -> None:
     await asyncio.gather(*(client.stop() for client in clients))
 
 
@@ -123,7 +123,7 @@ def database_view(history: list[dict]) -> list[tuple[int, int, str]]:
     return [(m["id"], m["seq"], m["text"]) for m in history]
 
 
-async def converged(api: Api, room: str, clients: list[LiveClient],
+async def converged(api: Api, room: str, clients: list[Page],
                     timeout: float = 10 * UNIT) -> list[tuple[int, int, str]]:
     """Wait until every client shows exactly what the database holds (messages with
     ids, seqs and texts in order, topic, state) and has applied up to the room's seq.
@@ -136,7 +136,7 @@ async def converged(api: Api, room: str, clients: list[LiveClient],
         assert len({m[0] for m in expected}) == len(expected)
         assert [m[1] for m in expected] == sorted({m[1] for m in expected})
         behind = [c for c in clients
-                  if c.visible() != expected or c.tracker.last != room_now["seq"]
+                  if c.visible() != expected or c.last != room_now["seq"]
                   or (c.topic, c.state) != (room_now["topic"], room_now["state"])]
         if not behind:
             return expected
@@ -145,21 +145,21 @@ async def converged(api: Api, room: str, clients: list[LiveClient],
         await asyncio.sleep(0.05)
 
 
-def _differences(clients: list[LiveClient], expected: list, room: dict) -> str:
+def _differences(clients: list[Page], expected: list, room: dict) -> str:
     lines = [f"{len(clients)} client(s) never matched the database (room seq {room['seq']}, "
              f"topic {room['topic']!r}, state {room['state']})"]
     want = {m[0]: m for m in expected}
     for client in clients[:4]:
         shown = {m[0]: m for m in client.visible()}
         lines.append(
-            f"  {client.name}: last={client.tracker.last} held={len(client.tracker.held)} "
+            f"  {client.name}: last={client.last} held={len(client.held)} "
             f"topic={client.topic!r} state={client.state} stats={dict(client.stats)}\n"
             f"    missing={[want[i] for i in want.keys() - shown.keys()][:10]}\n"
             f"    extra={[shown[i] for i in shown.keys() - want.keys()][:10]}")
     return "\n".join(lines)
 
 
-def assert_never_seen(clients: list[LiveClient], texts: set[str]) -> None:
+def assert_never_seen(clients: list[Page], texts: set[str]) -> None:
     """No client was ever sent any of `texts` (by push or by history)."""
     for client in clients:
         leaked = client.seen_texts & texts

@@ -9,7 +9,7 @@ HTTP call failed (tm killed under them) may or may not have been committed, so c
 are compared with the database, never with what the poster believes; a post answered
 201 must be there.
 
-Clients are tests/support/client_model.py, the pages' logic (live.js and room.js):
+Clients are pages (testkit/pages.py: the shipped live.js and feed.js under Node):
 WebSocket and SSE, resume with ?after=<last seq>, fill gaps and resyncs from history,
 a periodic seq check (every second here, 30 s in the browser).
 
@@ -35,8 +35,8 @@ import signal
 import aiohttp
 import pytest
 
+from testkit.pages import Page
 from testkit.timing import wait_until
-from tests.support.client_model import LiveClient
 from tests.support.stack import Stack
 
 from .helpers import (
@@ -61,11 +61,11 @@ async def start_room(session: aiohttp.ClientSession, stack: Stack, room: str, *,
     api = Api(session, stack)
     owner = await api.create_room(room)
     tokens = [await api.join(room, f"s{i}") for i in range(students)]
-    clients = await follow(session, stack, room, ws=2, sse=2, moderators=1, **client_options)
+    clients = await follow(stack, room, ws=2, sse=2, moderators=1, **client_options)
     return api, owner, tokens, clients
 
 
-async def settle(api: Api, room: str, clients: list[LiveClient], *bursts: Burst,
+async def settle(api: Api, room: str, clients: list[Page], *bursts: Burst,
                  never: set[str] = frozenset(),
                  deleted: set[str] = frozenset()) -> list[tuple[int, int, str]]:
     """The property every scenario ends with (module docstring). `deleted`: texts the
@@ -79,7 +79,7 @@ async def settle(api: Api, room: str, clients: list[LiveClient], *bursts: Burst,
     for client in clients:
         # Applied once each, in rising seq order, whatever the path (push or history).
         assert client.applied == sorted(set(client.applied)), client.name
-        assert client.tracker.held == []
+        assert client.held == []
     assert_never_seen(clients, set(never))
     assert not texts & set(never)
     await stop_all(clients)
@@ -176,7 +176,7 @@ def test_tm_cannot_publish_and_the_outbox_relay_delivers_later(stack: Stack, roo
     async def scenario():
         async with aiohttp.ClientSession() as session:
             api, _, tokens, clients = await start_room(session, stack, room_name,
-                                                       check_interval=None)
+                                                       periodic_check=False)
             reads = {client.name: client.stats["history_reads"] for client in clients}
             # The room's first event (its settings) has gone out; then the reflektor dies.
             await eventually(lambda: stack.unpublished(room_name) == 0)
@@ -241,14 +241,13 @@ def test_tm_worker_killed_mid_burst(stack: Stack, room_name: str,
 
 
 # -- clients cut off -----------------------------------------------------------------------
-async def away_clients(session: aiohttp.ClientSession, stack: Stack, room: str,
-                       **options) -> list[LiveClient]:
+async def away_clients(stack: Stack, room: str, **options) -> list[Page]:
     """The clients that will be cut off: one WebSocket, one SSE, no periodic check (so
     what they get on return is the node's doing: replay or resync)."""
-    return await follow(session, stack, room, ws=1, sse=1, check_interval=None, **options)
+    return await follow(stack, room, ws=1, sse=1, periodic_check=False, **options)
 
 
-async def cut_off(clients: list[LiveClient]) -> None:
+async def cut_off(clients: list[Page]) -> None:
     await asyncio.gather(*(client.cut_off() for client in clients))
 
 
@@ -259,14 +258,14 @@ def test_clients_cut_off_for_5_seconds_resume_from_the_ring(stack: Stack, room_n
     async def scenario():
         async with aiohttp.ClientSession() as session:
             api, _, tokens, clients = await start_room(session, stack, room_name)
-            away = await away_clients(session, stack, room_name)
+            away = await away_clients(stack, room_name)
             reads = [client.stats["history_reads"] for client in away]
             await cut_off(away)
             burst = await Burst(api, room_name, tokens[:1], 10, "short", pace=0.5).run()
             await converged(api, room_name, clients)
-            assert [client.tracker.last for client in away] == [1, 1]  # the room's settings
+            assert [client.last for client in away] == [1, 1]  # the room's settings
             for client in away:
-                client.restore()
+                await client.restore()
             await settle(api, room_name, [*clients, *away], burst)
             for client, before in zip(away, reads, strict=True):
                 assert client.stats["history_reads"] == before, client.name
@@ -283,14 +282,14 @@ def test_clients_cut_off_for_60_seconds_resync_from_history(stack: Stack, room_n
     async def scenario():
         async with aiohttp.ClientSession() as session:
             api, _, tokens, clients = await start_room(session, stack, room_name)
-            away = await away_clients(session, stack, room_name)
+            away = await away_clients(stack, room_name)
             early = await Burst(api, room_name, tokens, 5, "early").run()
             await converged(api, room_name, away)
             before = [(c.stats["resyncs"], c.stats["history_reads"]) for c in away]
             await cut_off(away)
             burst = await Burst(api, room_name, tokens, 30, "long").run()
             for client in away:
-                client.restore()
+                await client.restore()
             await settle(api, room_name, [*clients, *away], early, burst)
             for client, (resyncs, reads) in zip(away, before, strict=True):
                 assert client.stats["resyncs"] == resyncs + 1, client.name
@@ -307,7 +306,7 @@ def test_clients_cut_off_for_15_minutes_catch_up_on_everything(stack: Stack, roo
     async def scenario():
         async with aiohttp.ClientSession() as session:
             api, owner, tokens, clients = await start_room(session, stack, room_name)
-            away = await away_clients(session, stack, room_name, history_limit=20)
+            away = await away_clients(stack, room_name, history_limit=20)
             early = await Burst(api, room_name, tokens, 10, "early").run()
             await converged(api, room_name, away)
             shown = away[0].visible()
@@ -323,7 +322,7 @@ def test_clients_cut_off_for_15_minutes_catch_up_on_everything(stack: Stack, roo
             second = await Burst(api, room_name, tokens, 30, "second").run()
             await api.patch(room_name, owner, topic="the last topic")
             for client in away:
-                client.restore()
+                await client.restore()
             expected = await settle(api, room_name, [*clients, *away], early, first, second,
                                     deleted={text for _, _, text in shown[::3]})
             assert len(expected) == 70 - len(shown[::3])
@@ -393,8 +392,8 @@ def test_slow_history_answers_do_not_undo_pushed_events(stack: Stack, room_name:
             api = Api(session, stack)
             owner = await api.create_room(room_name, topic="before")
             token = await api.join(room_name, "ann")
-            clients = await follow(session, stack, room_name, ws=1, sse=1,
-                                   check_interval=None, answer_delay=0.5 * UNIT)
+            clients = await follow(stack, room_name, ws=1, sse=1,
+                                   periodic_check=False, answer_delay=0.5 * UNIT)
             burst = await Burst(api, room_name, [token], 5, "slow").run()
             await converged(api, room_name, clients)
             stack.reflektor.signal(signal.SIGSTOP)

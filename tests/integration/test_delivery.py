@@ -1,7 +1,7 @@
 """Delivery on a healthy stack: what tm commits reaches every client, once, in order.
 
 Posts, deletions, approvals and room changes go through tm's HTTP API; clients
-(tests/support/client_model.py, the pages' logic) hold WebSockets and SSE streams to
+(testkit/pages.py: the pages' own live.js and feed.js under Node) hold WebSockets and SSE streams to
 the ekg node. Nothing is broken here, so every event must arrive by push, off the
 wire, exactly once and in seq order, and no client may need the history API beyond
 loading the page (and the one resync a node answers for a room it holds nothing of).
@@ -30,7 +30,7 @@ def wire_seqs(client) -> list[int]:
 
 async def caught_up(clients, seq: int) -> None:
     async with asyncio.timeout(10):
-        while any(client.tracker.last < seq for client in clients):
+        while any(client.last < seq for client in clients):
             await asyncio.sleep(0.02)
 
 
@@ -45,8 +45,8 @@ def test_every_client_gets_every_event_once_in_seq_order(stack: Stack, room_name
             owner = await api.create_room(room_name, topic="cells")
             students = [await api.join(room_name, name) for name in ("ann", "bob")]
             # No periodic check: a fill it started would hide a missed push.
-            clients = await follow(session, stack, room_name, ws=K, sse=K,
-                                   check_interval=None)
+            clients = await follow(stack, room_name, ws=K, sse=K,
+                                   periodic_check=False)
             sent = [await api.posted(room_name, students[i % 2], f"message {i}")
                     for i in range(posts)]
             for message in sent[::10]:
@@ -85,8 +85,8 @@ def test_held_posts_reach_moderators_and_others_get_a_skip(stack: Stack, room_na
             api = Api(session, stack)
             owner = await api.create_room(room_name, moderated=True)
             student = await api.join(room_name, "ann")
-            clients = await follow(session, stack, room_name, ws=2, sse=2, moderators=2,
-                                   check_interval=None)
+            clients = await follow(stack, room_name, ws=2, sse=2, moderators=2,
+                                   periodic_check=False)
             moderators = [c for c in clients if c.ticket_role == "moderator"]
             others = [c for c in clients if c.ticket_role != "moderator"]
             assert len(moderators) == 2 and {c.ticket_role for c in others} == {"viewer"}
@@ -140,7 +140,7 @@ def test_concurrent_posters_and_a_moderator_converge_exactly_once(stack: Stack,
             api = Api(session, stack)
             owner = await api.create_room(room_name)
             tokens = [await api.join(room_name, f"s{i}") for i in range(students)]
-            clients = await follow(session, stack, room_name, ws=K, sse=K)
+            clients = await follow(stack, room_name, ws=K, sse=K)
 
             async def student(index: int) -> None:
                 for n in range(each):
@@ -176,7 +176,7 @@ def test_a_room_deleted_and_created_again_under_its_name_shows_nothing_of_the_ol
             api = Api(session, stack)
             owner = await api.create_room(room_name)
             token = await api.join(room_name, "ann")
-            old = await follow(session, stack, room_name, ws=1)
+            old = await follow(stack, room_name, ws=1)
             for n in range(3):
                 await api.posted(room_name, token, f"deleted with its room {n}")
             await caught_up(old, 4)  # the room's settings, then three posts
@@ -194,7 +194,7 @@ def test_a_room_deleted_and_created_again_under_its_name_shows_nothing_of_the_ol
 
             await api.create_room(room_name)
             token = await api.join(room_name, "bo")
-            clients = await follow(session, stack, room_name, ws=K, sse=K)
+            clients = await follow(stack, room_name, ws=K, sse=K)
             posted = [await api.posted(room_name, token, f"new room {n}") for n in range(2)]
             await caught_up(clients, 3)
             for client in clients:

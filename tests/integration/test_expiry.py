@@ -11,8 +11,8 @@ import time
 
 import aiohttp
 
+from testkit.pages import Page
 from testkit.services import PYTHON, ROOT
-from tests.support.client_model import LiveClient
 from tests.support.stack import Stack
 
 from .helpers import UNIT, Api, converged, eventually, follow, stop_all
@@ -34,10 +34,10 @@ def test_an_expired_room_is_gone_from_every_service_within_a_minute(stack: Stack
             api = Api(session, stack)
             await api.create_room(room_name, lifetime=3600)
             student = await api.join(room_name, "ann")
-            clients = await follow(session, stack, room_name, ws=2, sse=1, moderators=1,
-                                   check_interval=None)
-            joined = LiveClient(session, stack.tm_url, stack.ekg_url, room_name,
-                                name="student", auth=student, check_interval=None)
+            clients = await follow(stack, room_name, ws=2, sse=1, moderators=1,
+                                   periodic_check=False)
+            joined = Page(stack.tm_url, stack.ekg_url, room_name,
+                                name="student", auth=student, periodic_check=False)
             await joined.start()
             await joined.settled()
             clients.append(joined)
@@ -81,7 +81,7 @@ def test_an_expired_room_is_gone_from_every_service_within_a_minute(stack: Stack
             # The name taken again is another room: its followers see only its posts.
             await api.create_room(room_name, lifetime=3600)
             newcomer = await api.join(room_name, "bo")
-            fresh = await follow(session, stack, room_name, ws=1, sse=1, check_interval=None)
+            fresh = await follow(stack, room_name, ws=1, sse=1, periodic_check=False)
             await api.posted(room_name, newcomer, "a new room")
             history = await converged(api, room_name, fresh)
             assert [text for _, _, text in history] == ["a new room"]

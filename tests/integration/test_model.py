@@ -42,7 +42,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from tests.support.client_model import LiveClient
+from testkit.pages import Page
 from tests.support.stack import Stack
 
 from .helpers import UNIT, LoopThread
@@ -67,7 +67,7 @@ class RoomMachine(RuleBasedStateMachine):
         self.stack = stack
         self.loop = loop
         self.session = session
-        self.clients: list[LiveClient] = []
+        self.clients: list[Page] = []
         self.reads_at_start: dict[str, int] = {}
         self.resyncs_at_start: dict[str, int] = {}
         self.refused: set[str] = set()
@@ -114,9 +114,9 @@ class RoomMachine(RuleBasedStateMachine):
 
     def _start_client(self, transport: str, moderator: bool = False) -> None:
         auth = self.stack.owner_key(self.room) if moderator else None
-        client = LiveClient(self.session, self.stack.tm_url, self.stack.ekg_url, self.room,
+        client = Page(self.stack.tm_url, self.stack.ekg_url, self.room,
                             name=f"{transport}-{len(self.clients)}", transport=transport,
-                            auth=auth, check_interval=None)
+                            auth=auth, periodic_check=False)
 
         async def start() -> None:
             await client.start()
@@ -236,14 +236,14 @@ class RoomMachine(RuleBasedStateMachine):
     async def _caught_up(self, seq: int) -> None:
         try:
             async with asyncio.timeout(5 * UNIT):
-                while any(client.tracker.last < seq for client in self.clients):
+                while any(client.last < seq for client in self.clients):
                     await asyncio.sleep(0.005)
         except TimeoutError:
-            behind = {c.name: (c.tracker.last, dict(c.stats)) for c in self.clients}
+            behind = {c.name: (c.last, dict(c.stats)) for c in self.clients}
             raise AssertionError(f"clients not at seq {seq}: {behind}") from None
 
     @staticmethod
-    async def _view(client: LiveClient) -> dict:
+    async def _view(client: Page) -> dict:
         """A copy of what the client shows, taken on its own loop."""
         return {"visible": client.visible(), "topic": client.topic, "state": client.state,
                 "pending": set(client.pending), "seen": set(client.seen_texts),

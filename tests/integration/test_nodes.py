@@ -1,6 +1,6 @@
 """Two push nodes side by side, as production runs them: reflektor sends every event to
 both, each node is the other's `--peer` for presence, and tm gives the pages both URLs.
-Clients (tests/support/client_model.py, the pages' logic) start on one node or the
+Clients (testkit/pages.py, the pages' own scripts under Node) start on one node or the
 other; a client whose node goes away moves to the next node in its list and resumes
 by seq there.
 """
@@ -12,7 +12,7 @@ import asyncio
 import aiohttp
 import pytest
 
-from tests.support.client_model import LiveClient
+from testkit.pages import Page
 from tests.support.stack import Stack, running_stack
 
 from .helpers import UNIT, Api, Burst, converged, eventually, stop_all
@@ -37,12 +37,12 @@ def run(coro):
     return asyncio.run(coro)
 
 
-async def clients_on(session: aiohttp.ClientSession, stack: Stack, room: str,
-                     first: int, count: int, *, sse: bool = False) -> list[LiveClient]:
+async def clients_on(stack: Stack, room: str, first: int, count: int, *,
+                     sse: bool = False) -> list[Page]:
     """`count` clients that start on node `first` and know every node after it."""
     urls = [node.url for node in stack.ekgs]
     urls = urls[first:] + urls[:first]
-    clients = [LiveClient(session, stack.tm_url, urls, room,
+    clients = [Page(stack.tm_url, urls, room,
                           name=f"node{first}-{'sse' if sse else 'ws'}-{i}",
                           transport="sse" if sse else "ws") for i in range(count)]
     await asyncio.gather(*(client.start() for client in clients))
@@ -60,9 +60,9 @@ def test_clients_on_either_node_get_every_event_and_count_the_whole_room(
             api = Api(session, two_nodes)
             await api.create_room(room)
             tokens = [await api.join(room, f"s{i}") for i in range(3)]
-            clients = [*await clients_on(session, two_nodes, room, 0, 2),
-                       *await clients_on(session, two_nodes, room, 1, 2),
-                       *await clients_on(session, two_nodes, room, 1, 1, sse=True)]
+            clients = [*await clients_on(two_nodes, room, 0, 2),
+                       *await clients_on(two_nodes, room, 1, 2),
+                       *await clients_on(two_nodes, room, 1, 1, sse=True)]
             assert {c.push_url for c in clients} == {n.url for n in two_nodes.ekgs}
             burst = await Burst(api, room, tokens, 30, "both").run()
             assert burst.accepted() == set(burst.texts)
@@ -94,9 +94,9 @@ def test_a_node_killed_mid_burst_its_clients_move_to_the_other(two_nodes: Stack)
             api = Api(session, two_nodes)
             await api.create_room(room)
             tokens = [await api.join(room, f"s{i}") for i in range(3)]
-            staying = await clients_on(session, two_nodes, room, 0, 2)
-            moving = [*await clients_on(session, two_nodes, room, 1, 2),
-                      *await clients_on(session, two_nodes, room, 1, 1, sse=True)]
+            staying = await clients_on(two_nodes, room, 0, 2)
+            moving = [*await clients_on(two_nodes, room, 1, 2),
+                      *await clients_on(two_nodes, room, 1, 1, sse=True)]
             clients = staying + moving
             await eventually(lambda: all(c.presence == 5 for c in clients))
             burst = Burst(api, room, tokens, 60, "kill", pace=0.01)
@@ -106,13 +106,13 @@ def test_a_node_killed_mid_burst_its_clients_move_to_the_other(two_nodes: Stack)
             await posting
             assert burst.accepted() == set(burst.texts)
             await eventually(lambda: all(c.push_url == two_nodes.ekgs[0].url
-                                         and c.connected.is_set() for c in moving),
+                                         and c.connected for c in moving),
                              timeout=15 * UNIT, message="a client did not move")
             expected = await converged(api, room, clients, timeout=15 * UNIT)
             assert {text for _, _, text in expected} == set(burst.texts)
             for client in clients:
                 assert client.applied == sorted(set(client.applied)), client.name
-                assert client.tracker.held == []
+                assert client.held == []
             await eventually(lambda: all(c.presence == 5 for c in clients),
                              timeout=15 * UNIT,
                              message=f"presence after the move: {[c.presence for c in clients]}")
