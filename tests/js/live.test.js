@@ -242,6 +242,41 @@ test("a node that cannot be reached or is shutting down is left for the next one
   }
 });
 
+test("two WebSocket opens that fail in a row move the follower to SSE", () => {
+  const { Follower } = require("../../tm/static/tm/live.js");
+  const used = [];
+  const sockets = [];
+  global.WebSocket = function (url) {
+    used.push(url.split(":")[0]);
+    sockets.push(this);
+    this.close = () => {};
+  };
+  global.EventSource = function (url) {
+    used.push("sse " + url);
+    this.close = () => {};
+  };
+  const timers = [];
+  const realSetTimeout = global.setTimeout;
+  global.setTimeout = (fn) => { timers.push(fn); return timers.length; };
+  try {
+    const follower = new Follower({
+      pushUrls: ["http://push.example"], room: "r", after: 2,
+      follow: { ticket: "t", expires_in: 600 }, onEvent: () => {}, onOther: () => {},
+      onStatus: () => {}, fill: () => Promise.resolve(2), checkSeq: () => Promise.resolve(2),
+    });
+    follower.connect();
+    sockets[0].onclose(); // blocked by a proxy: never opened
+    timers.shift()();
+    sockets[1].onclose(); // again
+    timers.shift()();
+    assert.deepStrictEqual(used, ["ws", "ws", "sse http://push.example/sse/r?ticket=t&after=2"]);
+  } finally {
+    delete global.WebSocket;
+    delete global.EventSource;
+    global.setTimeout = realSetTimeout;
+  }
+});
+
 test("ticketFrom asks tm with the page's credentials and says when the room is gone", async () => {
   const { ticketFrom } = require("../../tm/static/tm/live.js");
   const calls = [];
