@@ -174,18 +174,27 @@ async def read_signed(request: web.Request, secret: str) -> tuple[bytes, str | N
 
 
 SignedHandler = Callable[[web.Request, bytes], Awaitable[web.StreamResponse]]
+EventHandler = Callable[[web.Request, dict[str, Any]], Awaitable[web.StreamResponse]]
+DeletionHandler = Callable[[web.Request, str], Awaitable[web.StreamResponse]]
 
 
-def signed(secret_of: Callable[[web.Request], str]) -> Callable[[SignedHandler], Handler]:
-    """An internal endpoint: its X-TM-Signature is checked (with the secret
-    `secret_of(request)` gives) before anything reads the body: 401 when it is missing,
-    wrong or stale. A `{room}` in the route must be a room name (400 otherwise). The
-    handler gets the request and the body."""
+class Internal:
+    """A service's internal endpoints, signed with the secret `secret_of(request)` gives.
 
-    def decorate(handler: SignedHandler) -> Handler:
+    Every one has its X-TM-Signature checked before anything reads the body (401 when
+    it is missing, wrong or stale), and a `{room}` in its route must be a room name
+    (400 otherwise). Decorate a handler with the instance itself to get the body, with
+    `.event` for `POST /internal/rooms/<room>/events` (the event, checked once by
+    contract.events.check and posted to its own room, or a 400 before the handler
+    runs), with `.deletion` for `DELETE /internal/rooms/<room>` (its `deleted_at`)."""
+
+    def __init__(self, secret_of: Callable[[web.Request], str]):
+        self.secret_of = secret_of
+
+    def __call__(self, handler: SignedHandler) -> Handler:
         @functools.wraps(handler)
         async def checked(request: web.Request) -> web.StreamResponse:
-            body, reason = await read_signed(request, secret_of(request))
+            body, reason = await read_signed(request, self.secret_of(request))
             if reason is not None:
                 return error_response(401, "bad_signature", reason)
             room = request.match_info.get("room")
@@ -195,7 +204,27 @@ def signed(secret_of: Callable[[web.Request], str]) -> Callable[[SignedHandler],
 
         return checked
 
-    return decorate
+    def event(self, handler: EventHandler) -> Handler:
+        @functools.wraps(handler)
+        async def with_event(request: web.Request, body: bytes) -> web.StreamResponse:
+            event = event_of(request, body)
+            if isinstance(event, web.Response):
+                return event
+            return await handler(request, event)
+
+        return self(with_event)
+
+    def deletion(self, handler: DeletionHandler) -> Handler:
+        @functools.wraps(handler)
+        async def with_deletion(request: web.Request, body: bytes) -> web.StreamResponse:
+            deleted_at = events.deleted_at_of(body)
+            if deleted_at is None:
+                return error_response(
+                    400, "bad_request",
+                    'the body must be {"deleted_at": "<ISO 8601 UTC time>"}')
+            return await handler(request, deleted_at)
+
+        return self(with_deletion)
 
 
 def event_of(request: web.Request, body: bytes) -> dict[str, Any] | web.Response:
@@ -211,12 +240,3 @@ def event_of(request: web.Request, body: bytes) -> dict[str, Any] | web.Response
         return error_response(400, "room_mismatch",
                               f"event for {event['room']!r} posted to room {room!r}")
     return event
-
-
-def deleted_at_of(body: bytes) -> str | web.Response:
-    """The `deleted_at` of a signed `DELETE /internal/rooms/<room>`, or the 400."""
-    deleted_at = events.deleted_at_of(body)
-    if deleted_at is None:
-        return error_response(400, "bad_request",
-                              'the body must be {"deleted_at": "<ISO 8601 UTC time>"}')
-    return deleted_at

@@ -32,13 +32,11 @@ from contract import charts, signing
 from contract.addresses import client_address, limit_key, parse_networks
 from contract.names import is_room_name, parse_scope, room_scope
 from contract.service import (
-    deleted_at_of,
+    Internal,
     error_response,
-    event_of,
     json_errors,
     origin_allowed,
     serving,
-    signed,
     sse_headers,
     sse_preflight_headers,
 )
@@ -190,25 +188,19 @@ NODE = web.AppKey("node", Node)
 
 
 # -- handlers ----------------------------------------------------------------------
-internal = signed(lambda request: request.app[NODE].config.secret)
+internal = Internal(lambda request: request.app[NODE].config.secret)
 
 
-@internal
-async def post_event(request: web.Request, body: bytes) -> web.Response:
-    event = event_of(request, body)
-    if isinstance(event, web.Response):
-        return event
+@internal.event
+async def post_event(request: web.Request, event: dict[str, Any]) -> web.Response:
     fresh = request.app[NODE].registry.publish(event)
     return web.json_response({"ok": True, "duplicate": not fresh}, status=202)
 
 
-@internal
-async def delete_room(request: web.Request, body: bytes) -> web.Response:
+@internal.deletion
+async def delete_room(request: web.Request, deleted_at: str) -> web.Response:
     """tm deleted the room: forget what the node holds of it, now rather than when a
     new room of the name shows up or the room has sat idle long enough."""
-    deleted_at = deleted_at_of(body)
-    if isinstance(deleted_at, web.Response):
-        return deleted_at
     node = request.app[NODE]
     room = request.match_info["room"]
     forgot = node.registry.forget_room(room, deleted_at)

@@ -37,13 +37,11 @@ from aiohttp import web
 from contract import events
 from contract.names import room_scope
 from contract.service import (
-    deleted_at_of,
+    Internal,
     error_response,
-    event_of,
     json_errors,
     secret_from_env,
     serving,
-    signed,
     start_logging,
 )
 
@@ -317,23 +315,17 @@ COLLECTOR = web.AppKey("collector", Collector)
 
 
 # -- handlers --------------------------------------------------------------------------
-internal = signed(lambda request: request.app[COLLECTOR].config.secret)
+internal = Internal(lambda request: request.app[COLLECTOR].config.secret)
 
 
-@internal
-async def post_event(request: web.Request, body: bytes) -> web.Response:
-    event = event_of(request, body)
-    if isinstance(event, web.Response):
-        return event
+@internal.event
+async def post_event(request: web.Request, event: dict[str, Any]) -> web.Response:
     outcome = await request.app[COLLECTOR].handle(event)
     return web.json_response({"ok": True, "outcome": outcome}, status=202)
 
 
-@internal
-async def delete_room(request: web.Request, body: bytes) -> web.Response:
-    deleted_at = deleted_at_of(body)
-    if isinstance(deleted_at, web.Response):
-        return deleted_at
+@internal.deletion
+async def delete_room(request: web.Request, deleted_at: str) -> web.Response:
     try:
         purged = await request.app[COLLECTOR].purge_room(request.match_info["room"],
                                                          deleted_at)

@@ -25,6 +25,7 @@ from typing import Any
 
 from .buckets import BUCKET_SECONDS, iso_second
 from .sentiment import ATTRIBUTION
+from .stored import json_object
 
 DEFAULT_TOP = 10
 DEFAULT_HISTORY_SECONDS = 300
@@ -111,11 +112,8 @@ class Feed:
             return None
         self._words_seen = pair
         key, raw = pair
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            return None
-        if not isinstance(value, dict):
+        value = json_object(raw)
+        if value is None:
             return None
         message = {"type": "words", "scope": self.scope,
                    "bucket": key[len(scope_prefix(self.scope)):],

@@ -23,6 +23,8 @@ from typing import Any
 
 from contract.names import event_from_setting, event_scope, is_event_name, room_scope
 
+from .stored import json_object
+
 
 @dataclass(frozen=True)
 class RoomFacts:
@@ -67,13 +69,8 @@ def stored_facts(facts: RoomFacts) -> str:
 
 def facts_from_store(room: str, raw: str | None) -> RoomFacts | None:
     """The facts `stored_facts` wrote, or None when there are none (or they are bad)."""
-    if raw is None:
-        return None
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(value, dict):
+    value = None if raw is None else json_object(raw)
+    if value is None:
         return None
     event = value.get("event")
     return RoomFacts(room=room, event=event if isinstance(event, str) and is_event_name(event)

@@ -85,11 +85,13 @@ class Page:
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
         self._started: asyncio.Future[None] | None = None
-        self._errors: deque[str] = deque(maxlen=40)
+        # What the page's process said on stderr (its errors), the last lines.
+        self.errors: deque[str] = deque(maxlen=40)
 
     def __repr__(self) -> str:
+        errors = f" errors={list(self.errors)[-3:]}" if self.errors else ""
         return (f"<Page {self.name} last={self.last} held={len(self.held)} "
-                f"topic={self.topic!r} state={self.state} stats={dict(self.stats)}>")
+                f"topic={self.topic!r} state={self.state} stats={dict(self.stats)}{errors}>")
 
     # -- life cycle ---------------------------------------------------------------------
     async def start(self) -> Page:
@@ -102,7 +104,9 @@ class Page:
                             "run `npm ci` in testkit/pages (make test does)")
         self._started = asyncio.get_running_loop().create_future()
         self._process = await asyncio.create_subprocess_exec(
-            node, str(HOST), json.dumps(self.config), cwd=ROOT,
+            # undici's EventSource says it is experimental on every start: noise here.
+            node, "--disable-warning=ExperimentalWarning", str(HOST),
+            json.dumps(self.config), cwd=ROOT,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, limit=LINE_LIMIT)
         self._reader = asyncio.get_running_loop().create_task(self._read())
@@ -168,15 +172,15 @@ class Page:
             elif answer.get("started"):
                 self._started.set_result(None)
             elif "error" in answer:
-                self._errors.append(answer["error"])
+                self.errors.append(answer["error"])
         await errors
         if not self._started.done():
             self._started.set_exception(PageError(
-                f"page {self.name} did not open the room:\n" + "\n".join(self._errors)))
+                f"page {self.name} did not open the room:\n" + "\n".join(self.errors)))
 
     async def _read_errors(self, stream: asyncio.StreamReader) -> None:
         async for line in stream:
-            self._errors.append(line.decode(errors="replace").rstrip())
+            self.errors.append(line.decode(errors="replace").rstrip())
 
     def _apply(self, answer: dict[str, Any]) -> None:
         page = answer["page"]

@@ -154,6 +154,7 @@ def _differences(clients: list[Page], expected: list, room: dict) -> str:
         lines.append(
             f"  {client.name}: last={client.last} held={len(client.held)} "
             f"topic={client.topic!r} state={client.state} stats={dict(client.stats)}\n"
+            f"    page errors={list(client.errors)[-5:]}\n"
             f"    missing={[want[i] for i in want.keys() - shown.keys()][:10]}\n"
             f"    extra={[shown[i] for i in shown.keys() - want.keys()][:10]}")
     return "\n".join(lines)

@@ -7,6 +7,44 @@ const { SeqTracker, backoff } = require("../../tm/static/tm/live.js");
 
 const ev = (seq) => ({ type: "message.created", seq, data: { id: seq } });
 
+/* A Follower for `room` "r", with handlers that do nothing unless `options` says. */
+function follower(options) {
+  const { Follower } = require("../../tm/static/tm/live.js");
+  return new Follower({
+    pushUrls: ["http://a.example"], room: "r", after: 0,
+    follow: { ticket: "t", expires_in: 600 },
+    onEvent: () => {}, onOther: () => {}, onStatus: () => {},
+    fill: () => Promise.resolve(options.after || 0),
+    checkSeq: () => Promise.resolve(options.after || 0),
+    ...options,
+  });
+}
+
+/* Runs `run(browser)` with a fake WebSocket and EventSource (each one made is in
+   browser.sockets, its URL in browser.opened) and, with `manualTimers`, a setTimeout
+   that only queues (browser.timers, run them by hand); puts the real ones back after. */
+async function withBrowser(run, manualTimers) {
+  const browser = { opened: [], sockets: [], timers: [] };
+  const fake = function (url) {
+    browser.opened.push(url);
+    browser.sockets.push(this);
+    this.close = () => {};
+  };
+  const realSetTimeout = global.setTimeout;
+  global.WebSocket = fake;
+  global.EventSource = fake;
+  if (manualTimers) {
+    global.setTimeout = (fn) => { browser.timers.push(fn); return browser.timers.length; };
+  }
+  try {
+    await run(browser);
+  } finally {
+    delete global.WebSocket;
+    delete global.EventSource;
+    global.setTimeout = realSetTimeout;
+  }
+}
+
 test("applies consecutive events and ignores duplicates", () => {
   const t = new SeqTracker(4);
   assert.strictEqual(t.offer(ev(5)), "apply");
@@ -149,133 +187,66 @@ test("a ticket is renewed before it runs out, and after a failed open once not n
   await assert.rejects(none.get());
 });
 
-test("a follower without a fresh ticket gets one before it connects", async () => {
-  const { Follower } = require("../../tm/static/tm/live.js");
-  const opened = [];
-  global.WebSocket = function (url) { opened.push(url); this.close = () => {}; };
-  try {
-    const follower = new Follower({
-      pushUrls: ["http://a.example"], room: "r", after: 2, follow: null,
-      renewTicket: () => Promise.resolve({ ticket: "t1", expires_in: 600 }),
-      onEvent: () => {}, onOther: () => {}, onStatus: () => {},
-      fill: () => Promise.resolve(2), checkSeq: () => Promise.resolve(2),
-    });
-    follower.connect();
-    assert.deepStrictEqual(opened, []); // waits for the ticket
-    await new Promise((resolve) => setImmediate(resolve));
-    assert.deepStrictEqual(opened, ["ws://a.example/ws/r?ticket=t1&after=2"]);
-    follower.stop();
-  } finally {
-    delete global.WebSocket;
-  }
-});
+test("a follower without a fresh ticket gets one before it connects", () => withBrowser(async (browser) => {
+  const f = follower({ after: 2, follow: null,
+                       renewTicket: () => Promise.resolve({ ticket: "t1", expires_in: 600 }) });
+  f.connect();
+  assert.deepStrictEqual(browser.opened, []); // waits for the ticket
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepStrictEqual(browser.opened, ["ws://a.example/ws/r?ticket=t1&after=2"]);
+  f.stop();
+}));
 
-test("a room that is gone stops the follower and tells the page", async () => {
-  const { Follower } = require("../../tm/static/tm/live.js");
-  const sockets = [];
-  global.WebSocket = function () { sockets.push(this); this.close = () => {}; };
-  try {
-    let gone = 0;
-    const follower = new Follower({
-      pushUrls: ["http://a.example"], room: "r", after: 0,
-      follow: { ticket: "t", expires_in: 600 }, onGone: () => { gone += 1; },
-      onEvent: () => {}, onOther: () => {}, onStatus: () => {},
-      fill: () => Promise.resolve(0), checkSeq: () => Promise.resolve(0),
-    });
-    follower.connect();
-    sockets[0].onopen();
-    sockets[0].onmessage({ data: JSON.stringify({ type: "gone", room: "r" }) });
-    assert.strictEqual(gone, 1);
-    assert.ok(follower.stopped);
-    // A renewal that finds the room gone (410) does the same.
-    const later = new Follower({
-      pushUrls: ["http://a.example"], room: "r", after: 0, follow: null,
-      renewTicket: () => Promise.reject(Object.assign(new Error("410"), { gone: true })),
-      onGone: () => { gone += 1; },
-      onEvent: () => {}, onOther: () => {}, onStatus: () => {},
-      fill: () => Promise.resolve(0), checkSeq: () => Promise.resolve(0),
-    });
-    later.connect();
-    await new Promise((resolve) => setImmediate(resolve));
-    assert.strictEqual(gone, 2);
-    assert.strictEqual(sockets.length, 1);
-  } finally {
-    delete global.WebSocket;
-  }
-});
+test("a room that is gone stops the follower and tells the page", () => withBrowser(async (browser) => {
+  let gone = 0;
+  const f = follower({ onGone: () => { gone += 1; } });
+  f.connect();
+  browser.sockets[0].onopen();
+  browser.sockets[0].onmessage({ data: JSON.stringify({ type: "gone", room: "r" }) });
+  assert.strictEqual(gone, 1);
+  assert.ok(f.stopped);
+  // A renewal that finds the room gone (410) does the same.
+  const later = follower({
+    follow: null, onGone: () => { gone += 1; },
+    renewTicket: () => Promise.reject(Object.assign(new Error("410"), { gone: true })),
+  });
+  later.connect();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.strictEqual(gone, 2);
+  assert.strictEqual(browser.sockets.length, 1);
+}));
 
-test("a node that cannot be reached or is shutting down is left for the next one", () => {
-  const { Follower } = require("../../tm/static/tm/live.js");
-  const opened = [];
-  const sockets = [];
-  global.WebSocket = function (url) {
-    opened.push(url);
-    sockets.push(this);
-    this.close = () => {};
-  };
-  const timers = [];
-  const realSetTimeout = global.setTimeout;
-  global.setTimeout = (fn) => { timers.push(fn); return timers.length; };
-  try {
-    const follower = new Follower({
-      pushUrls: ["http://a.example/", "http://b.example", "http://c.example"], room: "r",
-      after: 3, follow: { ticket: "t", expires_in: 600 }, onEvent: () => {}, onOther: () => {}, onStatus: () => {},
-      fill: () => Promise.resolve(3), checkSeq: () => Promise.resolve(3),
-    });
-    follower.urlIndex = 0;
-    follower.base = follower.urls[0];
-    follower.connect();
-    sockets[0].onclose(); // never opened: a is down
-    timers.shift()();
-    sockets[1].onopen();
-    sockets[1].onmessage({ data: JSON.stringify({ type: "reconnect", delay_ms: 10 }) });
-    timers.shift()();
-    sockets[2].onopen();
-    sockets[2].onclose(); // was open: a dropped connection, same node again
-    timers.shift()();
-    assert.deepStrictEqual(opened, [
-      "ws://a.example/ws/r?ticket=t&after=3", "ws://b.example/ws/r?ticket=t&after=3",
-      "ws://c.example/ws/r?ticket=t&after=3", "ws://c.example/ws/r?ticket=t&after=3"]);
-  } finally {
-    delete global.WebSocket;
-    global.setTimeout = realSetTimeout;
-  }
-});
+test("a node that cannot be reached or is shutting down is left for the next one", () => withBrowser((browser) => {
+  const f = follower({ pushUrls: ["http://a.example/", "http://b.example", "http://c.example"],
+                       after: 3 });
+  f.urlIndex = 0;
+  f.base = f.urls[0];
+  f.connect();
+  const { sockets, timers } = browser;
+  sockets[0].onclose(); // never opened: a is down
+  timers.shift()();
+  sockets[1].onopen();
+  sockets[1].onmessage({ data: JSON.stringify({ type: "reconnect", delay_ms: 10 }) });
+  timers.shift()();
+  sockets[2].onopen();
+  sockets[2].onclose(); // was open: a dropped connection, same node again
+  timers.shift()();
+  assert.deepStrictEqual(browser.opened, [
+    "ws://a.example/ws/r?ticket=t&after=3", "ws://b.example/ws/r?ticket=t&after=3",
+    "ws://c.example/ws/r?ticket=t&after=3", "ws://c.example/ws/r?ticket=t&after=3"]);
+}, true));
 
-test("two WebSocket opens that fail in a row move the follower to SSE", () => {
-  const { Follower } = require("../../tm/static/tm/live.js");
-  const used = [];
-  const sockets = [];
-  global.WebSocket = function (url) {
-    used.push(url.split(":")[0]);
-    sockets.push(this);
-    this.close = () => {};
-  };
-  global.EventSource = function (url) {
-    used.push("sse " + url);
-    this.close = () => {};
-  };
-  const timers = [];
-  const realSetTimeout = global.setTimeout;
-  global.setTimeout = (fn) => { timers.push(fn); return timers.length; };
-  try {
-    const follower = new Follower({
-      pushUrls: ["http://push.example"], room: "r", after: 2,
-      follow: { ticket: "t", expires_in: 600 }, onEvent: () => {}, onOther: () => {},
-      onStatus: () => {}, fill: () => Promise.resolve(2), checkSeq: () => Promise.resolve(2),
-    });
-    follower.connect();
-    sockets[0].onclose(); // blocked by a proxy: never opened
-    timers.shift()();
-    sockets[1].onclose(); // again
-    timers.shift()();
-    assert.deepStrictEqual(used, ["ws", "ws", "sse http://push.example/sse/r?ticket=t&after=2"]);
-  } finally {
-    delete global.WebSocket;
-    delete global.EventSource;
-    global.setTimeout = realSetTimeout;
-  }
-});
+test("two WebSocket opens that fail in a row move the follower to SSE", () => withBrowser((browser) => {
+  const f = follower({ pushUrls: ["http://push.example"], after: 2 });
+  f.connect();
+  browser.sockets[0].onclose(); // blocked by a proxy: never opened
+  browser.timers.shift()();
+  browser.sockets[1].onclose(); // again
+  browser.timers.shift()();
+  assert.deepStrictEqual(browser.opened, [
+    "ws://push.example/ws/r?ticket=t&after=2", "ws://push.example/ws/r?ticket=t&after=2",
+    "http://push.example/sse/r?ticket=t&after=2"]);
+}, true));
 
 test("ticketFrom asks tm with the page's credentials and says when the room is gone", async () => {
   const { ticketFrom } = require("../../tm/static/tm/live.js");
