@@ -85,6 +85,7 @@ class Page:
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
         self._started: asyncio.Future[None] | None = None
+        self._commands: deque[asyncio.Future[None]] = deque()  # sent, not yet done
         # What the page's process said on stderr (its errors), the last lines.
         self.errors: deque[str] = deque(maxlen=40)
 
@@ -154,11 +155,19 @@ class Page:
 
     # -- the process ----------------------------------------------------------------------
     async def _command(self, command: str) -> None:
+        """Send `command` and wait until the page has carried it out (not for "stop",
+        which ends the process)."""
         process = self._process
         if process is None or process.stdin is None or process.returncode is not None:
             raise ConnectionError(f"page {self.name} is not running")
+        done = asyncio.get_running_loop().create_future()
+        if command != "stop":
+            self._commands.append(done)
         process.stdin.write(command.encode() + b"\n")
         await process.stdin.drain()
+        if command != "stop":
+            async with asyncio.timeout(10 * TIME_SCALE):
+                await done
 
     async def _read(self) -> None:
         process = self._process
@@ -169,11 +178,17 @@ class Page:
             answer = json.loads(line)
             if "page" in answer:
                 self._apply(answer)
+            elif "done" in answer:
+                if self._commands:
+                    self._commands.popleft().set_result(None)
             elif answer.get("started"):
                 self._started.set_result(None)
             elif "error" in answer:
                 self.errors.append(answer["error"])
         await errors
+        for waiting in self._commands:  # the process ended: nothing more will be done
+            if not waiting.done():
+                waiting.set_exception(ConnectionError(f"page {self.name} has ended"))
         if not self._started.done():
             self._started.set_exception(PageError(
                 f"page {self.name} did not open the room:\n" + "\n".join(self.errors)))

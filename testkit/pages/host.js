@@ -27,8 +27,9 @@
  * without WebSocket), auth (a bearer token, or null), periodic_check, history_limit,
  * answer_delay_ms, speed}. stdin: one command a line: "cut_off", "restore", "stop".
  * stdout: one JSON object a line: {"started": true} once the page shows the room and
- * follows it, {"error": "..."} if it could not, and {"page": snapshot} whenever what it
- * shows or does changes (see snapshot() below).
+ * follows it, {"error": "..."} if it could not, {"page": snapshot} whenever what it
+ * shows or does changes (see snapshot() below), and {"done": command} once a command
+ * has taken effect (a cut-off page hears nothing sent after that line).
  */
 "use strict";
 
@@ -310,8 +311,10 @@ setInterval(report, REPORT_MS);
 readline.createInterface({ input: process.stdin }).on("line", (command) => {
   if (command === "cut_off") cutOff();
   else if (command === "restore") restore();
-  else if (command === "stop") stop();
-  reportSoon();
+  else if (command === "stop") { stop(); return; }
+  // Done, and what the page shows now sent first: the test goes on from here.
+  report();
+  process.stdout.write(JSON.stringify({ done: command }) + "\n");
 });
 process.stdin.on("end", stop);
 

@@ -39,12 +39,16 @@ def run(coro):
 
 async def clients_on(stack: Stack, room: str, first: int, count: int, *,
                      sse: bool = False) -> list[Page]:
-    """`count` clients that start on node `first` and know every node after it."""
+    """`count` clients that start on node `first` and know every node after it. They
+    do no periodic seq check: in a burst the room is often a post ahead of what has
+    reached them, and the fill a check starts would take events off the push path
+    that these tests show to be whole."""
     urls = [node.url for node in stack.ekgs]
     urls = urls[first:] + urls[:first]
     clients = [Page(stack.tm_url, urls, room,
-                          name=f"node{first}-{'sse' if sse else 'ws'}-{i}",
-                          transport="sse" if sse else "ws") for i in range(count)]
+                    name=f"node{first}-{'sse' if sse else 'ws'}-{i}",
+                    transport="sse" if sse else "ws", periodic_check=False)
+               for i in range(count)]
     await asyncio.gather(*(client.start() for client in clients))
     async with asyncio.timeout(10 * UNIT):
         await asyncio.gather(*(client.settled() for client in clients))
