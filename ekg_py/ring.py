@@ -9,10 +9,12 @@ room, e.g. it just restarted, whatever N is, 0 included) the caller sends a resy
 client reads the history from tm.
 
 Deleted messages are not replayed: when a room's `message.deleted` for a message comes,
-the events held for it (its `message.created`, or `message.pending` then
-`message.created` for an approved post) are replaced in the ring by a `skip` with the
-same seq. Clients that were live saw the post and then its deletion; a client that
-replays later gets the numbering without the text the teacher removed.
+the events held for it from before the deletion (its `message.created`, or
+`message.pending` then `message.created` for an approved post) are replaced in the ring
+by a `skip` with the same seq. Clients that were live saw the post and then its
+deletion; a client that replays later gets the numbering without the text the teacher
+removed. A post can be shown again after a deletion (hidden by students' reports, then
+approved): what shows it after the deletion's seq stays, whatever the arrival order.
 """
 
 from __future__ import annotations
@@ -74,11 +76,17 @@ class RingBuffer:
         else:
             bisect.insort(self._seqs, seq)
         if item.deletes is not None:
-            self._deleted[item.deletes] = seq
-            for shown in self._showing.pop(item.deletes, ()):
-                self._items[shown] = self._items[shown].redacted()
+            gone = item.deletes
+            self._deleted[gone] = max(seq, self._deleted.get(gone, 0))
+            showing = self._showing.pop(gone, [])
+            for shown in showing:
+                if shown < seq:
+                    self._items[shown] = self._items[shown].redacted()
+            later = [shown for shown in showing if shown > seq]
+            if later:  # it was shown again after this deletion (hidden, then approved)
+                self._showing[gone] = later
         elif (shows := item.shows) is not None:
-            if shows in self._deleted:  # it came after its deletion (a late copy)
+            if self._deleted.get(shows, 0) > seq:  # a late copy, from before its deletion
                 item = item.redacted()
             else:
                 self._showing.setdefault(shows, []).append(seq)

@@ -355,6 +355,42 @@ def test_a_late_copy_of_a_deleted_post_is_held_redacted():
         ("message.created", 1), ("skip", 2), ("message.deleted", 3)]
 
 
+@pytest.mark.parametrize("order", [[1, 2, 3, 4, 5], [1, 3, 2, 5, 4], [4, 3, 2, 1, 5]],
+                         ids=["in order", "pairs swapped", "backwards"])
+def test_a_post_hidden_by_reports_then_approved_is_replayed_from_its_approval(order):
+    """Students' reports hide a post (its deletion, then a moderators-only pending copy
+    for the queue) and the teacher approves it (created again, with a later seq): a
+    replay keeps what shows it after the deletion, in whatever order events arrive,
+    and redacts what showed it before."""
+    created = make_event("r", 1, text="reported words")
+    hidden = make_event("r", 2, event_type=events.MESSAGE_DELETED)
+    held = make_event("r", 3, event_type=events.MESSAGE_PENDING, text="reported words")
+    approved = make_event("r", 4, text="reported words")
+    other = make_event("r", 5, text="another post")
+    hidden["data"]["id"] = held["data"]["id"] = approved["data"]["id"] = 1
+    other["data"]["id"] = 2
+    by_seq = {1: created, 2: hidden, 3: held, 4: approved, 5: other}
+    registry = Registry(reorder_window=0)
+    for seq in order:
+        registry.publish(by_seq[seq])
+    student = _frames_of(connect(registry, "r", after=0))
+    assert [(m["type"], m["seq"]) for m in student] == [
+        ("skip", 1), ("message.deleted", 2), ("skip", 3), ("message.created", 4),
+        ("message.created", 5)]
+    moderator = _frames_of(connect(registry, "r", after=0, moderator=True))
+    assert [(m["type"], m["seq"]) for m in moderator] == [
+        ("skip", 1), ("message.deleted", 2), ("message.pending", 3),
+        ("message.created", 4), ("message.created", 5)]
+    # Rejected after all: a second deletion redacts what showed it since the first.
+    rejected = make_event("r", 6, event_type=events.MESSAGE_DELETED)
+    rejected["data"]["id"] = 1
+    registry.publish(rejected)
+    moderator = _frames_of(connect(registry, "r", after=0, moderator=True))
+    assert [m["type"] for m in moderator] == [
+        "skip", "message.deleted", "skip", "skip", "message.created", "message.deleted"]
+    assert "reported words" not in json.dumps(moderator)
+
+
 def test_redaction_bookkeeping_leaves_with_the_evicted_events():
     ring = RingBuffer(capacity=2)
     ring.add(item("r", 1))
