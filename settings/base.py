@@ -138,6 +138,9 @@ RATELIMIT_USE_CACHE = "default"
 TM_RATE_POST_PER_PARTICIPANT = "10/m"  # one student: a post every 6 s, sustained
 TM_RATE_JOIN_PER_ROOM = "600/m"  # a lecture hall of 600 joining in the same minute
 TM_ROOM_CAPACITY = 1000  # participants one room holds (its teachers may always join)
+# A room's audit log (tm/audit.py) lives with the room; an entry goes sooner once it is
+# this old (the purge removes it). docs/privacy.md has every retention period.
+TM_AUDIT_RETENTION_DAYS = int(os.environ.get("TM_AUDIT_RETENTION_DAYS", "90"))
 # Wrong join passwords per room and address, checked before any hashing.
 TM_RATE_WRONG_PASSWORD_PER_ROOM_CLIENT = "50/m"  # noqa: S105 - a rate, not a password
 TM_RATE_AUTH_PER_USERNAME = "10/m"  # sign-in attempts per account name (guessing)

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from contract import events, names
 
-from . import lookalikes, validation
+from . import audit, lookalikes, validation
 from .errors import ApiError
 from .models import (
     Event,
@@ -77,6 +77,29 @@ def _emit_for_message(room: Room, message: Message, event_type: str) -> int:
     message.save()
     _record(room, message.seq, event_type, message_data(message))
     return message.seq
+
+
+def _audited_settings(room: Room) -> dict[str, Any]:
+    """The settings the audit log follows (tm/audit.py settings_changed shows them)."""
+    return {"topic": room.topic, "moderated": room.moderated,
+            "accountable": room.accountable, "analytics": room.analytics,
+            "event_scope": room.event_scope, "profanity_mode": room.profanity_mode,
+            "max_length": room.max_length, "allowed_origins": room.allowed_origins,
+            "expires_at": room.expires_at, "password": room.join_password,
+            "share_link": room.share_nonce}
+
+
+def _audit_state(room: Room, actor: str, before: tuple[str, datetime | None]) -> None:
+    """An entry for a pause, a reopening or a closing, if the state changed."""
+    state, until = room.current_state, room.paused_until
+    if (state, until) == before:
+        return
+    if state == RoomState.PAUSED:
+        audit.record(room, actor, "room.paused", until=events.iso_utc(until) if until else None)
+    elif state == RoomState.OPEN and before[0] != RoomState.OPEN:
+        audit.record(room, actor, "room.opened")
+    elif state == RoomState.CLOSED and before[0] != RoomState.CLOSED:
+        audit.record(room, actor, "room.closed")
 
 
 def _room_data(room: Room) -> dict[str, Any]:
@@ -150,6 +173,9 @@ def create_room(
             )
             room.set_join_password(password)
             room.save()
+            audit.record(room, owner.get_username() if owner else audit.CREATOR,
+                         "room.created", settings=audit.settings_at_creation(
+                             _audited_settings(room)))
             # The room's first event: its settings, so that every service that follows
             # the room's events knows them from the start (the analytics collector
             # learns from it where the room's posts count, and never asks tm).
@@ -178,8 +204,9 @@ def announce_unannounced_rooms() -> int:
     return announced
 
 
-def update_room(room: Room, changes: dict[str, Any]) -> Room:
-    """Apply validated settings changes; publishes room.updated when users see a change."""
+def update_room(room: Room, changes: dict[str, Any], *, actor: str) -> Room:
+    """Apply validated settings changes; publishes room.updated when users see a change.
+    `actor`: who, for the audit log (tm/auth.py moderator_name)."""
     with transaction.atomic():
         # Locked: save() below writes every column, seq included, and a post that
         # committed between an unlocked read and that save would have its seq undone
@@ -189,6 +216,8 @@ def update_room(room: Room, changes: dict[str, Any]) -> Room:
         # Compared with the locked row, not the caller's (cached) copy: that one may
         # be behind, and a change it happens to match would send no room.updated.
         before = _room_data(room)
+        settings_before = _audited_settings(room)
+        state_before = (room.current_state, room.paused_until)
         had_password, was_accountable = room.has_password, room.accountable
         for field, value in changes.items():
             if field == "password":
@@ -219,6 +248,10 @@ def update_room(room: Room, changes: dict[str, Any]) -> Room:
         if became_private and room.event_scope == before["event_scope"]:
             room.event_scope = ""
         room.save()
+        changed = audit.settings_changed(settings_before, _audited_settings(room))
+        if changed:
+            audit.record(room, actor, "room.settings", changed=changed)
+        _audit_state(room, actor, state_before)
         if _room_data(room) != before:
             _emit(room, events.ROOM_UPDATED, _room_data(room))
             room.seq = Room.objects.filter(pk=room.pk).values_list("seq", flat=True).get()
@@ -295,12 +328,17 @@ def join_room(room: Room, *, nickname: str, nickname_key: str, real_name: str = 
     return participant, token
 
 
-def set_muted(room: Room, participant_id: int, muted: bool) -> Participant:
-    participant = Participant.objects.filter(room=room, pk=participant_id).first()
-    if participant is None:
-        raise ApiError(404, "not_found", "no such participant in this room")
-    participant.muted = muted
-    participant.save(update_fields=["muted"])
+def set_muted(room: Room, participant_id: int, muted: bool, *, actor: str) -> Participant:
+    with transaction.atomic():
+        participant = (Participant.objects.select_for_update()
+                       .filter(room=room, pk=participant_id).first())
+        if participant is None:
+            raise ApiError(404, "not_found", "no such participant in this room")
+        if participant.muted != muted:
+            participant.muted = muted
+            participant.save(update_fields=["muted"])
+            audit.record(room, actor, "participant.muted" if muted else "participant.unmuted",
+                         **audit.about_participant(participant))
     return participant
 
 
@@ -331,7 +369,14 @@ def post_message(room: Room, participant: Participant, raw_text: Any) -> Message
         # The event carries the message id, so the row comes first, numbered after.
         event_type = events.MESSAGE_PENDING if held_for else events.MESSAGE_CREATED
         _emit_for_message(room, message, event_type)
+        if held_for:
+            audit.record(room, audit.TM, "message.held", **audit.about_message(message),
+                         reason=HOLD_REASONS[held_for])
     return message
+
+
+HOLD_REASONS = {"moderated": "the room holds every post",
+                "profanity": "the word list matched"}
 
 
 def _message_in(room: Room, message_id: int) -> Message:
@@ -343,16 +388,17 @@ def _message_in(room: Room, message_id: int) -> Message:
     return message
 
 
-def delete_message(room: Room, message_id: int) -> None:
+def delete_message(room: Room, message_id: int, *, actor: str) -> None:
     """Remove a message for everyone; its words are wiped, its number stays taken."""
     with transaction.atomic():
-        _message_in(room, message_id)
+        message = _message_in(room, message_id)
         _emit(room, events.MESSAGE_DELETED, {"id": message_id})
+        audit.record(room, actor, "message.deleted", **audit.about_message(message))
         Message.objects.filter(pk=message_id).update(
             status=MessageStatus.DELETED, text="", html="")
 
 
-def approve_message(room: Room, message_id: int) -> Message:
+def approve_message(room: Room, message_id: int, *, actor: str) -> Message:
     with transaction.atomic():
         message = _message_in(room, message_id)
         if message.status != MessageStatus.PENDING:
@@ -360,14 +406,16 @@ def approve_message(room: Room, message_id: int) -> Message:
         message.status = MessageStatus.VISIBLE
         message.held_for = ""
         _emit_for_message(room, message, events.MESSAGE_CREATED)
+        audit.record(room, actor, "message.approved", **audit.about_message(message))
     return message
 
 
-def reject_message(room: Room, message_id: int) -> None:
+def reject_message(room: Room, message_id: int, *, actor: str) -> None:
     with transaction.atomic():
         message = _message_in(room, message_id)
         if message.status != MessageStatus.PENDING:
             raise ApiError(409, "not_pending", "that message is not waiting for approval")
         _emit(room, events.MESSAGE_DELETED, {"id": message_id})
+        audit.record(room, actor, "message.rejected", **audit.about_message(message))
         Message.objects.filter(pk=message_id).update(
             status=MessageStatus.REJECTED, text="", html="")

@@ -6,17 +6,20 @@ tm/actions.py. Every client mistake becomes an ApiError: a 4xx in the one JSON s
 
 from __future__ import annotations
 
+import re
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from contract import events
 
-from . import actions, tickets, validation
+from . import actions, audit, tickets, validation
 from .auth import (
     OWNER_COOKIE,
     PARTICIPANT_COOKIE,
     can_read,
     enforce_csrf,
     is_moderator,
+    moderator_name,
     participant_for,
     require_moderator,
 )
@@ -24,6 +27,7 @@ from .errors import ApiError, api_view, bad_field, read_json
 from .fields import choice, field, only
 from .joining import join_with_limits
 from .models import (
+    AuditEntry,
     Event,
     Message,
     MessageStatus,
@@ -37,6 +41,7 @@ from .room_settings import CREATE_FIELDS, parse_room_settings
 from .serializers import message_json, participant_json, room_json
 
 HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX = 200, 500
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,20}")
 
 
 # -- helpers --------------------------------------------------------------------
@@ -128,7 +133,8 @@ def room_detail(request: HttpRequest, room: str) -> HttpResponse:
         changes["pause_minutes"] = value
     if "lifetime" not in changes:
         actions.check_live(the_room)  # an expired room can only be revived by a lifetime
-    updated = actions.update_room(the_room, changes)
+    updated = actions.update_room(the_room, changes,
+                                  actor=moderator_name(request, the_room))
     return JsonResponse(room_json(updated, updated.stored_seq(), moderator=True))
 
 
@@ -195,7 +201,8 @@ def mute(request: HttpRequest, room: str, participant_id: int) -> HttpResponse:
     data = read_json(request)
     only(data, {"muted"})
     muted = field(data, "muted", validation.flag, "muted") if "muted" in data else True
-    participant = actions.set_muted(the_room, participant_id, muted)
+    participant = actions.set_muted(the_room, participant_id, muted,
+                                    actor=moderator_name(request, the_room))
     return JsonResponse(participant_json(participant, moderator=True))
 
 
@@ -204,10 +211,10 @@ def _int_param(request: HttpRequest, name: str, default: int, low: int, high: in
     raw = request.GET.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise bad_field(name, f"{name} must be a whole number") from None
+    # ASCII digits only: int() would also take " 5", "+5", "1_0" and "٣".
+    if not WHOLE_NUMBER.fullmatch(raw):
+        raise bad_field(name, f"{name} must be a whole number")
+    value = int(raw)
     if not low <= value <= high:
         raise bad_field(name, f"{name} must be between {low} and {high}")
     return value
@@ -259,6 +266,22 @@ def _post_message(request: HttpRequest, room: Room) -> HttpResponse:
 
 
 @api_view("GET")
+def audit_log(request: HttpRequest, room: str) -> HttpResponse:
+    """The room's audit log for its teachers, newest first, `limit` at a time;
+    `before=<id>` reads on from an entry."""
+    the_room = room_or_404(room)
+    require_moderator(request, the_room)
+    count = _int_param(request, "limit", HISTORY_LIMIT_DEFAULT, 1, HISTORY_LIMIT_MAX)
+    before = _int_param(request, "before", 0, 0, 2**62)
+    entries = AuditEntry.objects.filter(room=the_room).order_by("-id")
+    if before:
+        entries = entries.filter(id__lt=before)
+    page = list(entries[: count + 1])
+    return JsonResponse({"entries": [audit.entry_json(e) for e in page[:count]],
+                         "has_more": len(page) > count})
+
+
+@api_view("GET")
 def pending(request: HttpRequest, room: str) -> HttpResponse:
     the_room = live_room_or_error(room)
     require_moderator(request, the_room)
@@ -270,7 +293,7 @@ def pending(request: HttpRequest, room: str) -> HttpResponse:
 def message_detail(request: HttpRequest, room: str, message_id: int) -> HttpResponse:
     the_room = room_or_404(room)
     require_moderator(request, the_room)
-    actions.delete_message(the_room, message_id)
+    actions.delete_message(the_room, message_id, actor=moderator_name(request, the_room))
     return HttpResponse(status=204)
 
 
@@ -278,12 +301,14 @@ def message_detail(request: HttpRequest, room: str, message_id: int) -> HttpResp
 def approve(request: HttpRequest, room: str, message_id: int) -> HttpResponse:
     the_room = live_room_or_error(room)
     require_moderator(request, the_room)
-    return JsonResponse(message_json(actions.approve_message(the_room, message_id)))
+    message = actions.approve_message(the_room, message_id,
+                                      actor=moderator_name(request, the_room))
+    return JsonResponse(message_json(message))
 
 
 @api_view("POST")
 def reject(request: HttpRequest, room: str, message_id: int) -> HttpResponse:
     the_room = live_room_or_error(room)
     require_moderator(request, the_room)
-    actions.reject_message(the_room, message_id)
+    actions.reject_message(the_room, message_id, actor=moderator_name(request, the_room))
     return HttpResponse(status=204)

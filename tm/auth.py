@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import CsrfViewMiddleware
 
+from . import audit
 from .errors import MAX_JSON_BODY, ApiError
 from .models import Participant, Room, hash_token
 
@@ -103,6 +104,18 @@ def is_moderator(request: HttpRequest, room: Room, check_csrf: bool = True) -> b
                 enforce_csrf(request)
             return True
     return False
+
+
+def moderator_name(request: HttpRequest, room: Room) -> str:
+    """Who moderates (a caller is_moderator has let in), as the room's audit log names
+    them: the owner's user name, an operator's marked as such, or the room's creator
+    when the owner key is all there is."""
+    user = request.user
+    if user.is_authenticated and room.owner_id and room.owner_id == user.id:
+        return user.get_username()
+    if user.is_authenticated and user.is_staff:
+        return f"{user.get_username()} (operator)"
+    return audit.CREATOR
 
 
 def require_moderator(request: HttpRequest, room: Room) -> None:

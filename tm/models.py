@@ -282,3 +282,25 @@ class RoomDeletion(models.Model):
         announcement): a page or client that comes back to it hears that it ended
         (410), not that it never existed (404)."""
         return cls.objects.filter(name=name).exists()
+
+
+class AuditEntry(models.Model):
+    """One moderation action in a room: who, when, what (tm/audit.py). Written in the
+    transaction of the action; read by the room's teachers; deleted with the room, or
+    sooner when it is older than TM_AUDIT_RETENTION_DAYS."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="audit_entries")
+    at = models.DateTimeField(default=timezone.now)
+    # Who, as the teacher reads it: a user name, "the room's creator" (its owner key),
+    # or "tm" for what tm did by itself (a post held by the room's settings).
+    actor = models.CharField(max_length=160)
+    action = models.CharField(max_length=32)  # tm/audit.py ACTIONS
+    # What it was done to: ids, nicknames, settings as changed. Never a post's words.
+    detail = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [models.Index(fields=["room", "-id"], name="audit_newest_first"),
+                   models.Index(fields=["at"], name="audit_by_age")]
+
+    def __str__(self) -> str:
+        return f"{self.room_id} {self.at:%Y-%m-%d %H:%M} {self.actor}: {self.action}"

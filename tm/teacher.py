@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib import messages as flash
 from django.contrib.auth import login
@@ -26,8 +27,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from contract import names
 
-from . import actions, tickets, validation
-from .auth import is_moderator, share_key
+from . import actions, audit, tickets, validation
+from .auth import is_moderator, moderator_name, share_key
 from .errors import ApiError
 from .models import Message, MessageStatus, Participant, ProfanityMode, Room, RoomState
 from .pages import (
@@ -124,6 +125,9 @@ def _moderator_only(view: Callable) -> Callable:
     return wrapper
 
 
+AUDIT_SHOWN = 50  # the newest entries of the audit log on the moderation page
+
+
 @require_http_methods(["GET"])
 @load_room
 @_moderator_only
@@ -139,6 +143,10 @@ def moderate(request: HttpRequest, room: Room) -> HttpResponse:
         "room": room,
         "pending": list(pending),
         "recent": list(recent[:100]),
+        "audit": [{"at": entry.at, "actor": entry.actor, "sentence": audit.describe(entry)}
+                  for entry in room.audit_entries.order_by("-id")[:AUDIT_SHOWN]],
+        "audit_total": room.audit_entries.count(),
+        "audit_days": settings.TM_AUDIT_RETENTION_DAYS,
         "people": list(people),
         "room_url": public_url(request, f"/{room.name}"),
         "share_url": share,
@@ -163,43 +171,45 @@ def _int_field(request: HttpRequest, name: str) -> int:
 
 def _apply(request: HttpRequest, room: Room, action: str) -> str:
     """Run one moderation action; returns the confirmation shown to the teacher."""
+    actor = moderator_name(request, room)
     if action == "delete":
-        actions.delete_message(room, _int_field(request, "message"))
+        actions.delete_message(room, _int_field(request, "message"), actor=actor)
         return "Message deleted."
     if action == "approve":
-        actions.approve_message(room, _int_field(request, "message"))
+        actions.approve_message(room, _int_field(request, "message"), actor=actor)
         return "Message approved."
     if action == "reject":
-        actions.reject_message(room, _int_field(request, "message"))
+        actions.reject_message(room, _int_field(request, "message"), actor=actor)
         return "Message rejected."
     if action in ("mute", "unmute"):
-        person = actions.set_muted(room, _int_field(request, "participant"), action == "mute")
+        person = actions.set_muted(room, _int_field(request, "participant"), action == "mute",
+                                   actor=actor)
         return f"{person.nickname} is {'muted' if person.muted else 'no longer muted'}."
     if action == "pause":
         minutes = _int_field(request, "minutes")
         if not 0 <= minutes <= 24 * 60:
             raise ApiError(400, "invalid", "pause for 0 to 1440 minutes")
-        actions.update_room(room, {"pause_minutes": minutes or None})
+        actions.update_room(room, {"pause_minutes": minutes or None}, actor=actor)
         return "Room paused: students can read but not post."
     if action in ("resume", "reopen"):
-        actions.update_room(room, {"state": RoomState.OPEN})
+        actions.update_room(room, {"state": RoomState.OPEN}, actor=actor)
         return "Room open: students can post again."
     if action == "close":
-        actions.update_room(room, {"state": RoomState.CLOSED})
+        actions.update_room(room, {"state": RoomState.CLOSED}, actor=actor)
         return "Room closed. It stays readable until it expires."
     if action == "lifetime":
         try:
             seconds = validation.lifetime(_int_field(request, "lifetime"))
         except validation.Invalid as error:
             raise ApiError(400, "invalid", error.message) from None
-        actions.update_room(room, {"lifetime": seconds})
+        actions.update_room(room, {"lifetime": seconds}, actor=actor)
         return "Lifetime changed."
     if action == "reset_share":
-        actions.update_room(room, {"reset_share_link": True})
+        actions.update_room(room, {"reset_share_link": True}, actor=actor)
         return "New read-only link made: the old one no longer opens the room."
     if action == "settings":
         changes = _settings_from_form(request)
-        actions.update_room(room, changes)
+        actions.update_room(room, changes, actor=actor)
         return "Settings saved."
     raise ApiError(400, "invalid", "unknown action")
 

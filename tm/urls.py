@@ -29,6 +29,7 @@ api_v1 = [
     path("rooms/<str:room>/participants/<id:participant_id>/mute", api.mute),
     path("rooms/<str:room>/messages", api.messages),
     path("rooms/<str:room>/pending", api.pending),
+    path("rooms/<str:room>/audit", api.audit_log),
     path("rooms/<str:room>/messages/<id:message_id>", api.message_detail),
     path("rooms/<str:room>/messages/<id:message_id>/approve", api.approve),
     path("rooms/<str:room>/messages/<id:message_id>/reject", api.reject),

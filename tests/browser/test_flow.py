@@ -166,6 +166,15 @@ def test_teacher_and_student_flow(new_context, shot):
     expect(banner).to_contain_text("paused")
     expect(student.locator("#compose-text")).to_be_disabled()
 
+    # The activity log says who did what, in the teacher's own time (not UTC).
+    log = teacher.locator("#audit li")
+    expect(log.first).to_contain_text("paused the room")
+    expect(teacher.locator("#audit")).to_contain_text("approved a post by Ann")
+    expect(teacher.locator("#audit")).to_contain_text("held a post for approval")
+    expect(log.first.locator("time")).not_to_contain_text("UTC")
+    teacher.locator("#audit-title").scroll_into_view_if_needed()
+    shot(teacher, "flow-06d-moderate-activity", full_page=False)
+
     # The other views of the room, as the class and the wall see them.
     wall = new_context(viewport={"width": 1366, "height": 768}).new_page()
     wall.goto("/bio-mod/projector")

@@ -366,6 +366,8 @@ def test_history_is_in_seq_order_and_pages_with_after_and_limit(ann, api):
     ("?after=1e3", "after"), ("?after=0x10", "after"), ("?after=%00", "after"),
     ("?after=99999999999999999999999", "after"), ("?after=" + "9" * 5000, "after"),
     ("?after=%FF", "after"), ("?after=<script>", "after"),
+    ("?after=%D9%A3", "after"), ("?after=1_0", "after"), ("?after=+1", "after"),
+    ("?after=%201", "after"),
     ("?limit=0", "limit"), ("?limit=501", "limit"), ("?limit=-5", "limit"),
     ("?limit=ten", "limit"), ("?limit=" + "9" * 30, "limit"), ("?limit=1.0", "limit"),
 ], ids=lambda value: value[:30] if isinstance(value, str) else None)

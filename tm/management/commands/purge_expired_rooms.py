@@ -1,4 +1,5 @@
-"""Delete expired rooms. Safe by default: --dry-run lists them; --every N keeps doing it.
+"""Delete expired rooms, and audit log entries past TM_AUDIT_RETENTION_DAYS. --dry-run
+lists the rooms and deletes nothing; --every N keeps doing it.
 
 `make run` (Procfile) and the deploy (deploy/systemd/tm-purge.service) run it with
 `--every 30`, so a room whose lifetime ends is gone from every service within a minute
@@ -12,6 +13,7 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
+from tm import audit
 from tm.actions import purge_expired_rooms
 
 
@@ -45,6 +47,10 @@ class Command(BaseCommand):
 
     def _purge(self, dry_run: bool, quiet: bool) -> None:
         names = purge_expired_rooms(dry_run=dry_run)
+        pruned = 0 if dry_run else audit.prune()
+        if pruned:
+            self.stdout.write(f"deleted {pruned} audit log entr{'y' if pruned == 1 else 'ies'} "
+                              "past their retention")
         if names or not quiet:
             verb = "would delete" if dry_run else "deleted"
             self.stdout.write(f"{verb} {len(names)} expired room(s)"

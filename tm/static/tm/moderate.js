@@ -21,6 +21,14 @@
   var template = document.getElementById("queue-item-template");
   if (!dataNode || !queue || !template) return;
   var page = JSON.parse(dataNode.textContent);
+
+  // The server wrote the activity log's times in UTC; show them in the teacher's own.
+  document.querySelectorAll("#audit time[datetime]").forEach(function (node) {
+    var when = new Date(node.getAttribute("datetime"));
+    if (isNaN(when)) return;
+    node.textContent = when.toLocaleString([], { month: "short", day: "numeric",
+                                                 hour: "2-digit", minute: "2-digit" });
+  });
   var count = document.getElementById("queue-count");
   var empty = document.getElementById("queue-empty");
   var notice = document.getElementById("live-notice");
