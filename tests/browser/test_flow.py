@@ -170,7 +170,7 @@ def test_teacher_and_student_flow(new_context, shot):
     log = teacher.locator("#audit li")
     expect(log.first).to_contain_text("paused the room")
     expect(teacher.locator("#audit")).to_contain_text("approved a post by Ann")
-    expect(teacher.locator("#audit")).to_contain_text("held a post for approval")
+    expect(teacher.locator("#audit")).to_contain_text("tm held a post by Ann")
     expect(log.first.locator("time")).not_to_contain_text("UTC")
     teacher.locator("#audit-title").scroll_into_view_if_needed()
     shot(teacher, "flow-06d-moderate-activity", full_page=False)
