@@ -14,7 +14,11 @@ VERSION = 1
 MESSAGE_CREATED = "message.created"
 MESSAGE_DELETED = "message.deleted"
 MESSAGE_PENDING = "message.pending"  # moderators only
+# Moderators only: students reported a post (how many so far; never who).
+MESSAGE_REPORTED = "message.reported"
 ROOM_UPDATED = "room.updated"
+# What only the room's moderators receive; everyone else gets a `skip` in its place.
+MODERATORS_ONLY = frozenset({MESSAGE_PENDING, MESSAGE_REPORTED})
 PRESENCE = "presence"  # ekg's own, carries no seq
 # ekg's own: stands in for a moderators-only event (seq only), so other clients see
 # no gap in the room's numbering.
@@ -25,6 +29,7 @@ DATA_KEYS: dict[str, frozenset[str]] = {
     MESSAGE_CREATED: frozenset({"id", "nickname", "text", "html", "created"}),
     MESSAGE_PENDING: frozenset({"id", "nickname", "text", "html", "created", "held_for"}),
     MESSAGE_DELETED: frozenset({"id"}),
+    MESSAGE_REPORTED: frozenset({"id", "reports"}),
     ROOM_UPDATED: frozenset({"topic", "state", "paused_until", "moderated", "expires_at",
                              "analytics", "event_scope"}),
 }

@@ -36,7 +36,7 @@ class Encoded:
         self.shows = message_id if kind in (events.MESSAGE_CREATED,
                                             events.MESSAGE_PENDING) else None
         self.deletes = message_id if kind == events.MESSAGE_DELETED else None
-        self.moderators_only = kind == events.MESSAGE_PENDING
+        self.moderators_only = kind in events.MODERATORS_ONLY
         self.data = encode_json(message).encode("utf-8")  # what every wire format carries
         # The shell's encoders keep each wire form here the first time a connection
         # needs it (wire.py): every connection then writes the same bytes.

@@ -136,6 +136,7 @@ RATELIMIT_USE_CACHE = "default"
 # a salted address hash) rates are a ceiling against abuse that a whole school under
 # one address does not reach; the ones a class meets are per participant and per room.
 TM_RATE_POST_PER_PARTICIPANT = "10/m"  # one student: a post every 6 s, sustained
+TM_RATE_REPORT_PER_PARTICIPANT = "30/m"  # reports by one student (each post once)
 TM_RATE_JOIN_PER_ROOM = "600/m"  # a lecture hall of 600 joining in the same minute
 TM_ROOM_CAPACITY = 1000  # participants one room holds (its teachers may always join)
 # A room's audit log (tm/audit.py) lives with the room; an entry goes sooner once it is

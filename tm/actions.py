@@ -27,6 +27,7 @@ from .models import (
     MessageStatus,
     Participant,
     ProfanityMode,
+    Report,
     Room,
     RoomDeletion,
     RoomState,
@@ -86,6 +87,7 @@ def _audited_settings(room: Room) -> dict[str, Any]:
             "event_scope": room.event_scope, "profanity_mode": room.profanity_mode,
             "max_length": room.max_length, "allowed_origins": room.allowed_origins,
             "expires_at": room.expires_at, "password": room.join_password,
+            "report_threshold": room.report_threshold,
             "share_link": room.share_nonce}
 
 
@@ -136,7 +138,7 @@ def create_room(
     *, name: str, lifetime: int, topic: str = "", owner=None, moderated: bool = False,
     accountable: bool = False, password: str = "", profanity_mode: str = ProfanityMode.OFF,
     max_length: int = 140, allowed_origins: str = "", analytics: bool = False,
-    event_scope: str | None = None,
+    event_scope: str | None = None, report_threshold: int = 3,
 ) -> tuple[Room, str | None]:
     """Create a room (arguments already validated). Returns (room, owner key or None).
 
@@ -163,7 +165,7 @@ def create_room(
                 expires_at=now + timedelta(seconds=lifetime), moderated=moderated,
                 accountable=accountable, profanity_mode=profanity_mode,
                 max_length=max_length, allowed_origins=allowed_origins,
-                analytics=analytics,
+                analytics=analytics, report_threshold=report_threshold,
                 # A private room (password, accountable) counts in a shared event
                 # only when its teacher says so: never by default.
                 event_scope=(event_scope if event_scope is not None
@@ -376,7 +378,8 @@ def post_message(room: Room, participant: Participant, raw_text: Any) -> Message
 
 
 HOLD_REASONS = {"moderated": "the room holds every post",
-                "profanity": "the word list matched"}
+                "profanity": "the word list matched",
+                "reports": "students reported it"}
 
 
 def _message_in(room: Room, message_id: int) -> Message:
@@ -392,6 +395,7 @@ def delete_message(room: Room, message_id: int, *, actor: str) -> None:
     """Remove a message for everyone; its words are wiped, its number stays taken."""
     with transaction.atomic():
         message = _message_in(room, message_id)
+        _decide_reports(message)
         _emit(room, events.MESSAGE_DELETED, {"id": message_id})
         audit.record(room, actor, "message.deleted", **audit.about_message(message))
         Message.objects.filter(pk=message_id).update(
@@ -405,6 +409,7 @@ def approve_message(room: Room, message_id: int, *, actor: str) -> Message:
             raise ApiError(409, "not_pending", "that message is not waiting for approval")
         message.status = MessageStatus.VISIBLE
         message.held_for = ""
+        _decide_reports(message)
         _emit_for_message(room, message, events.MESSAGE_CREATED)
         audit.record(room, actor, "message.approved", **audit.about_message(message))
     return message
@@ -415,7 +420,75 @@ def reject_message(room: Room, message_id: int, *, actor: str) -> None:
         message = _message_in(room, message_id)
         if message.status != MessageStatus.PENDING:
             raise ApiError(409, "not_pending", "that message is not waiting for approval")
+        _decide_reports(message)
         _emit(room, events.MESSAGE_DELETED, {"id": message_id})
         audit.record(room, actor, "message.rejected", **audit.about_message(message))
         Message.objects.filter(pk=message_id).update(
             status=MessageStatus.REJECTED, text="", html="")
+
+
+# -- reports ------------------------------------------------------------------------
+def report_message(room: Room, participant: Participant, message_id: int) -> bool:
+    """A student reports a post; False when they had reported it already (nothing
+    changes). The room's teachers hear of it at once (message.reported: how many, never
+    who). At the room's threshold the post is hidden from students until a teacher
+    decides: deleted for everyone, and held in the teachers' queue (message.pending,
+    held_for "reports"), from where approving shows it again and rejecting removes it."""
+    check_live(room)
+    if participant.is_teacher:
+        raise ApiError(400, "not_reportable", "the room's teachers remove posts instead "
+                       "of reporting them")
+    with transaction.atomic():
+        message = (Message.objects.select_for_update()
+                   .filter(room=room, pk=message_id).first())
+        hidden = (message is not None and message.status == MessageStatus.PENDING
+                  and message.held_for == HELD_FOR_REPORTS)
+        if message is None or not (message.status == MessageStatus.VISIBLE or hidden):
+            raise ApiError(404, "not_found", "no such message in this room")
+        if message.participant_id == participant.pk:
+            raise ApiError(400, "own_message", "you cannot report your own post")
+        if message.by_teacher:
+            raise ApiError(400, "not_reportable", "posts by the room's teachers cannot be "
+                           "reported here")
+        _, created = Report.objects.get_or_create(message=message, reporter=participant)
+        if not created:
+            return False
+        count = Report.objects.filter(message=message, decided=False).count()
+        _emit(room, events.MESSAGE_REPORTED, {"id": message.pk, "reports": count})
+        threshold = room.report_threshold
+        if threshold and count >= threshold and message.status == MessageStatus.VISIBLE:
+            _emit(room, events.MESSAGE_DELETED, {"id": message.pk})
+            message.status = MessageStatus.PENDING
+            message.held_for = HELD_FOR_REPORTS
+            _emit_for_message(room, message, events.MESSAGE_PENDING)
+            audit.record(room, audit.TM, "message.hidden", **audit.about_message(message),
+                         reports=count)
+    return True
+
+
+def keep_message(room: Room, message_id: int, *, actor: str) -> Message:
+    """A teacher rules that a reported post stays: its reports stop counting, and one
+    that reports hid is shown again (as an approval is)."""
+    with transaction.atomic():
+        message = _message_in(room, message_id)
+        reports = _decide_reports(message)
+        if message.status == MessageStatus.PENDING:
+            if message.held_for != HELD_FOR_REPORTS:
+                raise ApiError(409, "not_reported", "that post waits for approval: approve "
+                               "or reject it")
+            message.status = MessageStatus.VISIBLE
+            message.held_for = ""
+            _emit_for_message(room, message, events.MESSAGE_CREATED)
+        elif not reports:
+            raise ApiError(409, "not_reported", "nobody has reported that post")
+        audit.record(room, actor, "message.kept", **audit.about_message(message),
+                     reports=reports)
+    return message
+
+
+def _decide_reports(message: Message) -> int:
+    """A teacher has ruled on the post: its reports stop counting. How many did."""
+    return Report.objects.filter(message=message, decided=False).update(decided=True)
+
+
+HELD_FOR_REPORTS = "reports"

@@ -37,6 +37,7 @@ from .models import (
     RoomState,
 )
 from .ratelimits import limit
+from .reports import reported_posts
 from .room_settings import CREATE_FIELDS, parse_room_settings
 from .serializers import message_json, participant_json, room_json
 
@@ -99,7 +100,8 @@ def rooms(request: HttpRequest) -> HttpResponse:
 
 PATCH_FIELDS = {"topic", "state", "pause_minutes", "lifetime", "moderated", "accountable",
                 "analytics", "event_scope", "reset_share_link",
-                "password", "profanity_mode", "max_length", "allowed_origins"}
+                "password", "profanity_mode", "max_length", "allowed_origins",
+                "report_threshold"}
 
 
 @api_view("GET", "PATCH", "DELETE")
@@ -279,6 +281,36 @@ def audit_log(request: HttpRequest, room: str) -> HttpResponse:
     page = list(entries[: count + 1])
     return JsonResponse({"entries": [audit.entry_json(e) for e in page[:count]],
                          "has_more": len(page) > count})
+
+
+@api_view("POST")
+def report(request: HttpRequest, room: str, message_id: int) -> HttpResponse:
+    """A student reports a post (once; nobody learns who)."""
+    the_room = live_room_or_error(room)
+    participant = participant_for(request, the_room)
+    limit(request, "report-participant", "TM_RATE_REPORT_PER_PARTICIPANT",
+          key=f"p{participant.pk}")
+    actions.report_message(the_room, participant, message_id)
+    return JsonResponse({"reported": True})
+
+
+@api_view("POST")
+def keep(request: HttpRequest, room: str, message_id: int) -> HttpResponse:
+    """A teacher keeps a reported post: its reports are dismissed, a hidden one shows."""
+    the_room = live_room_or_error(room)
+    require_moderator(request, the_room)
+    message = actions.keep_message(the_room, message_id,
+                                   actor=moderator_name(request, the_room))
+    return JsonResponse(message_json(message))
+
+
+@api_view("GET")
+def reports(request: HttpRequest, room: str) -> HttpResponse:
+    """Reported posts a teacher has not ruled on, most reported first, each with the
+    posts around it; how many reported it, never who."""
+    the_room = live_room_or_error(room)
+    require_moderator(request, the_room)
+    return JsonResponse({"reports": reported_posts(the_room)})
 
 
 @api_view("GET")

@@ -39,13 +39,15 @@ ACTIONS = {
     "message.approved": "approved a post",
     "message.rejected": "rejected a post",
     "message.deleted": "deleted a post",
+    "message.hidden": "hid a post that students reported",
+    "message.kept": "kept a reported post",
     "participant.muted": "muted a participant",
     "participant.unmuted": "unmuted a participant",
 }
 
 # Settings whose values the log keeps as they are; the others it only says changed.
 SHOWN_SETTINGS = ("topic", "moderated", "accountable", "analytics", "event_scope",
-                  "profanity_mode", "max_length")
+                  "profanity_mode", "max_length", "report_threshold")
 
 
 def record(room: Room, actor: str, action: str, **detail: Any) -> AuditEntry:
@@ -108,6 +110,9 @@ def describe(entry: AuditEntry) -> str:
         text = text.replace("a post", f"a post by {nickname} (#{detail['message']})")
         if detail.get("reason"):
             text += f": {detail['reason']}"
+        if detail.get("reports"):
+            count = detail["reports"]
+            text += f" ({count} report{'' if count == 1 else 's'})"
     elif "participant" in detail:
         text = text.replace("a participant", str(nickname))
     elif entry.action == "room.settings" and detail.get("changed"):

@@ -77,6 +77,9 @@ class Room(models.Model):
     # Part of every share link's signed key (tm/auth.py share_key): a new one, when the
     # password changes or the teacher resets the link, ends the links handed out.
     share_nonce = models.CharField(max_length=32, blank=True)
+    # A post this many students report is hidden from students until a teacher decides
+    # (0: reports only tell the teachers, nothing is hidden by them).
+    report_threshold = models.PositiveSmallIntegerField(default=3)
 
     class Meta:
         ordering = ["-created_at"]
@@ -238,6 +241,26 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.nickname}: {self.text[:30]}"
+
+
+class Report(models.Model):
+    """A student's report of a post: once per student and post. Who reported is never
+    shown to anyone (teachers see how many); the row only keeps a second report by the
+    same student from counting. `decided`: a teacher has ruled on the post since (kept,
+    approved, rejected or deleted it), so the report no longer counts."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reports")
+    reporter = models.ForeignKey(Participant, on_delete=models.CASCADE,
+                                 related_name="reports_made")
+    created_at = models.DateTimeField(default=timezone.now)
+    decided = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["message", "reporter"],
+                                               name="one_report_per_student")]
+
+    def __str__(self) -> str:
+        return f"report of {self.message_id}"
 
 
 class Event(models.Model):

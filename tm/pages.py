@@ -16,6 +16,7 @@ from collections.abc import Callable
 import segno
 import waffle
 from django.conf import settings
+from django.contrib import messages as flash
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -248,6 +249,9 @@ def room(request: HttpRequest, room: Room) -> HttpResponse:
         "room": room,
         "participant": participant,
         "moderator": moderator,
+        # A student may report classmates' posts (tm/actions.py report_message).
+        "reporter": participant if participant and not participant.is_teacher
+        and not moderator else None,
         "stream": visible_messages(room) if readable else [],
         "readable": readable,
         "join_errors": join_errors,
@@ -257,7 +261,9 @@ def room(request: HttpRequest, room: Room) -> HttpResponse:
         "page_data": page_data(request, room, "participant" if participant else "reader",
                                _room_role(participant, moderator, readable),
                                nickname=participant.nickname if participant else None,
-                               moderator=moderator),
+                               moderator=moderator,
+                               can_report=bool(participant and not participant.is_teacher
+                                               and not moderator)),
     }
     return render(request, "tm/room.html", context, status=400 if join_errors else 200)
 
@@ -290,6 +296,26 @@ def post(request: HttpRequest, room: Room) -> HttpResponse:
     limit(request, "post-participant", "TM_RATE_POST_PER_PARTICIPANT", key=f"p{participant.pk}")
     actions.post_message(room, participant, request.POST.get("text", ""))
     return redirect(reverse("room", kwargs={"room": room.name}) + "#compose")
+
+
+@require_http_methods(["POST"])
+@load_room
+@page_errors
+def report(request: HttpRequest, room: Room) -> HttpResponse:
+    """A student's report without JavaScript (room.js sends it through the API)."""
+    participant = optional_participant(request, room)
+    if participant is None:
+        return redirect("room", room=room.name)
+    limit(request, "report-participant", "TM_RATE_REPORT_PER_PARTICIPANT",
+          key=f"p{participant.pk}")
+    try:
+        message_id = int(request.POST.get("message", ""))
+    except ValueError:
+        raise ApiError(400, "invalid", "which post?") from None
+    actions.report_message(room, participant, message_id)
+    flash.success(request, "Reported. Your teacher will look at it; nobody sees who "
+                  "reported it.")
+    return redirect(reverse("room", kwargs={"room": room.name}))
 
 
 def _reader_page(template: str, mode: str) -> Callable:

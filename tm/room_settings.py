@@ -12,7 +12,8 @@ from .models import ProfanityMode
 DEFAULT_LIFETIME = 24 * 3600
 
 CREATE_FIELDS = {"name", "topic", "lifetime", "moderated", "accountable", "password",
-                 "profanity_mode", "max_length", "allowed_origins", "analytics", "event_scope"}
+                 "profanity_mode", "max_length", "allowed_origins", "analytics", "event_scope",
+                 "report_threshold"}
 
 
 def parse_room_settings(data: dict[str, Any], creating: bool) -> dict[str, Any]:
@@ -35,6 +36,9 @@ def parse_room_settings(data: dict[str, Any], creating: bool) -> dict[str, Any]:
         clean["max_length"] = field(data, "max_length", validation.message_limit)
     if "allowed_origins" in data:
         clean["allowed_origins"] = field(data, "allowed_origins", validation.origins)
+    if "report_threshold" in data:
+        clean["report_threshold"] = field(data, "report_threshold",
+                                          validation.report_threshold)
     if "event_scope" in data:
         clean["event_scope"] = field(data, "event_scope", validation.event_scope)
     if creating:

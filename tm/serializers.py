@@ -50,6 +50,7 @@ def room_json(room: Room, seq: int, moderator: bool = False) -> dict[str, Any]:
     if moderator:
         data["profanity_mode"] = room.profanity_mode
         data["allowed_origins"] = room.origins()
+        data["report_threshold"] = room.report_threshold
     return data
 
 

@@ -41,6 +41,7 @@ from .pages import (
     public_url,
 )
 from .ratelimits import limit
+from .reports import reported_posts
 
 PAUSE_CHOICES = [(5, "5 minutes"), (10, "10 minutes"), (30, "30 minutes"), (0, "until I resume")]
 
@@ -142,6 +143,7 @@ def moderate(request: HttpRequest, room: Room) -> HttpResponse:
     return render(request, "tm/moderate.html", {
         "room": room,
         "pending": list(pending),
+        "reported": reported_posts(room),
         "recent": list(recent[:100]),
         "audit": [{"at": entry.at, "actor": entry.actor, "sentence": audit.describe(entry)}
                   for entry in room.audit_entries.order_by("-id")[:AUDIT_SHOWN]],
@@ -181,6 +183,9 @@ def _apply(request: HttpRequest, room: Room, action: str) -> str:
     if action == "reject":
         actions.reject_message(room, _int_field(request, "message"), actor=actor)
         return "Message rejected."
+    if action == "keep":
+        actions.keep_message(room, _int_field(request, "message"), actor=actor)
+        return "Post kept: its reports are dismissed."
     if action in ("mute", "unmute"):
         person = actions.set_muted(room, _int_field(request, "participant"), action == "mute",
                                    actor=actor)
@@ -224,6 +229,8 @@ def _settings_from_form(request: HttpRequest) -> dict:
             "allowed_origins": validation.origins(post.get("allowed_origins", "")),
             "analytics": post.get("analytics") == "on",
             "event_scope": validation.event_scope(post.get("event_scope", "")),
+            "report_threshold": validation.report_threshold(
+                _int_field(request, "report_threshold")),
         }
     except validation.Invalid as error:
         raise ApiError(400, "invalid", error.message) from None

@@ -111,6 +111,19 @@ def message_limit(value: Any) -> int:
     return value
 
 
+REPORT_THRESHOLD_MAX = 50
+
+
+def report_threshold(value: Any) -> int:
+    """How many students' reports hide a post (0: reports hide nothing)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid("report_threshold must be a whole number")
+    if not 0 <= value <= REPORT_THRESHOLD_MAX:
+        raise Invalid(f"report_threshold must be between 0 (never hide) and "
+                      f"{REPORT_THRESHOLD_MAX}")
+    return value
+
+
 def nickname(value: Any) -> tuple[str, str]:
     """(nickname as shown, folded key that decides uniqueness)."""
     nick = " ".join(_string(value, "nickname").split())

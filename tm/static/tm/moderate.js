@@ -74,6 +74,7 @@
     // bleach output from the server, never raw user text (as room.js renders it).
     item.querySelector(".msg-text").innerHTML = message.html;
     item.querySelector(".filtered").hidden = message.held_for !== "profanity";
+    item.querySelector(".reported").hidden = message.held_for !== "reports";
     queue.appendChild(item);
     refreshCount();
   }
@@ -152,6 +153,55 @@
     }, 1000);
   }
 
+  // -- reported posts: redrawn from the server's list (counts, context, hidden) ------
+  var reportsList = document.getElementById("reports");
+  var reportTemplate = document.getElementById("report-template");
+  var reportsCount = document.getElementById("reports-count");
+  var reportsEmpty = document.getElementById("reports-empty");
+  var reportsTimer = null;
+
+  function contextLine(message, own) {
+    var li = document.createElement("li");
+    li.dir = "auto";
+    if (own) li.className = "report-post";
+    var nick = document.createElement("span");
+    nick.className = "msg-nick";
+    nick.textContent = message.nickname;
+    li.append(nick, " " + message.text); // text, never HTML
+    return li;
+  }
+
+  function reportNode(entry) {
+    var item = itemFor(reportTemplate, "message", entry.message.id, entry.message.nickname);
+    var context = item.querySelector(".report-context");
+    entry.before.forEach(function (m) { context.append(contextLine(m, false)); });
+    context.append(contextLine(entry.message, true));
+    entry.after.forEach(function (m) { context.append(contextLine(m, false)); });
+    item.querySelector(".report-count").textContent =
+      entry.reports + (entry.reports === 1 ? " report" : " reports");
+    item.querySelector(".report-hidden").hidden = !entry.hidden;
+    return item;
+  }
+
+  function reloadReports() {
+    if (!reportsList || !reportTemplate) return Promise.resolve();
+    return api("/reports").then(function (answer) {
+      reportsList.replaceChildren.apply(reportsList, answer.reports.map(reportNode));
+      reportsCount.textContent = String(answer.reports.length);
+      reportsList.hidden = answer.reports.length === 0;
+      reportsEmpty.hidden = answer.reports.length !== 0;
+    });
+  }
+
+  /* Reports come in bursts (a class reacting to one post): one read per second. */
+  function reportsSoon() {
+    if (reportsTimer) return;
+    reportsTimer = window.setTimeout(function () {
+      reportsTimer = null;
+      reloadReports().catch(function () {});
+    }, 1000);
+  }
+
   function roomSeq() {
     return api("").then(function (room) { return room.seq; });
   }
@@ -166,12 +216,18 @@
     } else if (event.type === "message.deleted") {
       release(data.id);
     }
+    // A report, or a decision on a post that may have been reported.
+    if (event.type === "message.reported" ||
+        (reportsList && reportsList.querySelector('li[data-id="' + String(Number(data.id)) + '"]'))) {
+      reportsSoon();
+    }
   }
 
   if (!window.TMLive || !page.push_urls || !page.push_urls.length) {
     window.setInterval(function () {
       reloadQueue().catch(function () {});
       reloadPeople().catch(function () {});
+      reloadReports().catch(function () {});
     }, POLL_MS);
     return;
   }
@@ -189,7 +245,7 @@
     onStatus: function () {},
     // Missed events: the queue is read again whole; other news is announced.
     fill: function (after) {
-      return Promise.all([roomSeq(), reloadQueue()]).then(function (answers) {
+      return Promise.all([roomSeq(), reloadQueue(), reloadReports()]).then(function (answers) {
         var seq = answers[0];
         if (seq > after) { posted = Math.max(posted, 1); announce(); }
         return seq;

@@ -66,6 +66,9 @@
     time.textContent = timeLabel(m.created);
     li.append(nick, text, time);
     if (page.moderator) li.append(deleteButton(m));
+    else if (page.can_report && !m.by_teacher && m.nickname !== page.nickname) {
+      li.append(reportButton(m));
+    }
     return li;
   }
 
@@ -91,6 +94,34 @@
       }, function () { button.disabled = false; });
     });
     return button;
+  }
+
+  /* A student reports a classmate's post: once, and nobody learns who. */
+  function reportButton(m) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "icon-button msg-actions msg-report";
+    button.textContent = "Report";
+    button.setAttribute("aria-label", "Report message from " + m.nickname);
+    button.addEventListener("click", function () { sendReport(button, m.id); });
+    return button;
+  }
+
+  function sendReport(button, id) {
+    button.disabled = true;
+    api("POST", "/messages/" + id + "/report", {}).then(function (r) {
+      if (r.status === 200) {
+        button.textContent = "Reported";
+        button.setAttribute("aria-label", "Reported: your teacher will look at it");
+        announce("Reported. Your teacher will look at it; nobody sees who reported it.");
+      } else {
+        button.disabled = false;
+        composeError.textContent = errorText(r);
+      }
+    }, function () {
+      button.disabled = false;
+      composeError.textContent = "No connection. The post was not reported.";
+    });
   }
 
   function findMessage(id) {
@@ -334,6 +365,7 @@
   }
   function showCompose(nickname) {
     page.nickname = nickname;
+    page.can_report = true; // joined in the embed: a student
     if (emptyState) emptyState.textContent = "No messages yet."; // was: join to read
     joinForm.hidden = true;
     compose.hidden = false;
@@ -372,6 +404,15 @@
   }
 
   if (stream) {
+    // The server-rendered Report buttons post a form; with this script they report
+    // through the API and the page stays as it is.
+    stream.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (!form.matches || !form.matches("form.msg-actions") ||
+          !form.querySelector(".msg-report")) return;
+      event.preventDefault();
+      sendReport(form.querySelector(".msg-report"), Number(form.elements.message.value));
+    });
     // The server wrote times in UTC; show them like the ones added here, in local time.
     var times = stream.querySelectorAll("time.msg-time[datetime]");
     Array.prototype.forEach.call(times, function (node) {

@@ -1,0 +1,73 @@
+"""Students' reports on the real-time path: a post that reaches the room's threshold
+leaves every student's screen at once (by push), and the push node's buffer (a page
+that was away meanwhile, replayed from the ring, never gets its words); the teacher's
+page gets it in the queue, and every report live. Kept, it is back on every screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from tests.support.stack import Stack
+
+from .helpers import Api, converged, eventually, follow, stop_all
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_a_post_hidden_by_reports_leaves_every_screen_and_comes_back_when_kept(
+        stack: Stack, room_name: str):
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            api = Api(session, stack)
+            owner = await api.create_room(room_name, report_threshold=2)
+            tokens = [await api.join(room_name, name) for name in ("ann", "bo", "cy")]
+            pages = await follow(stack, room_name, ws=2, sse=1, moderators=1,
+                                 periodic_check=False)
+            students = [p for p in pages if p.ticket_role != "moderator"]
+            (teacher,) = [p for p in pages if p.ticket_role == "moderator"]
+            await api.posted(room_name, tokens[1], "fine")
+            # Pages whose network is away while the post comes and goes: back, they are
+            # replayed what they missed from the node's ring.
+            away = await follow(stack, room_name, ws=1, sse=1, periodic_check=False)
+            await asyncio.gather(*(page.cut_off() for page in away))
+            post = await api.posted(room_name, tokens[0], "something hurtful")
+            await converged(api, room_name, pages)
+            assert all("something hurtful" in [m[2] for m in p.visible()] for p in pages)
+
+            for token in tokens[1:]:
+                status, body = await api.call(
+                    "POST", f"/rooms/{room_name}/messages/{post['id']}/report", token)
+                assert (status, body) == (200, {"reported": True})
+            # Gone from every screen, the teacher's stream included; in the queue.
+            await converged(api, room_name, pages)
+            assert all([m[2] for m in p.visible()] == ["fine"] for p in pages)
+            await eventually(lambda: post["id"] in teacher.pending)
+            assert all(p.pending == {} for p in students)
+            reports = [e for e in teacher.received if e["type"] == "message.reported"]
+            assert [e["data"] for e in reports] == [{"id": post["id"], "reports": 1},
+                                                   {"id": post["id"], "reports": 2}]
+            for page in students:  # students saw only the seq go by, not the report
+                assert "message.reported" not in {e["type"] for e in page.received}
+            # Back from the ring's replay, the pages that were away never had its words.
+            await asyncio.gather(*(page.restore() for page in away))
+            await converged(api, room_name, away)
+            for page in away:
+                assert "something hurtful" not in page.seen_texts, page.name
+                assert page.stats["history_reads"] == 1, page.name  # a replay, no fill
+
+            status, _ = await api.call("POST", f"/rooms/{room_name}/messages/"
+                                       f"{post['id']}/keep", owner)
+            assert status == 200
+            everyone = [*pages, *away]
+            await converged(api, room_name, everyone)
+            assert all([m[2] for m in p.visible()] == ["fine", "something hurtful"]
+                       for p in everyone)
+            await eventually(lambda: teacher.pending == {})
+            await stop_all(everyone)
+
+    run(scenario())
