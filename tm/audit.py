@@ -40,7 +40,7 @@ ACTIONS = {
     "message.rejected": "rejected a post",
     "message.deleted": "deleted a post",
     "message.hidden": "hid a post that students reported",
-    "message.kept": "kept a reported post",
+    "message.kept": "kept a post that students reported",
     "participant.muted": "muted a participant",
     "participant.unmuted": "unmuted a participant",
 }

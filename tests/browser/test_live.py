@@ -171,6 +171,68 @@ def test_the_moderation_queue_fills_and_empties_by_push(live_stack: Stack, live_
     expect(stream_message(student, "Second question")).to_have_count(0)
 
 
+def test_students_report_a_post_and_it_leaves_their_screens(live_stack: Stack, live_context,
+                                                             shot):
+    """Two classmates press Report under a post (the room hides it at two): the teacher's
+    moderation page lists the reports live, with the posts around it; the post leaves
+    every student's screen and waits in the queue; kept, it is back for everyone."""
+    teacher_context = live_context()
+    teacher = teacher_context.new_page()
+    create_room_from_home(teacher, "live-report", "Reported", moderated=False)
+    teacher.goto("/live-report/moderate")
+    teacher.fill("#set-reports", "2")
+    teacher.get_by_role("button", name="Save settings").click()
+    expect(teacher.locator(".notice")).to_have_text("Settings saved.")
+    expect(teacher.locator("#reports-empty")).to_contain_text("at 2 reports")
+    students = [live_context().new_page() for _ in range(3)]
+    for page, name in zip(students, ("Ann", "Bo", "Cy"), strict=True):
+        join_room(page, "live-report", name)
+    send(students[2], "Before it")
+    send(students[0], "You are all stupid")
+    ann, bo, cy = students
+    hurtful = stream_message(bo, "You are all stupid")
+    expect(hurtful).to_be_visible(timeout=PUSH_WAIT_MS)
+    # Nobody reports their own post, and the button names whose post it reports.
+    expect(stream_message(ann, "You are all stupid").get_by_role("button")).to_have_count(0)
+    hurtful.get_by_role("button", name="Report message from Ann").click()
+    expect(hurtful.get_by_role("button", name="Reported: your teacher will look at it")
+           ).to_be_disabled()
+    expect(bo.locator("#compose-error")).to_contain_text("nobody sees who reported it")
+    shot(bo, "report-01-student-reported")
+
+    reported = teacher.locator("#reports li.report-item")
+    expect(reported).to_have_count(1, timeout=PUSH_WAIT_MS + 1000)  # + the debounce
+    expect(reported.locator(".report-count")).to_have_text("1 report")
+    expect(reported.locator(".report-hidden")).to_be_hidden()
+    expect(reported.locator(".report-post")).to_contain_text("You are all stupid")
+    expect(reported.locator(".report-context")).to_contain_text("Before it")
+    expect(reported).not_to_contain_text("Bo")  # who reported (Bo): never shown
+
+    # Cy's page was rendered with the post: the server's form, sent through the API.
+    cy.reload()
+    stream_message(cy, "You are all stupid").get_by_role(
+        "button", name="Report message from Ann").click()
+    for page in students:
+        expect(stream_message(page, "You are all stupid")).to_have_count(
+            0, timeout=PUSH_WAIT_MS)
+    expect(reported.locator(".report-count")).to_have_text("2 reports",
+                                                           timeout=PUSH_WAIT_MS + 1000)
+    expect(reported.locator(".report-hidden")).to_be_visible()
+    queue = teacher.locator("#queue li.queue-item", has_text="You are all stupid")
+    expect(queue).to_contain_text("reported by students")
+    teacher.locator("#reports-title").scroll_into_view_if_needed()
+    shot(teacher, "report-02-teacher-sees-reports", full_page=False)
+
+    reported.get_by_role("button", name="Keep Ann").click()
+    expect(teacher.locator(".notice")).to_have_text("Post kept: its reports are dismissed.")
+    expect(teacher.locator("#reports-empty")).to_be_visible()
+    for page in students:
+        expect(stream_message(page, "You are all stupid")).to_be_visible(
+            timeout=PUSH_WAIT_MS)
+    expect(teacher.locator("#audit")).to_contain_text("kept a post by Ann")
+    expect(teacher.locator("#audit")).to_contain_text("tm hid a post by Ann")
+
+
 def _csrf(page: Page) -> str:
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     return cookies["csrftoken"]

@@ -108,7 +108,8 @@ def test_ekg_stopped_mid_burst_and_restarted(stack: Stack, room_name: str, stop:
             else:
                 stack.ekg.signal(signal.SIGTERM)
                 assert await asyncio.to_thread(stack.ekg.wait, 10) == 0
-                assert all(c.stats["reconnect_messages"] == 1 for c in clients)
+                await eventually(lambda: all(c.stats["reconnect_messages"] == 1
+                                             for c in clients))
             await burst.reached(35)  # posted while no node runs: reflektor holds them
             await asyncio.to_thread(stack.start_ekg)
             await posting
