@@ -396,10 +396,59 @@ def delete_message(room: Room, message_id: int, *, actor: str) -> None:
     with transaction.atomic():
         message = _message_in(room, message_id)
         _decide_reports(message)
-        _emit(room, events.MESSAGE_DELETED, {"id": message_id})
         audit.record(room, actor, "message.deleted", **audit.about_message(message))
-        Message.objects.filter(pk=message_id).update(
-            status=MessageStatus.DELETED, text="", html="")
+        _wipe(room, message)
+
+
+def delete_own_message(room: Room, participant: Participant, message_id: int) -> None:
+    """A student takes back a post of theirs (visible, or still waiting for approval)."""
+    with transaction.atomic():
+        message = _message_in(room, message_id)
+        if message.participant_id != participant.pk:
+            raise ApiError(403, "not_yours", "you can delete your own posts; the room's "
+                           "teachers can delete any")
+        Report.objects.filter(message=message).delete()
+        _wipe(room, message)
+
+
+def _wipe(room: Room, message: Message) -> None:
+    """In the caller's transaction: the post is deleted for everyone (its event), its
+    words wiped from the database; its number stays taken."""
+    _emit(room, events.MESSAGE_DELETED, {"id": message.pk})
+    Message.objects.filter(pk=message.pk).update(
+        status=MessageStatus.DELETED, text="", html="")
+
+
+def erase_participant(room: Room, participant_id: int, *, actor: str | None,
+                      leave: bool = False) -> int:
+    """Every post of a participant deleted for everyone, their words wiped; how many.
+
+    A teacher erasing a student's posts (`actor`, the teacher) leaves the student in
+    the room. A student leaving (`leave`, no actor) goes with their posts: their
+    nickname is wiped from their posts' rows and from the room's audit log, their
+    reports go, and their participant row (its token with it)."""
+    with transaction.atomic():
+        participant = (Participant.objects.select_for_update()
+                       .filter(room=room, pk=participant_id).first())
+        if participant is None:
+            raise ApiError(404, "not_found", "no such participant in this room")
+        posts = list(Message.objects.select_for_update()
+                     .filter(room=room, participant=participant,
+                             status__in=[MessageStatus.VISIBLE, MessageStatus.PENDING])
+                     .order_by("seq"))
+        for message in posts:
+            Report.objects.filter(message=message).delete()
+            _wipe(room, message)
+        if not leave:
+            assert actor is not None
+            audit.record(room, actor, "participant.erased",
+                         **audit.about_participant(participant), posts=len(posts))
+            return len(posts)
+        Message.objects.filter(room=room, participant=participant).update(nickname="")
+        audit.forget_nickname(room, participant.nickname)
+        audit.record(room, audit.STUDENT, "participant.left", posts=len(posts))
+        participant.delete()
+    return len(posts)
 
 
 def approve_message(room: Room, message_id: int, *, actor: str) -> Message:

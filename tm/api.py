@@ -20,6 +20,7 @@ from .auth import (
     enforce_csrf,
     is_moderator,
     moderator_name,
+    optional_participant,
     participant_for,
     require_moderator,
 )
@@ -64,6 +65,14 @@ def live_room_or_error(name: str) -> Room:
     room = room_or_404(name)
     actions.check_live(room)
     return room
+
+
+def moderated_room(request: HttpRequest, name: str, live: bool = True) -> tuple[Room, str]:
+    """The room (live, unless `live` is False: a teacher may still delete in an expired
+    one) and who moderates it, as the audit log names them; 401 or 403 for anyone else."""
+    the_room = live_room_or_error(name) if live else room_or_404(name)
+    require_moderator(request, the_room)
+    return the_room, moderator_name(request, the_room)
 
 
 def _set_cookie(response: HttpResponse, request: HttpRequest, name: str, value: str,
@@ -190,21 +199,38 @@ def ticket(request: HttpRequest, room: str) -> HttpResponse:
 
 @api_view("GET")
 def participants(request: HttpRequest, room: str) -> HttpResponse:
-    the_room = live_room_or_error(room)
-    require_moderator(request, the_room)
+    the_room, _ = moderated_room(request, room)
     people = Participant.objects.filter(room=the_room).order_by("nickname_key")
     return JsonResponse({"participants": [participant_json(p, moderator=True) for p in people]})
 
 
+@api_view("DELETE")
+def leave(request: HttpRequest, room: str) -> HttpResponse:
+    """A student leaves the room: their posts are deleted for everyone, their nickname
+    and token go (tm/actions.py erase_participant); how many posts went."""
+    the_room = room_or_404(room)
+    student = participant_for(request, the_room)
+    erased = actions.erase_participant(the_room, student.pk, actor=None, leave=True)
+    response = JsonResponse({"left": True, "posts_deleted": erased})
+    response.delete_cookie(PARTICIPANT_COOKIE.format(room=the_room.name), samesite="Lax")
+    return response
+
+
+@api_view("POST")
+def erase(request: HttpRequest, room: str, participant_id: int) -> HttpResponse:
+    """A teacher erases every post of a participant, who stays in the room."""
+    the_room, actor = moderated_room(request, room, live=False)
+    erased = actions.erase_participant(the_room, participant_id, actor=actor)
+    return JsonResponse({"posts_deleted": erased})
+
+
 @api_view("POST")
 def mute(request: HttpRequest, room: str, participant_id: int) -> HttpResponse:
-    the_room = live_room_or_error(room)
-    require_moderator(request, the_room)
+    the_room, actor = moderated_room(request, room)
     data = read_json(request)
     only(data, {"muted"})
     muted = field(data, "muted", validation.flag, "muted") if "muted" in data else True
-    participant = actions.set_muted(the_room, participant_id, muted,
-                                    actor=moderator_name(request, the_room))
+    participant = actions.set_muted(the_room, participant_id, muted, actor=actor)
     return JsonResponse(participant_json(participant, moderator=True))
 
 
@@ -271,8 +297,7 @@ def _post_message(request: HttpRequest, room: Room) -> HttpResponse:
 def audit_log(request: HttpRequest, room: str) -> HttpResponse:
     """The room's audit log for its teachers, newest first, `limit` at a time;
     `before=<id>` reads on from an entry."""
-    the_room = room_or_404(room)
-    require_moderator(request, the_room)
+    the_room, _ = moderated_room(request, room, live=False)
     count = _int_param(request, "limit", HISTORY_LIMIT_DEFAULT, 1, HISTORY_LIMIT_MAX)
     before = _int_param(request, "before", 0, 0, 2**62)
     entries = AuditEntry.objects.filter(room=the_room).order_by("-id")
@@ -297,50 +322,49 @@ def report(request: HttpRequest, room: str, message_id: int) -> HttpResponse:
 @api_view("POST")
 def keep(request: HttpRequest, room: str, message_id: int) -> HttpResponse:
     """A teacher keeps a reported post: its reports are dismissed, a hidden one shows."""
-    the_room = live_room_or_error(room)
-    require_moderator(request, the_room)
-    message = actions.keep_message(the_room, message_id,
-                                   actor=moderator_name(request, the_room))
-    return JsonResponse(message_json(message))
+    the_room, actor = moderated_room(request, room)
+    return JsonResponse(message_json(actions.keep_message(the_room, message_id, actor=actor)))
 
 
 @api_view("GET")
 def reports(request: HttpRequest, room: str) -> HttpResponse:
     """Reported posts a teacher has not ruled on, most reported first, each with the
     posts around it; how many reported it, never who."""
-    the_room = live_room_or_error(room)
-    require_moderator(request, the_room)
+    the_room, _ = moderated_room(request, room)
     return JsonResponse({"reports": reported_posts(the_room)})
 
 
 @api_view("GET")
 def pending(request: HttpRequest, room: str) -> HttpResponse:
-    the_room = live_room_or_error(room)
-    require_moderator(request, the_room)
+    the_room, _ = moderated_room(request, room)
     held = Message.objects.filter(room=the_room, status=MessageStatus.PENDING).order_by("seq")
     return JsonResponse({"messages": [message_json(m) for m in held]})
 
 
 @api_view("DELETE")
 def message_detail(request: HttpRequest, room: str, message_id: int) -> HttpResponse:
+    """The room's teachers delete any post (in an expired room too); a student, their
+    own (a student's token that is not the author's gets 403 not_yours)."""
     the_room = room_or_404(room)
-    require_moderator(request, the_room)
-    actions.delete_message(the_room, message_id, actor=moderator_name(request, the_room))
+    student = optional_participant(request, the_room, check_csrf=False)
+    if student is not None and not is_moderator(request, the_room, check_csrf=False):
+        student = participant_for(request, the_room)  # a cookie needs its CSRF token
+        actions.delete_own_message(the_room, student, message_id)
+        return HttpResponse(status=204)
+    the_room, actor = moderated_room(request, room, live=False)
+    actions.delete_message(the_room, message_id, actor=actor)
     return HttpResponse(status=204)
 
 
 @api_view("POST")
 def approve(request: HttpRequest, room: str, message_id: int) -> HttpResponse:
-    the_room = live_room_or_error(room)
-    require_moderator(request, the_room)
-    message = actions.approve_message(the_room, message_id,
-                                      actor=moderator_name(request, the_room))
-    return JsonResponse(message_json(message))
+    the_room, actor = moderated_room(request, room)
+    return JsonResponse(message_json(actions.approve_message(the_room, message_id,
+                                                             actor=actor)))
 
 
 @api_view("POST")
 def reject(request: HttpRequest, room: str, message_id: int) -> HttpResponse:
-    the_room = live_room_or_error(room)
-    require_moderator(request, the_room)
-    actions.reject_message(the_room, message_id, actor=moderator_name(request, the_room))
+    the_room, actor = moderated_room(request, room)
+    actions.reject_message(the_room, message_id, actor=actor)
     return HttpResponse(status=204)

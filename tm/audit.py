@@ -24,6 +24,8 @@ from .models import AuditEntry, Message, Participant, Room
 
 # What tm did by itself, as the log names it.
 TM = "tm"
+# A student acting on their own data (leaving the room): the log does not name them.
+STUDENT = "a student"
 # A room's creator who has no account: the owner key (kept in their browser) is all
 # tm knows of them.
 CREATOR = "the room's creator"
@@ -43,6 +45,8 @@ ACTIONS = {
     "message.kept": "kept a post that students reported",
     "participant.muted": "muted a participant",
     "participant.unmuted": "unmuted a participant",
+    "participant.erased": "erased the posts of a participant",
+    "participant.left": "left the room, taking their posts",
 }
 
 # Settings whose values the log keeps as they are; the others it only says changed.
@@ -115,6 +119,10 @@ def describe(entry: AuditEntry) -> str:
             text += f" ({count} report{'' if count == 1 else 's'})"
     elif "participant" in detail:
         text = text.replace("a participant", str(nickname))
+        if "posts" in detail:
+            text += f" ({detail['posts']})"
+    elif "posts" in detail:
+        text += f" ({detail['posts']})"
     elif entry.action == "room.settings" and detail.get("changed"):
         text += ": " + ", ".join(_setting(name, value)
                                  for name, value in sorted(detail["changed"].items()))
@@ -130,6 +138,20 @@ def _setting(name: str, value: Any) -> str:
     if value in ("", None):
         return f"{label} cleared"
     return f"{label} {value}"
+
+
+ERASED = "(left the room)"
+
+
+def forget_nickname(room: Room, nickname: str) -> int:
+    """A student left: their nickname goes from the room's log too (entries keep what
+    was done, not to whom). How many entries named them."""
+    named = [entry for entry in AuditEntry.objects.filter(room=room)
+             if entry.detail.get("nickname") == nickname]
+    for entry in named:
+        entry.detail["nickname"] = ERASED
+        entry.save(update_fields=["detail"])
+    return len(named)
 
 
 def prune(now: datetime | None = None) -> int:

@@ -318,6 +318,39 @@ def report(request: HttpRequest, room: Room) -> HttpResponse:
     return redirect(reverse("room", kwargs={"room": room.name}))
 
 
+@require_http_methods(["POST"])
+@load_room
+@page_errors
+def delete_own(request: HttpRequest, room: Room) -> HttpResponse:
+    """A student deletes a post of theirs without JavaScript (room.js uses the API)."""
+    participant = optional_participant(request, room)
+    if participant is None:
+        return redirect("room", room=room.name)
+    try:
+        message_id = int(request.POST.get("message", ""))
+    except ValueError:
+        raise ApiError(400, "invalid", "which post?") from None
+    actions.delete_own_message(room, participant, message_id)
+    flash.success(request, "Your post is deleted, for everyone.")
+    return redirect(reverse("room", kwargs={"room": room.name}))
+
+
+@require_http_methods(["POST"])
+@load_room
+@page_errors
+def leave(request: HttpRequest, room: Room) -> HttpResponse:
+    """A student leaves the room with everything they wrote (tm/actions.py
+    erase_participant); the page then offers to join again, as anyone new."""
+    participant = optional_participant(request, room)
+    response = redirect(reverse("room", kwargs={"room": room.name}))
+    if participant is not None:
+        erased = actions.erase_participant(room, participant.pk, actor=None, leave=True)
+        flash.success(request, f"You left {room.name}: your nickname and "
+                      f"{erased} post{'' if erased == 1 else 's'} are deleted.")
+    response.delete_cookie(PARTICIPANT_COOKIE.format(room=room.name), samesite="Lax")
+    return response
+
+
 def _reader_page(template: str, mode: str) -> Callable:
     @require_GET
     @load_room

@@ -186,6 +186,10 @@ def _apply(request: HttpRequest, room: Room, action: str) -> str:
     if action == "keep":
         actions.keep_message(room, _int_field(request, "message"), actor=actor)
         return "Post kept: its reports are dismissed."
+    if action == "erase":
+        erased = actions.erase_participant(room, _int_field(request, "participant"),
+                                           actor=actor)
+        return f"Erased {erased} post{'' if erased == 1 else 's'}."
     if action in ("mute", "unmute"):
         person = actions.set_muted(room, _int_field(request, "participant"), action == "mute",
                                    actor=actor)

@@ -193,7 +193,9 @@ def test_students_report_a_post_and_it_leaves_their_screens(live_stack: Stack, l
     hurtful = stream_message(bo, "You are all stupid")
     expect(hurtful).to_be_visible(timeout=PUSH_WAIT_MS)
     # Nobody reports their own post, and the button names whose post it reports.
-    expect(stream_message(ann, "You are all stupid").get_by_role("button")).to_have_count(0)
+    own = stream_message(ann, "You are all stupid")
+    expect(own.get_by_role("button", name="Report message from Ann")).to_have_count(0)
+    expect(own.get_by_role("button", name="Delete my message")).to_be_visible()
     hurtful.get_by_role("button", name="Report message from Ann").click()
     expect(hurtful.get_by_role("button", name="Reported: your teacher will look at it")
            ).to_be_disabled()
@@ -231,6 +233,42 @@ def test_students_report_a_post_and_it_leaves_their_screens(live_stack: Stack, l
             timeout=PUSH_WAIT_MS)
     expect(teacher.locator("#audit")).to_contain_text("kept a post by Ann")
     expect(teacher.locator("#audit")).to_contain_text("tm hid a post by Ann")
+
+
+def test_a_student_takes_back_a_post_then_leaves_with_everything(live_stack: Stack,
+                                                                 live_context, shot):
+    """Erasure without the operator: Ann deletes a post of hers (her classmate's page
+    drops it by push), then leaves the room: her other posts go from every screen, and
+    her page offers to join again, as anyone new."""
+    teacher = live_context().new_page()
+    create_room_from_home(teacher, "live-leave", "Erasure", moderated=False)
+    ann, bo = live_context().new_page(), live_context().new_page()
+    join_room(ann, "live-leave", "Ann")
+    join_room(bo, "live-leave", "Bo")
+    send(ann, "Wrong room, sorry")
+    send(ann, "My phone number is 555-0100")
+    send(bo, "Hi Ann")
+    for text in ("Wrong room, sorry", "My phone number is 555-0100", "Hi Ann"):
+        expect(stream_message(bo, text)).to_be_visible(timeout=PUSH_WAIT_MS)
+    # Her own posts have Delete, not Report; classmates' posts the other way round.
+    mine = stream_message(ann, "Wrong room, sorry")
+    expect(mine.get_by_role("button", name="Report message from Ann")).to_have_count(0)
+    expect(stream_message(ann, "Hi Ann").get_by_role("button", name="Delete my message")
+           ).to_have_count(0)
+    mine.get_by_role("button", name="Delete my message").click()
+    expect(mine).to_have_count(0)
+    expect(stream_message(bo, "Wrong room, sorry")).to_have_count(0, timeout=PUSH_WAIT_MS)
+
+    ann.get_by_text("Leave this room").click()
+    shot(ann, "erase-01-leave-offered", full_page=False)
+    ann.get_by_role("button", name="Leave and delete my posts").click()
+    expect(ann.locator(".notice")).to_contain_text("You left live-leave")
+    expect(ann.get_by_role("button", name="Join")).to_be_visible()
+    expect(stream_message(ann, "My phone number is 555-0100")).to_have_count(0)
+    expect(stream_message(bo, "My phone number is 555-0100")).to_have_count(
+        0, timeout=PUSH_WAIT_MS)
+    expect(stream_message(bo, "Hi Ann")).to_be_visible()
+    shot(ann, "erase-02-left")
 
 
 def _csrf(page: Page) -> str:

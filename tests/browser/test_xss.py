@@ -170,12 +170,29 @@ def fill_room(tm_server: TmServer, room: str) -> list[ApiSession]:
     return people
 
 
+def report_and_mute_everyone(tm_server: TmServer, room: str, people: list[ApiSession],
+                             owner: ApiSession) -> None:
+    """Every post reported once (by the next person: nobody reports their own), and
+    every person muted: the moderation page's reports card and activity log then show
+    the whole corpus and every nickname."""
+    api = f"{tm_server.url}/api/v1/rooms/{room}"
+    posts = owner.get(f"{api}/messages?limit=500").json()["messages"]
+    for index, post in enumerate(posts):
+        reporter = people[(index + 1) % len(people)]
+        answer = reporter.post(f"{api}/messages/{post['id']}/report")
+        assert answer.status_code == 200, answer.text
+    for person in owner.get(f"{api}/participants").json()["participants"]:
+        answer = owner.post(f"{api}/participants/{person['id']}/mute", json={"muted": True})
+        assert answer.status_code == 200, answer.text
+
+
 @pytest.fixture(scope="module")
 def hostile_rooms(tm_server: TmServer) -> dict:
     """An open room and a held (moderated) room, both full of the corpus."""
     open_room, open_owner = tm_server.create_room("xss-open", topic=TOPIC)
     held_room, held_owner = tm_server.create_room("xss-held", topic=TOPIC, moderated=True)
     open_people = fill_room(tm_server, "xss-open")
+    report_and_mute_everyone(tm_server, "xss-open", open_people, open_owner)
     fill_room(tm_server, "xss-held")
     return {
         "open_owner_key": open_owner.token,
@@ -209,7 +226,8 @@ def test_server_rendered_pages_show_hostile_text_as_text(
         ("/xss-open/embed", "#stream", "#stream"),
         ("/xss-open/transcript", "table.transcript", "table.transcript"),
         ("/xss-open/moderate", ".stream-compact", ".people"),
-        ("/xss-held/moderate", ".queue", ".queue"),
+        ("/xss-open/moderate", "#reports", "#audit"),
+        ("/xss-held/moderate", "#queue", "#queue"),
     ]
     for path, messages_at, nicknames_at in views:
         response = page.goto(path)

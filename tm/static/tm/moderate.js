@@ -39,7 +39,6 @@
   var peopleCount = document.getElementById("people-count");
   var peopleEmpty = document.getElementById("people-empty");
   var peopleShown = "";
-  var peopleTimer = null;
 
   function queued(id) {
     return queue.querySelector('li[data-id="' + String(Number(id)) + '"]');
@@ -144,21 +143,26 @@
     });
   }
 
-  /* Joins come in bursts (a class arrives within a minute): one read per second. */
-  function peopleSoon() {
-    if (peopleTimer) return;
-    peopleTimer = window.setTimeout(function () {
-      peopleTimer = null;
-      reloadPeople().catch(function () {});
-    }, 1000);
+  /* `reload`, at most once a second however often this is called: joins and reports
+     come in bursts (a class arriving, a class reacting to one post). */
+  function soon(reload) {
+    var timer = null;
+    return function () {
+      if (timer) return;
+      timer = window.setTimeout(function () {
+        timer = null;
+        reload().catch(function () {});
+      }, 1000);
+    };
   }
+
+  var peopleSoon = soon(reloadPeople);
 
   // -- reported posts: redrawn from the server's list (counts, context, hidden) ------
   var reportsList = document.getElementById("reports");
   var reportTemplate = document.getElementById("report-template");
   var reportsCount = document.getElementById("reports-count");
   var reportsEmpty = document.getElementById("reports-empty");
-  var reportsTimer = null;
 
   function contextLine(message, own) {
     var li = document.createElement("li");
@@ -193,14 +197,7 @@
     });
   }
 
-  /* Reports come in bursts (a class reacting to one post): one read per second. */
-  function reportsSoon() {
-    if (reportsTimer) return;
-    reportsTimer = window.setTimeout(function () {
-      reportsTimer = null;
-      reloadReports().catch(function () {});
-    }, 1000);
-  }
+  var reportsSoon = soon(reloadReports);
 
   function roomSeq() {
     return api("").then(function (room) { return room.seq; });

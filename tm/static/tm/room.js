@@ -66,9 +66,8 @@
     time.textContent = timeLabel(m.created);
     li.append(nick, text, time);
     if (page.moderator) li.append(deleteButton(m));
-    else if (page.can_report && !m.by_teacher && m.nickname !== page.nickname) {
-      li.append(reportButton(m));
-    }
+    else if (page.can_report && m.nickname === page.nickname) li.append(ownDeleteButton(m));
+    else if (page.can_report && !m.by_teacher) li.append(reportButton(m));
     return li;
   }
 
@@ -80,31 +79,40 @@
     return mark;
   }
 
-  function deleteButton(m) {
+  /* A message's action button: `label` ("Delete"), named for whose message it acts on. */
+  function messageButton(m, label, className, act) {
     var button = document.createElement("button");
     button.type = "button";
-    button.className = "icon-button msg-actions";
-    button.textContent = "Delete";
-    button.setAttribute("aria-label", "Delete message from " + m.nickname);
-    button.addEventListener("click", function () {
+    button.className = "icon-button msg-actions " + className;
+    button.textContent = label;
+    button.setAttribute("aria-label", label + " message from " + m.nickname);
+    button.addEventListener("click", function () { act(button); });
+    return button;
+  }
+
+  function deleteButton(m) {
+    return messageButton(m, "Delete", "", function (button) {
       button.disabled = true;
       api("DELETE", "/messages/" + m.id).then(function (r) {
         if (r.status === 204 || r.status === 404) removeMessage(m.id);
         else button.disabled = false;
       }, function () { button.disabled = false; });
     });
+  }
+
+  /* A student takes back a post of theirs (the API lets authors delete their own). */
+  function ownDeleteButton(m) {
+    var button = deleteButton(m);
+    button.classList.add("msg-delete-own");
+    button.setAttribute("aria-label", "Delete my message");
     return button;
   }
 
   /* A student reports a classmate's post: once, and nobody learns who. */
   function reportButton(m) {
-    var button = document.createElement("button");
-    button.type = "button";
-    button.className = "icon-button msg-actions msg-report";
-    button.textContent = "Report";
-    button.setAttribute("aria-label", "Report message from " + m.nickname);
-    button.addEventListener("click", function () { sendReport(button, m.id); });
-    return button;
+    return messageButton(m, "Report", "msg-report", function (button) {
+      sendReport(button, m.id);
+    });
   }
 
   function sendReport(button, id) {
@@ -408,10 +416,18 @@
     // through the API and the page stays as it is.
     stream.addEventListener("submit", function (event) {
       var form = event.target;
-      if (!form.matches || !form.matches("form.msg-actions") ||
-          !form.querySelector(".msg-report")) return;
+      if (!form.matches || !form.matches("form.msg-actions") || !form.elements.message) return;
+      var id = Number(form.elements.message.value);
+      var report = form.querySelector(".msg-report");
+      var own = form.querySelector(".msg-delete-own");
+      if (!report && !own) return;
       event.preventDefault();
-      sendReport(form.querySelector(".msg-report"), Number(form.elements.message.value));
+      if (report) { sendReport(report, id); return; }
+      own.disabled = true;
+      api("DELETE", "/messages/" + id).then(function (r) {
+        if (r.status === 204 || r.status === 404) removeMessage(id);
+        else own.disabled = false;
+      }, function () { own.disabled = false; });
     });
     // The server wrote times in UTC; show them like the ones added here, in local time.
     var times = stream.querySelectorAll("time.msg-time[datetime]");
