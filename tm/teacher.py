@@ -14,20 +14,20 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib import messages as flash
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contract import names
 
-from . import actions, audit, tickets, validation
+from . import account, actions, audit, tickets, validation
 from .auth import is_moderator, moderator_name, share_key
 from .errors import ApiError
 from .models import Message, MessageStatus, Participant, ProfanityMode, Room, RoomState
@@ -111,6 +111,37 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "tm/dashboard.html", {
         "rooms": [(room, *counts[room.pk]) for room in rooms],
     })
+
+
+@login_required
+@require_GET
+def export_data(request: HttpRequest) -> HttpResponse:
+    """Everything tm holds about this teacher and their rooms, as a JSON file."""
+    response = JsonResponse(account.export(request.user), json_dumps_params={"indent": 1})
+    response["Content-Disposition"] = (
+        f'attachment; filename="tm-{request.user.get_username()}-export.json"')
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete_account(request: HttpRequest) -> HttpResponse:
+    """The teacher deletes their account and every room it owns, after typing their
+    password (a left-open laptop must not be enough)."""
+    error = ""
+    if request.method == "POST":
+        if request.user.check_password(request.POST.get("password", "")):
+            name = request.user.get_username()
+            rooms = account.delete_account(request.user)
+            logout(request)
+            flash.success(request, f"The account {name} is deleted, with "
+                          f"{len(rooms)} room{'' if len(rooms) == 1 else 's'} and "
+                          "everything in them.")
+            return redirect("home")
+        error = "That is not your password."
+    rooms = Room.objects.filter(owner=request.user).count()
+    return render(request, "registration/delete_account.html",
+                  {"rooms": rooms, "error": error}, status=400 if error else 200)
 
 
 def _moderator_only(view: Callable) -> Callable:

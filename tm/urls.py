@@ -47,6 +47,8 @@ urlpatterns = [
     path("accounts/signup/", teacher.signup, name="signup"),
     path("accounts/login/", teacher.login_view, name="login"),
     path("accounts/password_reset/", teacher.password_reset_view, name="password_reset"),
+    path("accounts/export.json", teacher.export_data, name="account-export"),
+    path("accounts/delete/", teacher.delete_account, name="account-delete"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("dashboard/", teacher.dashboard, name="dashboard"),
     path("healthz", pages.healthz, name="healthz"),
