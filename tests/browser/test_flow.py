@@ -200,6 +200,21 @@ def test_teacher_and_student_flow(new_context, shot):
     expect(teacher.locator(".rooms-table")).to_contain_text("bio-mod")
     shot(teacher, "flow-12-dashboard")
 
+    # Her data, from the dashboard: the file downloads; deleting the account asks for
+    # her password and says what goes with it (she keeps it here).
+    with teacher.expect_download() as download:
+        teacher.get_by_role("link", name="Download my data").click()
+    assert download.value.suggested_filename == "tm-ms-rivera-export.json"
+    teacher.get_by_role("link", name="Delete my account").click()
+    expect(teacher.get_by_role("heading", name="Delete my account")).to_be_visible()
+    expect(teacher.locator("main")).to_contain_text("2 rooms")
+    teacher.fill("#delete-password", "not her password")
+    teacher.get_by_role("button", name="Delete my account and my rooms").click()
+    expect(teacher.locator("#delete-error")).to_have_text("That is not your password.")
+    shot(teacher, "flow-12b-delete-account")
+    teacher.goto("/dashboard/")
+    expect(teacher.locator(".rooms-table")).to_contain_text("bio-mod")
+
 
 def test_embed_joins_and_posts_with_a_token(tm_server: TmServer, new_context, shot):
     tm_server.create_room("embed-room", topic="Questions from the course page")
