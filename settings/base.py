@@ -67,6 +67,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tm.privacy.notice",
                 "csp.context_processors.nonce",
             ],
         },
@@ -142,6 +143,10 @@ TM_ROOM_CAPACITY = 1000  # participants one room holds (its teachers may always 
 # A room's audit log (tm/audit.py) lives with the room; an entry goes sooner once it is
 # this old (the purge removes it). docs/privacy.md has every retention period.
 TM_AUDIT_RETENTION_DAYS = int(os.environ.get("TM_AUDIT_RETENTION_DAYS", "90"))
+# The data controller the privacy notice names (the school or district running tm) and
+# how to reach its data protection contact (an e-mail address or a web address).
+TM_PRIVACY_CONTROLLER = os.environ.get("TM_PRIVACY_CONTROLLER", "")
+TM_PRIVACY_CONTACT = os.environ.get("TM_PRIVACY_CONTACT", "")
 # Wrong join passwords per room and address, checked before any hashing.
 TM_RATE_WRONG_PASSWORD_PER_ROOM_CLIENT = "50/m"  # noqa: S105 - a rate, not a password
 TM_RATE_AUTH_PER_USERNAME = "10/m"  # sign-in attempts per account name (guessing)

@@ -204,6 +204,12 @@ def join_by_name(request: HttpRequest) -> HttpResponse:
     return redirect("room", room=name)
 
 
+@require_GET
+def privacy(request: HttpRequest) -> HttpResponse:
+    """The privacy notice, with the controller's details (tm/privacy.py)."""
+    return render(request, "tm/privacy.html")
+
+
 def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 

@@ -52,6 +52,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("dashboard/", teacher.dashboard, name="dashboard"),
     path("healthz", pages.healthz, name="healthz"),
+    path("privacy", pages.privacy, name="privacy"),
     path("", pages.home, name="home"),
     path("join", pages.join_by_name, name="join-by-name"),
     path("events/<str:event>", pages.event_dashboard, name="event-dashboard"),
