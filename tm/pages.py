@@ -290,53 +290,54 @@ def _teacher_join_values(request: HttpRequest, room: Room) -> dict[str, str]:
     return values
 
 
-@require_http_methods(["POST"])
-@load_room
-@page_errors
-def post(request: HttpRequest, room: Room) -> HttpResponse:
+def student_form(view: Callable) -> Callable:
+    """A student's form post (the pages without JavaScript): the room, its participant
+    from the cookie (CSRF checked); without one, back to the room's join form."""
+
+    @require_http_methods(["POST"])
+    @load_room
+    @page_errors
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, room: Room) -> HttpResponse:
+        participant = optional_participant(request, room)
+        if participant is None:
+            return redirect("room", room=room.name)
+        return view(request, room, participant)
+
+    return wrapper
+
+
+def _message_field(request: HttpRequest) -> int:
+    try:
+        return int(request.POST.get("message", ""))
+    except ValueError:
+        raise ApiError(400, "invalid", "which post?") from None
+
+
+@student_form
+def post(request: HttpRequest, room: Room, participant: Participant) -> HttpResponse:
     """The post form without JavaScript: post, then back to the room."""
-    participant = optional_participant(request, room)
-    if participant is None:
-        return redirect("room", room=room.name)
     limit(request, "post-client", "TM_RATE_POST_PER_CLIENT")
     limit(request, "post-participant", "TM_RATE_POST_PER_PARTICIPANT", key=f"p{participant.pk}")
     actions.post_message(room, participant, request.POST.get("text", ""))
     return redirect(reverse("room", kwargs={"room": room.name}) + "#compose")
 
 
-@require_http_methods(["POST"])
-@load_room
-@page_errors
-def report(request: HttpRequest, room: Room) -> HttpResponse:
+@student_form
+def report(request: HttpRequest, room: Room, participant: Participant) -> HttpResponse:
     """A student's report without JavaScript (room.js sends it through the API)."""
-    participant = optional_participant(request, room)
-    if participant is None:
-        return redirect("room", room=room.name)
     limit(request, "report-participant", "TM_RATE_REPORT_PER_PARTICIPANT",
           key=f"p{participant.pk}")
-    try:
-        message_id = int(request.POST.get("message", ""))
-    except ValueError:
-        raise ApiError(400, "invalid", "which post?") from None
-    actions.report_message(room, participant, message_id)
+    actions.report_message(room, participant, _message_field(request))
     flash.success(request, "Reported. Your teacher will look at it; nobody sees who "
                   "reported it.")
     return redirect(reverse("room", kwargs={"room": room.name}))
 
 
-@require_http_methods(["POST"])
-@load_room
-@page_errors
-def delete_own(request: HttpRequest, room: Room) -> HttpResponse:
+@student_form
+def delete_own(request: HttpRequest, room: Room, participant: Participant) -> HttpResponse:
     """A student deletes a post of theirs without JavaScript (room.js uses the API)."""
-    participant = optional_participant(request, room)
-    if participant is None:
-        return redirect("room", room=room.name)
-    try:
-        message_id = int(request.POST.get("message", ""))
-    except ValueError:
-        raise ApiError(400, "invalid", "which post?") from None
-    actions.delete_own_message(room, participant, message_id)
+    actions.delete_own_message(room, participant, _message_field(request))
     flash.success(request, "Your post is deleted, for everyone.")
     return redirect(reverse("room", kwargs={"room": room.name}))
 
