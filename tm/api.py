@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from contract import events
 
-from . import actions, audit, tickets, validation
+from . import actions, audit, incidents, tickets, validation
 from .auth import (
     OWNER_COOKIE,
     PARTICIPANT_COOKIE,
@@ -324,6 +324,22 @@ def keep(request: HttpRequest, room: str, message_id: int) -> HttpResponse:
     """A teacher keeps a reported post: its reports are dismissed, a hidden one shows."""
     the_room, actor = moderated_room(request, room)
     return JsonResponse(message_json(actions.keep_message(the_room, message_id, actor=actor)))
+
+
+@api_view("GET")
+def incident_file(request: HttpRequest, room: str, message_id: int) -> HttpResponse:
+    """A post as a school's incident process needs it (tm/incidents.py), to download:
+    JSON, or `?format=txt` to read and print."""
+    the_room, actor = moderated_room(request, room, live=False)
+    text = request.GET.get("format") == "txt"
+    if request.GET.get("format") not in (None, "json", "txt"):
+        raise bad_field("format", "format is json or txt")
+    file = incidents.incident(the_room, message_id, actor)
+    name = f"tm-{the_room.name}-post-{message_id}-incident.{'txt' if text else 'json'}"
+    response = (HttpResponse(incidents.as_text(file), content_type="text/plain; charset=utf-8")
+                if text else JsonResponse(file, json_dumps_params={"indent": 1}))
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 @api_view("GET")

@@ -43,6 +43,7 @@ ACTIONS = {
     "message.deleted": "deleted a post",
     "message.hidden": "hid a post that students reported",
     "message.kept": "kept a post that students reported",
+    "message.exported": "saved an incident file of a post",
     "participant.muted": "muted a participant",
     "participant.unmuted": "unmuted a participant",
     "participant.erased": "erased the posts of a participant",

@@ -35,6 +35,7 @@ api_v1 = [
     path("rooms/<str:room>/reports", api.reports),
     path("rooms/<str:room>/messages/<id:message_id>/report", api.report),
     path("rooms/<str:room>/messages/<id:message_id>/keep", api.keep),
+    path("rooms/<str:room>/messages/<id:message_id>/incident", api.incident_file),
     path("rooms/<str:room>/messages/<id:message_id>", api.message_detail),
     path("rooms/<str:room>/messages/<id:message_id>/approve", api.approve),
     path("rooms/<str:room>/messages/<id:message_id>/reject", api.reject),

@@ -209,6 +209,12 @@ def test_students_report_a_post_and_it_leaves_their_screens(live_stack: Stack, l
     expect(reported.locator(".report-post")).to_contain_text("You are all stupid")
     expect(reported.locator(".report-context")).to_contain_text("Before it")
     expect(reported).not_to_contain_text("Bo")  # who reported (Bo): never shown
+    # The school's incident process gets a file: the post, its context, the trail.
+    with teacher.expect_download() as download:
+        reported.get_by_role("link", name="Save incident file").click()
+    assert download.value.suggested_filename.endswith("-incident.txt")
+    saved = download.value.path().read_text(encoding="utf-8")
+    assert "You are all stupid" in saved and "Before it" in saved
 
     # Cy's page was rendered with the post: the server's form, sent through the API.
     cy.reload()

@@ -184,6 +184,8 @@
     item.querySelector(".report-count").textContent =
       entry.reports + (entry.reports === 1 ? " report" : " reports");
     item.querySelector(".report-hidden").hidden = !entry.hidden;
+    item.querySelector(".incident-link").href = page.api + "/messages/" +
+      String(Number(entry.message.id)) + "/incident?format=txt";
     return item;
   }
 
