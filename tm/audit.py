@@ -147,8 +147,7 @@ ERASED = "(left the room)"
 def forget_nickname(room: Room, nickname: str) -> int:
     """A student left: their nickname goes from the room's log too (entries keep what
     was done, not to whom). How many entries named them."""
-    named = [entry for entry in AuditEntry.objects.filter(room=room)
-             if entry.detail.get("nickname") == nickname]
+    named = list(AuditEntry.objects.filter(room=room, detail__nickname=nickname))
     for entry in named:
         entry.detail["nickname"] = ERASED
         entry.save(update_fields=["detail"])

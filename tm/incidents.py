@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 
 from contract.events import iso_utc
 
 from . import audit
 from .errors import ApiError
-from .models import AuditEntry, Message, Report, Room
+from .models import AuditEntry, Message, MessageStatus, Report, Room
 from .serializers import message_json
 
 AROUND = 10  # posts before and after the reported one
@@ -26,12 +27,14 @@ def incident(room: Room, message_id: int, actor: str) -> dict[str, Any]:
     if post is None:
         raise ApiError(404, "not_found", "no such message in this room")
     author = post.participant
-    visible = Message.objects.filter(room=room, status="visible").exclude(pk=post.pk)
+    visible = Message.objects.filter(room=room, status=MessageStatus.VISIBLE).exclude(
+        pk=post.pk)
     before = list(reversed(visible.filter(id__lt=post.pk).order_by("-id")[:AROUND]))
     after = list(visible.filter(id__gt=post.pk).order_by("id")[:AROUND])
-    trail = [entry for entry in AuditEntry.objects.filter(room=room).order_by("id")
-             if entry.detail.get("message") == post.pk
-             or (author is not None and entry.detail.get("participant") == author.pk)]
+    about = Q(detail__message=post.pk)
+    if author is not None:
+        about |= Q(detail__participant=author.pk)
+    trail = list(AuditEntry.objects.filter(about, room=room).order_by("id"))
     audit.record(room, actor, "message.exported", **audit.about_message(post))
     return {
         "format": "tm-incident/1",

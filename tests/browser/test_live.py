@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
 from testkit.timing import TIME_SCALE
 from tests.support.stack import Stack, running_stack
 
-from .conftest import DESKTOP, UNIT_MS
+from .conftest import DESKTOP, PHONE, UNIT_MS
 from .test_flow import create_room_from_home, join_room, send, stream_message
 
 pytestmark = pytest.mark.browser
@@ -217,9 +217,14 @@ def test_students_report_a_post_and_it_leaves_their_screens(live_stack: Stack, l
     assert "You are all stupid" in saved and "Before it" in saved
 
     # Cy's page was rendered with the post: the server's form, sent through the API.
+    # ...and with the keyboard alone, on a phone-sized screen.
+    cy.set_viewport_size(PHONE)
     cy.reload()
     stream_message(cy, "You are all stupid").get_by_role(
-        "button", name="Report message from Ann").click()
+        "button", name="Report message from Ann").focus()
+    cy.keyboard.press("Enter")
+    expect(cy.locator("#compose-error")).to_contain_text("nobody sees who reported it")
+    shot(cy, "report-03-student-phone", full_page=False)
     for page in students:
         expect(stream_message(page, "You are all stupid")).to_have_count(
             0, timeout=PUSH_WAIT_MS)
@@ -230,6 +235,10 @@ def test_students_report_a_post_and_it_leaves_their_screens(live_stack: Stack, l
     expect(queue).to_contain_text("reported by students")
     teacher.locator("#reports-title").scroll_into_view_if_needed()
     shot(teacher, "report-02-teacher-sees-reports", full_page=False)
+    teacher.set_viewport_size(PHONE)
+    teacher.locator("#reports-title").scroll_into_view_if_needed()
+    shot(teacher, "report-04-teacher-phone", full_page=False)
+    teacher.set_viewport_size(DESKTOP)
 
     reported.get_by_role("button", name="Keep Ann").click()
     expect(teacher.locator(".notice")).to_have_text("Post kept: its reports are dismissed.")
