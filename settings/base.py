@@ -140,6 +140,11 @@ TM_RATE_POST_PER_PARTICIPANT = "10/m"  # one student: a post every 6 s, sustaine
 TM_RATE_REPORT_PER_PARTICIPANT = "30/m"  # reports by one student (each post once)
 TM_RATE_JOIN_PER_ROOM = "600/m"  # a lecture hall of 600 joining in the same minute
 TM_ROOM_CAPACITY = 1000  # participants one room holds (its teachers may always join)
+# A new room's language (tm/languages.py): its abuse check's word list.
+TM_DEFAULT_ROOM_LANGUAGE = os.environ.get("TM_DEFAULT_ROOM_LANGUAGE", "en")
+# Words and phrases the abuse check holds in every room, on top of the lists of the
+# room's language (tm/screening.py), comma-separated: TM_SCREENING_WORDS="kys,unalive".
+TM_SCREENING_WORDS = [w for w in os.environ.get("TM_SCREENING_WORDS", "").split(",") if w.strip()]
 # A room's audit log (tm/audit.py) lives with the room; an entry goes sooner once it is
 # this old (the purge removes it). docs/privacy.md has every retention period.
 TM_AUDIT_RETENTION_DAYS = int(os.environ.get("TM_AUDIT_RETENTION_DAYS", "90"))

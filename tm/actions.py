@@ -12,32 +12,30 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from better_profanity import profanity
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from contract import events, names
 
-from . import audit, lookalikes, validation
+from . import audit, lookalikes, screening, validation
 from .errors import ApiError
 from .models import (
     Event,
     Message,
     MessageStatus,
     Participant,
-    ProfanityMode,
     Report,
     Room,
     RoomDeletion,
     RoomState,
+    Screening,
+    default_language,
     hash_token,
 )
 from .publish import announce_deleted_on_commit, publish_on_commit
 from .render import message_html
 from .serializers import message_data
-
-profanity.load_censor_words()
 
 
 # -- events -----------------------------------------------------------------------
@@ -84,7 +82,8 @@ def _audited_settings(room: Room) -> dict[str, Any]:
     """The settings the audit log follows (tm/audit.py settings_changed shows them)."""
     return {"topic": room.topic, "moderated": room.moderated,
             "accountable": room.accountable, "analytics": room.analytics,
-            "event_scope": room.event_scope, "profanity_mode": room.profanity_mode,
+            "event_scope": room.event_scope, "screening": room.screening,
+            "language": room.language,
             "max_length": room.max_length, "allowed_origins": room.allowed_origins,
             "expires_at": room.expires_at, "password": room.join_password,
             "report_threshold": room.report_threshold,
@@ -136,7 +135,8 @@ def check_open_for_posts(room: Room) -> None:
 # -- rooms --------------------------------------------------------------------------
 def create_room(
     *, name: str, lifetime: int, topic: str = "", owner=None, moderated: bool = False,
-    accountable: bool = False, password: str = "", profanity_mode: str = ProfanityMode.OFF,
+    accountable: bool = False, password: str = "", screening: str = Screening.STANDARD,
+    language: str | None = None,
     max_length: int = 140, allowed_origins: str = "", analytics: bool = False,
     event_scope: str | None = None, report_threshold: int = 3,
 ) -> tuple[Room, str | None]:
@@ -163,7 +163,8 @@ def create_room(
             room = Room(
                 name=name, topic=topic, owner=owner, created_at=now,
                 expires_at=now + timedelta(seconds=lifetime), moderated=moderated,
-                accountable=accountable, profanity_mode=profanity_mode,
+                accountable=accountable, screening=screening,
+                language=language or default_language(),
                 max_length=max_length, allowed_origins=allowed_origins,
                 analytics=analytics, report_threshold=report_threshold,
                 # A private room (password, accountable) counts in a shared event
@@ -355,14 +356,13 @@ def post_message(room: Room, participant: Participant, raw_text: Any) -> Message
         # A text over the room's limit is a field to fix, like any other (400); only a
         # body over the request limit is "too large" (413, tm/errors.py read_json).
         raise ApiError(400, "invalid", error.message, fields={"text": error.message}) from None
-    held_for = ""
-    if room.profanity_mode != ProfanityMode.OFF and profanity.contains_profanity(text):
-        if room.profanity_mode == ProfanityMode.BLOCK:
-            raise ApiError(400, "blocked_words", "that message has words this room does not allow",
-                           fields={"text": "please reword your message"})
-        held_for = "profanity"
-    elif room.moderated and not participant.is_teacher:  # the teacher's own go out
-        held_for = "moderated"
+    held_for, reason = "", ""
+    if not participant.is_teacher:  # the teacher's own posts go out
+        hold = screening.screen(text, room.language, room.screening)
+        if hold is not None:
+            held_for, reason = HELD_FOR_SCREENING, hold.describe()
+        elif room.moderated:
+            held_for, reason = "moderated", HOLD_REASONS["moderated"]
     with transaction.atomic():
         status = MessageStatus.PENDING if held_for else MessageStatus.VISIBLE
         message = Message(room=room, participant=participant, nickname=participant.nickname,
@@ -373,12 +373,12 @@ def post_message(room: Room, participant: Participant, raw_text: Any) -> Message
         _emit_for_message(room, message, event_type)
         if held_for:
             audit.record(room, audit.TM, "message.held", **audit.about_message(message),
-                         reason=HOLD_REASONS[held_for])
+                         reason=reason)
     return message
 
 
+HELD_FOR_SCREENING = "screening"
 HOLD_REASONS = {"moderated": "the room holds every post",
-                "profanity": "the word list matched",
                 "reports": "students reported it"}
 
 

@@ -109,7 +109,7 @@ def rooms(request: HttpRequest) -> HttpResponse:
 
 PATCH_FIELDS = {"topic", "state", "pause_minutes", "lifetime", "moderated", "accountable",
                 "analytics", "event_scope", "reset_share_link",
-                "password", "profanity_mode", "max_length", "allowed_origins",
+                "password", "screening", "language", "max_length", "allowed_origins",
                 "report_threshold"}
 
 

@@ -15,3 +15,14 @@ class TmConfig(AppConfig):
             trusted_networks()
         except ValueError as error:
             raise ImproperlyConfigured(f"TM_TRUSTED_PROXIES: {error}") from None
+        from django.conf import settings
+
+        from .languages import LANGUAGES
+
+        if settings.TM_DEFAULT_ROOM_LANGUAGE not in LANGUAGES:
+            raise ImproperlyConfigured(
+                f"TM_DEFAULT_ROOM_LANGUAGE must be one of {', '.join(LANGUAGES)}")
+        # The abuse check's model is read before the first post, not during it.
+        from . import screening
+
+        screening.warm()

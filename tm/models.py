@@ -17,6 +17,8 @@ from django.core.cache import cache
 from django.db import models, transaction
 from django.utils import timezone
 
+from . import languages
+
 # Cached "no such room" marker: a miss is cached too, so a stream of requests for a
 # missing room does not reach the database each time.
 _MISSING = "__missing__"
@@ -37,10 +39,16 @@ class RoomState(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
-class ProfanityMode(models.TextChoices):
-    OFF = "off", "Off"
-    BLOCK = "block", "Block the post"
-    HOLD = "hold", "Hold the post for the teacher"
+def default_language() -> str:
+    """A new room's language, until its teacher picks one (TM_DEFAULT_ROOM_LANGUAGE)."""
+    return settings.TM_DEFAULT_ROOM_LANGUAGE
+
+
+class Screening(models.TextChoices):
+    """How much of the students' posts the abuse check holds (tm/screening.py)."""
+    OFF = "off", "Off: hold nothing"
+    STANDARD = "standard", "Hold likely abusive posts"
+    STRICT = "strict", "Strict: hold borderline posts too"
 
 
 class Room(models.Model):
@@ -60,9 +68,12 @@ class Room(models.Model):
     accountable = models.BooleanField(default=False)
     # Django password hash of the join password; empty means no password.
     join_password = models.CharField(max_length=128, blank=True)
-    profanity_mode = models.CharField(
-        max_length=5, choices=ProfanityMode.choices, default=ProfanityMode.OFF
+    screening = models.CharField(
+        max_length=8, choices=Screening.choices, default=Screening.STANDARD
     )
+    # The language its students write in: the abuse check's word list, the posts' lang.
+    language = models.CharField(max_length=2, choices=languages.CHOICES,
+                                default=default_language)
     max_length = models.PositiveSmallIntegerField(default=140)
     # Origins allowed to frame the embed view, one per line (https://lms.example.edu).
     allowed_origins = models.TextField(blank=True)
@@ -230,7 +241,8 @@ class Message(models.Model):
     status = models.CharField(
         max_length=8, choices=MessageStatus.choices, default=MessageStatus.VISIBLE
     )
-    # Why a post waits: "moderated" room or "profanity" hold.
+    # Why a post waits: a "moderated" room, the abuse check ("screening"), students'
+    # "reports", or a teacher's "teacher" hold.
     held_for = models.CharField(max_length=16, blank=True)
     # Posted by one of the room's teachers: shown with the teacher mark everywhere.
     by_teacher = models.BooleanField(default=False)

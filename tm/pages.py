@@ -31,7 +31,16 @@ from . import actions, flags, tickets, validation
 from .auth import OWNER_COOKIE, PARTICIPANT_COOKIE, can_read, is_moderator, optional_participant
 from .errors import ApiError
 from .joining import join_with_limits
-from .models import Message, MessageStatus, Participant, Room, RoomDeletion
+from .languages import CHOICES as LANGUAGE_CHOICES
+from .models import (
+    Message,
+    MessageStatus,
+    Participant,
+    Room,
+    RoomDeletion,
+    Screening,
+    default_language,
+)
 from .ratelimits import limit
 from .room_settings import parse_room_settings
 
@@ -147,8 +156,7 @@ def visible_messages(room: Room, count: int = STREAM_LENGTH) -> list[Message]:
 @page_errors
 def home(request: HttpRequest) -> HttpResponse:
     form_errors: dict[str, str] = {}
-    values = {"lifetime": str(24 * 3600), "profanity_mode": "off",
-              "name": request.GET.get("name", "")[:40]}
+    values = _new_room_values(request.GET.get("name", "")[:40])
     if request.method == "POST":
         values = request.POST.dict()
         limit(request, "create-room", "TM_RATE_CREATE_ROOM_PER_CLIENT")
@@ -166,7 +174,8 @@ def home(request: HttpRequest) -> HttpResponse:
             "moderated": values.get("moderated") == "on",
             "accountable": values.get("accountable") == "on",
             "password": values.get("password", ""),
-            "profanity_mode": values.get("profanity_mode", "off"),
+            "screening": values.get("screening", Screening.STANDARD),
+            "language": values.get("language", default_language()),
         }
         try:
             clean = parse_room_settings(data, creating=True)
@@ -186,9 +195,19 @@ def home(request: HttpRequest) -> HttpResponse:
                         httponly=True, samesite="Lax", secure=request.is_secure())
                 return response
     status = 400 if form_errors else 200
+    return _home_page(request, values, status, errors=form_errors)
+
+
+def _home_page(request: HttpRequest, values: dict, status: int, **more) -> HttpResponse:
     return render(request, "tm/home.html", {
-        "lifetimes": LIFETIMES, "values": values, "errors": form_errors,
-    }, status=status)
+        "lifetimes": LIFETIMES, "screening_levels": Screening.choices,
+        "languages": LANGUAGE_CHOICES, "values": values, **more}, status=status)
+
+
+def _new_room_values(name: str = "") -> dict[str, str]:
+    """What the create form starts with."""
+    return {"lifetime": str(24 * 3600), "screening": Screening.STANDARD,
+            "language": default_language(), "name": name}
 
 
 @require_GET
@@ -197,10 +216,8 @@ def join_by_name(request: HttpRequest) -> HttpResponse:
     try:
         name = validation.room_name(raw)
     except validation.Invalid as error:
-        return render(request, "tm/home.html", {
-            "lifetimes": LIFETIMES, "values": {"lifetime": str(24 * 3600)},
-            "join_error": error.message, "join_value": raw,
-        }, status=400)
+        return _home_page(request, _new_room_values(), 400,
+                          join_error=error.message, join_value=raw)
     return redirect("room", room=name)
 
 

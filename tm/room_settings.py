@@ -7,13 +7,14 @@ from typing import Any
 
 from . import validation
 from .fields import choice, field
-from .models import ProfanityMode
+from .languages import LANGUAGES
+from .models import Screening
 
 DEFAULT_LIFETIME = 24 * 3600
 
 CREATE_FIELDS = {"name", "topic", "lifetime", "moderated", "accountable", "password",
-                 "profanity_mode", "max_length", "allowed_origins", "analytics", "event_scope",
-                 "report_threshold"}
+                 "screening", "language", "max_length", "allowed_origins", "analytics",
+                 "event_scope", "report_threshold"}
 
 
 def parse_room_settings(data: dict[str, Any], creating: bool) -> dict[str, Any]:
@@ -29,9 +30,11 @@ def parse_room_settings(data: dict[str, Any], creating: bool) -> dict[str, Any]:
     if "password" in data:
         clean["password"] = "" if data["password"] in (None, "") else field(
             data, "password", validation.password)
-    if "profanity_mode" in data:
-        clean["profanity_mode"] = field(data, "profanity_mode", choice, "profanity_mode",
-                                         list(ProfanityMode.values))
+    if "screening" in data:
+        clean["screening"] = field(data, "screening", choice, "screening",
+                                   list(Screening.values))
+    if "language" in data:
+        clean["language"] = field(data, "language", choice, "language", list(LANGUAGES))
     if "max_length" in data:
         clean["max_length"] = field(data, "max_length", validation.message_limit)
     if "allowed_origins" in data:

@@ -42,13 +42,14 @@ def room_json(room: Room, seq: int, moderator: bool = False) -> dict[str, Any]:
         "max_length": room.max_length,
         "analytics": room.analytics,
         "event_scope": room.event_scope,
+        "language": room.language,
         "created_at": iso_utc(room.created_at),
         "expires_at": iso_utc(room.expires_at),
         "seq": seq,
         "push_urls": list(settings.TM_PUSH_URLS),
     }
     if moderator:
-        data["profanity_mode"] = room.profanity_mode
+        data["screening"] = room.screening
         data["allowed_origins"] = room.origins()
         data["report_threshold"] = room.report_threshold
     return data

@@ -30,7 +30,9 @@ from contract import names
 from . import account, actions, audit, tickets, validation
 from .auth import is_moderator, moderator_name, share_key
 from .errors import ApiError
-from .models import Message, MessageStatus, Participant, ProfanityMode, Room, RoomState
+from .languages import CHOICES as LANGUAGE_CHOICES
+from .languages import LANGUAGES
+from .models import Message, MessageStatus, Participant, Room, RoomState, Screening
 from .pages import (
     LIFETIMES,
     charts_data,
@@ -187,7 +189,8 @@ def moderate(request: HttpRequest, room: Room) -> HttpResponse:
                          'width="400" height="600"></iframe>',
         "pause_choices": PAUSE_CHOICES,
         "lifetimes": LIFETIMES,
-        "profanity_modes": ProfanityMode.choices,
+        "screening_levels": Screening.choices,
+        "languages": LANGUAGE_CHOICES,
         "page_data": page_data(request, room, "moderator", tickets.MODERATOR, moderator=True),
         "charts": {"scope": names.room_scope(room.name),
                    "title": "Live: what this room is saying"},
@@ -269,10 +272,12 @@ def _settings_from_form(request: HttpRequest) -> dict:
         }
     except validation.Invalid as error:
         raise ApiError(400, "invalid", error.message) from None
-    mode = post.get("profanity_mode", "off")
-    if mode not in ProfanityMode.values:
-        raise ApiError(400, "invalid", "unknown profanity filter setting")
-    changes["profanity_mode"] = mode
+    if post.get("screening") not in Screening.values:
+        raise ApiError(400, "invalid", "pick how strict the abuse check is")
+    changes["screening"] = post["screening"]
+    if post.get("language") not in LANGUAGES:
+        raise ApiError(400, "invalid", "pick the language the students write in")
+    changes["language"] = post["language"]
     if post.get("clear_password") == "on":
         changes["password"] = ""
     elif post.get("password"):

@@ -188,12 +188,12 @@ def test_students_report_a_post_and_it_leaves_their_screens(live_stack: Stack, l
     for page, name in zip(students, ("Ann", "Bo", "Cy"), strict=True):
         join_room(page, "live-report", name)
     send(students[2], "Before it")
-    send(students[0], "You are all stupid")
+    send(students[0], "Nobody likes your project")
     ann, bo, cy = students
-    hurtful = stream_message(bo, "You are all stupid")
+    hurtful = stream_message(bo, "Nobody likes your project")
     expect(hurtful).to_be_visible(timeout=PUSH_WAIT_MS)
     # Nobody reports their own post, and the button names whose post it reports.
-    own = stream_message(ann, "You are all stupid")
+    own = stream_message(ann, "Nobody likes your project")
     expect(own.get_by_role("button", name="Report message from Ann")).to_have_count(0)
     expect(own.get_by_role("button", name="Delete my message")).to_be_visible()
     hurtful.get_by_role("button", name="Report message from Ann").click()
@@ -206,7 +206,7 @@ def test_students_report_a_post_and_it_leaves_their_screens(live_stack: Stack, l
     expect(reported).to_have_count(1, timeout=PUSH_WAIT_MS + 1000)  # + the debounce
     expect(reported.locator(".report-count")).to_have_text("1 report")
     expect(reported.locator(".report-hidden")).to_be_hidden()
-    expect(reported.locator(".report-post")).to_contain_text("You are all stupid")
+    expect(reported.locator(".report-post")).to_contain_text("Nobody likes your project")
     expect(reported.locator(".report-context")).to_contain_text("Before it")
     expect(reported).not_to_contain_text("Bo")  # who reported (Bo): never shown
     # The school's incident process gets a file: the post, its context, the trail.
@@ -214,24 +214,24 @@ def test_students_report_a_post_and_it_leaves_their_screens(live_stack: Stack, l
         reported.get_by_role("link", name="Save incident file").click()
     assert download.value.suggested_filename.endswith("-incident.txt")
     saved = download.value.path().read_text(encoding="utf-8")
-    assert "You are all stupid" in saved and "Before it" in saved
+    assert "Nobody likes your project" in saved and "Before it" in saved
 
     # Cy's page was rendered with the post: the server's form, sent through the API.
     # ...and with the keyboard alone, on a phone-sized screen.
     cy.set_viewport_size(PHONE)
     cy.reload()
-    stream_message(cy, "You are all stupid").get_by_role(
+    stream_message(cy, "Nobody likes your project").get_by_role(
         "button", name="Report message from Ann").focus()
     cy.keyboard.press("Enter")
     expect(cy.locator("#compose-error")).to_contain_text("nobody sees who reported it")
     shot(cy, "report-03-student-phone", full_page=False)
     for page in students:
-        expect(stream_message(page, "You are all stupid")).to_have_count(
+        expect(stream_message(page, "Nobody likes your project")).to_have_count(
             0, timeout=PUSH_WAIT_MS)
     expect(reported.locator(".report-count")).to_have_text("2 reports",
                                                            timeout=PUSH_WAIT_MS + 1000)
     expect(reported.locator(".report-hidden")).to_be_visible()
-    queue = teacher.locator("#queue li.queue-item", has_text="You are all stupid")
+    queue = teacher.locator("#queue li.queue-item", has_text="Nobody likes your project")
     expect(queue).to_contain_text("reported by students")
     teacher.locator("#reports-title").scroll_into_view_if_needed()
     shot(teacher, "report-02-teacher-sees-reports", full_page=False)
@@ -244,7 +244,7 @@ def test_students_report_a_post_and_it_leaves_their_screens(live_stack: Stack, l
     expect(teacher.locator(".notice")).to_have_text("Post kept: its reports are dismissed.")
     expect(teacher.locator("#reports-empty")).to_be_visible()
     for page in students:
-        expect(stream_message(page, "You are all stupid")).to_be_visible(
+        expect(stream_message(page, "Nobody likes your project")).to_be_visible(
             timeout=PUSH_WAIT_MS)
     expect(teacher.locator("#audit")).to_contain_text("kept a post by Ann")
     expect(teacher.locator("#audit")).to_contain_text("tm hid a post by Ann")

@@ -132,7 +132,7 @@ def test_reflektor_killed_mid_burst_and_restarted(stack: Stack, room_name: str):
     async def scenario():
         async with aiohttp.ClientSession() as session:
             api, _, tokens, clients = await start_room(session, stack, room_name)
-            burst = Burst(api, room_name, tokens, 60, "reflektor-kill")
+            burst = Burst(api, room_name, tokens, 60, "reflektor-crash")
             posting = asyncio.create_task(burst.run())
             await burst.reached(20)
             stack.reflektor.kill()
@@ -215,7 +215,7 @@ def test_tm_worker_killed_mid_burst(stack: Stack, room_name: str,
     async def scenario():
         async with aiohttp.ClientSession() as session:
             api, _, tokens, clients = await start_room(session, stack, room_name)
-            burst = Burst(api, room_name, tokens, 45, "worker-kill")
+            burst = Burst(api, room_name, tokens, 45, "worker-crash")
             posting = asyncio.create_task(burst.run())
             await burst.reached(10)
             if between_commit_and_publish:

@@ -103,7 +103,7 @@ def test_a_node_killed_mid_burst_its_clients_move_to_the_other(two_nodes: Stack)
                       *await clients_on(two_nodes, room, 1, 1, sse=True)]
             clients = staying + moving
             await eventually(lambda: all(c.presence == 5 for c in clients))
-            burst = Burst(api, room, tokens, 60, "kill", pace=0.01)
+            burst = Burst(api, room, tokens, 60, "crash", pace=0.01)
             posting = asyncio.create_task(burst.run())
             await burst.reached(20)
             dead.kill()

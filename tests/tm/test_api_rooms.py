@@ -50,7 +50,7 @@ def test_create_takes_every_documented_setting(db, api):
     response = api.post(ROOMS, {
         "name": "  CHEM-2 ", "topic": "  Acids   and\u00a0 bases ", "lifetime": 3600,
         "moderated": False, "accountable": True, "password": "s3cret",
-        "profanity_mode": "hold", "max_length": 280,
+        "screening": "strict", "language": "de", "max_length": 280,
         "allowed_origins": ["https://LMS.example.edu/"],
     })
     assert response.status_code == 201, response.content
@@ -58,7 +58,7 @@ def test_create_takes_every_documented_setting(db, api):
     assert body["name"] == "chem-2"
     assert body["topic"] == "Acids and bases"
     assert body["accountable"] and body["password_required"] and body["max_length"] == 280
-    assert body["profanity_mode"] == "hold"
+    assert body["screening"] == "strict" and body["language"] == "de"
     assert body["allowed_origins"] == ["https://lms.example.edu"]
     room = Room.objects.get()
     assert room.join_password != "s3cret" and room.check_join_password("s3cret")
@@ -83,8 +83,10 @@ BAD_CREATE_FIELDS = [
     *[("moderated", value) for value in NOT_BOOLEANS],
     *[("accountable", value) for value in NOT_BOOLEANS],
     *[("password", value) for value in [0, True, [], {}, "p" * 129, *BROKEN_TEXT[:2]]],
-    *[("profanity_mode", value) for value in [None, 0, True, "BLOCK", "none", "", [], {},
-                                               ["block"]]],
+    *[("screening", value) for value in [None, 0, True, "STRICT", "none", "", [], {},
+                                          ["strict"], "hold", "block"]],
+    *[("language", value) for value in [None, 0, True, "EN", "eng", "english", "", "xx",
+                                         "en-US", ["en"], {}, "\u0435n"]],
     *[("max_length", value) for value in [*NOT_INTEGERS, 0, 139, 281, 1000, -140]],
     *[("allowed_origins", value) for value in [
         None, 0, True, {}, [1], [None], "javascript:alert(1)", ["javascript:alert(1)"],
@@ -159,9 +161,9 @@ def test_create_room_rate_limit_is_429_with_retry_after(db, api, settings):
 def test_get_room_shows_the_public_fields(room, api, moderator):
     body = api.get(ROOM).json()
     assert ROOM_KEYS <= set(body)
-    assert "owner_key" not in body and "profanity_mode" not in body
-    assert "allowed_origins" not in body
-    assert "profanity_mode" in moderator.get(ROOM).json()
+    assert "owner_key" not in body and "screening" not in body
+    assert "allowed_origins" not in body and body["language"] == "en"
+    assert moderator.get(ROOM).json()["screening"] == "standard"
 
 
 @pytest.mark.parametrize("path", [
@@ -199,7 +201,7 @@ def test_other_methods_are_405_with_allow(room, api, method, path, allow):
 # -- update -----------------------------------------------------------------------------
 def test_patch_changes_settings_and_publishes_room_updated(room, moderator):
     response = moderator.patch(ROOM, {"topic": "Mitosis", "max_length": 200,
-                                      "profanity_mode": "block"})
+                                      "screening": "off", "language": "fr"})
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["topic"] == "Mitosis" and body["max_length"] == 200 and body["seq"] == 2
@@ -230,7 +232,8 @@ BAD_PATCH_FIELDS = [
     *[("moderated", value) for value in NOT_BOOLEANS],
     *[("max_length", value) for value in [True, "200", 200.0, 139, 281]],
     *[("password", value) for value in [0, True, [], "p" * 129, "\ud800"]],
-    *[("profanity_mode", value) for value in [None, "BLOCK", 1]],
+    *[("screening", value) for value in [None, "OFF", 1, "block"]],
+    *[("language", value) for value in [None, "FR", 1, "klingon"]],
     *[("allowed_origins", value) for value in ["javascript:alert(1)", [1], {}]],
     *[(name, 1) for name in ("name", "seq", "owner", "owner_key", "expires_at", "id")],
 ]

@@ -22,7 +22,7 @@ def test_an_incident_file_has_the_post_its_context_author_and_trail(make_room, j
     cy = join("bio-101", "Cy", real_name="Cy Diaz")
     for n in range(12):  # two posters: one student may post ten a minute
         assert (bo, cy)[n % 2].post(MESSAGES, {"text": f"before {n}"}).status_code == 201
-    post = ann.post(MESSAGES, {"text": "you are all idiots"}).json()["id"]
+    post = ann.post(MESSAGES, {"text": "nobody likes your project"}).json()["id"]
     bo.post(MESSAGES, {"text": "after it"})
     bo.post(f"{MESSAGES}/{post}/report")
     ann_id = teacher.get(f"{ROOM}/participants").json()["participants"][0]["id"]
@@ -33,7 +33,7 @@ def test_an_incident_file_has_the_post_its_context_author_and_trail(make_room, j
     assert response["Content-Disposition"] == (
         f'attachment; filename="tm-bio-101-post-{post}-incident.json"')
     file = json.loads(response.content)
-    assert file["post"]["text"] == "you are all idiots"
+    assert file["post"]["text"] == "nobody likes your project"
     assert file["author"]["nickname"] == "Ann" and file["author"]["real_name"] == "Ann Lee"
     assert file["reports"] == 1
     assert [m["text"] for m in file["before"]] == [f"before {n}" for n in range(2, 12)]
@@ -46,7 +46,7 @@ def test_an_incident_file_has_the_post_its_context_author_and_trail(make_room, j
     assert text["Content-Type"].startswith("text/plain")
     body = text.content.decode()
     assert f"Post #{post} by Ann [real name: Ann Lee]" in body
-    assert "reported by 1 student(s)" in body and "you are all idiots" in body
+    assert "reported by 1 student(s)" in body and "nobody likes your project" in body
 
     # Deleted: the file still tells what happened, without the words.
     teacher.delete(f"{MESSAGES}/{post}")

@@ -21,7 +21,7 @@ def classroom(room, moderator, join):
     """The room with four students; Ann has posted between two other posts."""
     students = [join("bio-101", name) for name in ("Ann", "Bo", "Cy", "Di")]
     ids = [students[i].post(MESSAGES, {"text": text}).json()["id"]
-           for i, text in [(1, "before"), (0, "you are all idiots"), (2, "after")]]
+           for i, text in [(1, "before"), (0, "nobody likes your project"), (2, "after")]]
     return students, ids[1], moderator
 
 
@@ -41,13 +41,13 @@ def test_reports_count_once_and_teachers_hear_of_each(classroom, api):
     listed = teacher.get(f"{ROOM}/reports").json()["reports"]
     assert len(listed) == 1
     assert listed[0]["reports"] == 1 and listed[0]["hidden"] is False
-    assert listed[0]["message"]["text"] == "you are all idiots"
+    assert listed[0]["message"]["text"] == "nobody likes your project"
     assert [m["text"] for m in listed[0]["before"]] == ["before"]
     assert [m["text"] for m in listed[0]["after"]] == ["after"]
     assert "Di" not in str(listed)  # who reported is nobody's business
     reported = Event.objects.filter(type=events.MESSAGE_REPORTED).get()
     assert reported.envelope["data"] == {"id": post, "reports": 1}
-    assert shown(api) == ["before", "you are all idiots", "after"]
+    assert shown(api) == ["before", "nobody likes your project", "after"]
 
 
 def test_the_threshold_hides_the_post_until_a_teacher_keeps_it(classroom, api):
@@ -68,7 +68,7 @@ def test_the_threshold_hides_the_post_until_a_teacher_keeps_it(classroom, api):
     # The teacher keeps it: shown again, reports dismissed, logged.
     kept = teacher.post(f"{MESSAGES}/{post}/keep")
     assert kept.status_code == 200 and kept.json()["status"] == "visible"
-    assert shown(api) == ["before", "after", "you are all idiots"]  # shown again: newest
+    assert shown(api) == ["before", "after", "nobody likes your project"]  # shown again: newest
     assert teacher.get(f"{ROOM}/reports").json()["reports"] == []
     assert AuditEntry.objects.get(action="message.kept").detail["reports"] == 3
     # Those who reported it cannot report it again; it stays.
@@ -92,7 +92,7 @@ def test_a_teacher_can_turn_hiding_off_and_keep_a_visible_post(classroom, api):
     assert teacher.patch(ROOM, {"report_threshold": 0}).json()["report_threshold"] == 0
     for student in (bo, cy, di):
         report(student, post)
-    assert "you are all idiots" in shown(api)
+    assert "nobody likes your project" in shown(api)
     assert teacher.get(f"{ROOM}/reports").json()["reports"][0]["reports"] == 3
     assert teacher.post(f"{MESSAGES}/{post}/keep").status_code == 200
     with unchanged():

@@ -66,15 +66,20 @@
     return item;
   }
 
-  function hold(message) {
+  /* A held post joins the queue in seq order: a push and a reread of the queue (after
+   * missed events) may bring posts in either order. */
+  function hold(message, seq) {
     if (queued(message.id)) return;
     var item = itemFor(template, "message", message.id, message.nickname);
+    item.setAttribute("data-seq", String(Number(seq)));
     item.querySelector(".msg-nick").textContent = message.nickname;
     // bleach output from the server, never raw user text (as room.js renders it).
     item.querySelector(".msg-text").innerHTML = message.html;
-    item.querySelector(".filtered").hidden = message.held_for !== "profanity";
+    item.querySelector(".screened").hidden = message.held_for !== "screening";
     item.querySelector(".reported").hidden = message.held_for !== "reports";
-    queue.appendChild(item);
+    var later = Array.prototype.find.call(queue.querySelectorAll("li.queue-item"),
+      function (other) { return Number(other.getAttribute("data-seq")) > Number(seq); });
+    queue.insertBefore(item, later || null);
     refreshCount();
   }
 
@@ -106,7 +111,7 @@
       var waiting = {};
       answer.messages.forEach(function (message) {
         waiting[message.id] = true;
-        hold(message);
+        hold(message, message.seq);
       });
       queue.querySelectorAll("li.queue-item").forEach(function (item) {
         if (!waiting[item.getAttribute("data-id")]) item.remove();
@@ -208,7 +213,7 @@
   function onEvent(event) {
     var data = event.data || {};
     if (event.type === "message.pending") {
-      hold(data);
+      hold(data, event.seq);
     } else if (event.type === "message.created") {
       // An approved post leaves the queue; any other new post is news for the list.
       if (!release(data.id)) { posted += 1; announce(); }
