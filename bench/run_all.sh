@@ -8,7 +8,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY="${PY:-.venv/bin/python}"
-ONLY="${BENCH_ONLY:-fanout e2e kernel_floor post_endpoint hung_reflektor idle_memory flatdb collector}"
+ONLY="${BENCH_ONLY:-fanout e2e kernel_floor post_endpoint hung_reflektor idle_memory flatdb collector screening}"
 
 if [ ! -d bench/node/node_modules/ws ]; then
     (cd bench/node && npm ci --no-audit --no-fund) || { echo "npm ci in bench/node failed"; exit 1; }
