@@ -378,8 +378,10 @@ def post_message(room: Room, participant: Participant, raw_text: Any) -> Message
 
 
 HELD_FOR_SCREENING = "screening"
+HELD_FOR_TEACHER = "teacher"
 HOLD_REASONS = {"moderated": "the room holds every post",
-                "reports": "students reported it"}
+                "reports": "students reported it",
+                HELD_FOR_TEACHER: "a teacher took it back to look at"}
 
 
 def _message_in(room: Room, message_id: int) -> Message:
@@ -417,6 +419,26 @@ def _wipe(room: Room, message: Message) -> None:
     _emit(room, events.MESSAGE_DELETED, {"id": message.pk})
     Message.objects.filter(pk=message.pk).update(
         status=MessageStatus.DELETED, text="", html="")
+    _redact_events(room, message.pk)
+
+
+# The events that carry a post's words (and its author's nickname).
+_WORDS_EVENTS = (events.MESSAGE_CREATED, events.MESSAGE_PENDING)
+
+
+def _redact_events(room: Room, message_id: int, nickname: bool = False) -> None:
+    """Wipe a removed post's words from the room's event log (the outbox), where the
+    events that showed it keep them otherwise until the room goes; with `nickname`,
+    its author's nickname too (a student who left). The rows stay, numbered, so the
+    outbox relay and history reads are unchanged; one not yet published goes out
+    without the words, and its deletion follows it."""
+    for event in Event.objects.filter(room=room, type__in=_WORDS_EVENTS,
+                                      envelope__data__id=message_id):
+        data = event.envelope["data"]
+        data.update(text="", html="")
+        if nickname:
+            data["nickname"] = ""
+        event.save(update_fields=["envelope"])
 
 
 def erase_participant(room: Room, participant_id: int, *, actor: str | None,
@@ -444,6 +466,9 @@ def erase_participant(room: Room, participant_id: int, *, actor: str | None,
             audit.record(room, actor, "participant.erased",
                          **audit.about_participant(participant), posts=len(posts))
             return len(posts)
+        for message_id in (Message.objects.filter(room=room, participant=participant)
+                           .values_list("pk", flat=True)):
+            _redact_events(room, message_id, nickname=True)
         Message.objects.filter(room=room, participant=participant).update(nickname="")
         audit.forget_nickname(room, participant.nickname)
         audit.record(room, audit.STUDENT, "participant.left", posts=len(posts))
@@ -474,6 +499,7 @@ def reject_message(room: Room, message_id: int, *, actor: str) -> None:
         audit.record(room, actor, "message.rejected", **audit.about_message(message))
         Message.objects.filter(pk=message_id).update(
             status=MessageStatus.REJECTED, text="", html="")
+        _redact_events(room, message_id)
 
 
 # -- reports ------------------------------------------------------------------------
@@ -506,13 +532,33 @@ def report_message(room: Room, participant: Participant, message_id: int) -> boo
         _emit(room, events.MESSAGE_REPORTED, {"id": message.pk, "reports": count})
         threshold = room.report_threshold
         if threshold and count >= threshold and message.status == MessageStatus.VISIBLE:
-            _emit(room, events.MESSAGE_DELETED, {"id": message.pk})
-            message.status = MessageStatus.PENDING
-            message.held_for = HELD_FOR_REPORTS
-            _emit_for_message(room, message, events.MESSAGE_PENDING)
+            _take_back(room, message, HELD_FOR_REPORTS)
             audit.record(room, audit.TM, "message.hidden", **audit.about_message(message),
                          reports=count)
     return True
+
+
+def hold_message(room: Room, message_id: int, *, actor: str) -> Message:
+    """A teacher takes a post the class can see back into the queue, to think it over:
+    gone from every student's screen at once, approved (shown again) or rejected later."""
+    with transaction.atomic():
+        message = _message_in(room, message_id)
+        if message.status != MessageStatus.VISIBLE:
+            raise ApiError(409, "not_visible", "that post already waits for approval")
+        _take_back(room, message, HELD_FOR_TEACHER)
+        audit.record(room, actor, "message.held", **audit.about_message(message),
+                     reason=HOLD_REASONS[HELD_FOR_TEACHER])
+    return message
+
+
+def _take_back(room: Room, message: Message, held_for: str) -> None:
+    """In the caller's transaction: a visible post is deleted for everyone (so no push
+    node replays it to a student) and held in the teachers' queue (a new number: it is
+    news there), its words kept for the teachers to decide on."""
+    _emit(room, events.MESSAGE_DELETED, {"id": message.pk})
+    message.status = MessageStatus.PENDING
+    message.held_for = held_for
+    _emit_for_message(room, message, events.MESSAGE_PENDING)
 
 
 def keep_message(room: Room, message_id: int, *, actor: str) -> Message:

@@ -373,6 +373,13 @@ def message_detail(request: HttpRequest, room: str, message_id: int) -> HttpResp
 
 
 @api_view("POST")
+def hold(request: HttpRequest, room: str, message_id: int) -> HttpResponse:
+    """A teacher takes a visible post back into the queue (hidden from students)."""
+    the_room, actor = moderated_room(request, room)
+    return JsonResponse(message_json(actions.hold_message(the_room, message_id, actor=actor)))
+
+
+@api_view("POST")
 def approve(request: HttpRequest, room: str, message_id: int) -> HttpResponse:
     the_room, actor = moderated_room(request, room)
     return JsonResponse(message_json(actions.approve_message(the_room, message_id,

@@ -211,6 +211,9 @@ def _apply(request: HttpRequest, room: Room, action: str) -> str:
     if action == "delete":
         actions.delete_message(room, _int_field(request, "message"), actor=actor)
         return "Message deleted."
+    if action == "hold":
+        actions.hold_message(room, _int_field(request, "message"), actor=actor)
+        return "Post held: students no longer see it; approve or reject it in the queue."
     if action == "approve":
         actions.approve_message(room, _int_field(request, "message"), actor=actor)
         return "Message approved."

@@ -37,6 +37,7 @@ api_v1 = [
     path("rooms/<str:room>/messages/<id:message_id>/keep", api.keep),
     path("rooms/<str:room>/messages/<id:message_id>/incident", api.incident_file),
     path("rooms/<str:room>/messages/<id:message_id>", api.message_detail),
+    path("rooms/<str:room>/messages/<id:message_id>/hold", api.hold),
     path("rooms/<str:room>/messages/<id:message_id>/approve", api.approve),
     path("rooms/<str:room>/messages/<id:message_id>/reject", api.reject),
 ]

@@ -417,3 +417,50 @@ def test_a_password_rooms_embed_follows_nothing_until_the_password_is_given(
     assert frames.saw("After you joined")
     shot(page, "embed-password-after-join")
     assert owner.token
+
+
+def test_the_abuse_check_holds_and_a_teacher_holds_too(live_stack: Stack, live_context,
+                                                       shot):
+    """A post the abuse check flags waits in the teacher's queue, marked "abuse check",
+    and its author is told; a post the class can see, the teacher takes back with Hold
+    on the room page: gone from every student's screen, in the queue marked "held by a
+    teacher", and back for everyone once approved."""
+    teacher_context = live_context()
+    teacher = teacher_context.new_page()
+    teacher.goto("/")
+    teacher.locator("summary", has_text="More options").click()
+    expect(teacher.get_by_label("Abuse check")).to_have_value("standard")
+    expect(teacher.get_by_label("Students write in")).to_have_value("en")
+    shot(teacher, "screening-01-create-options")
+    create_room_from_home(teacher, "live-screen", "Screened", moderated=False)
+    moderate = teacher_context.new_page()
+    moderate.goto("/live-screen/moderate")
+    ann, bo = live_context().new_page(), live_context().new_page()
+    join_room(ann, "live-screen", "Ann")
+    join_room(bo, "live-screen", "Bo")
+    send(ann, "You are all idiots")
+    expect(ann.locator("#compose-error")).to_contain_text("once the teacher approves it")
+    queue = moderate.locator("#queue li.queue-item", has_text="You are all idiots")
+    expect(queue).to_contain_text("abuse check", timeout=PUSH_WAIT_MS)
+    send(ann, "Plants need light to make sugar")
+    for page in (bo, teacher):
+        expect(stream_message(page, "Plants need light to make sugar")).to_be_visible(
+            timeout=PUSH_WAIT_MS)
+    expect(stream_message(bo, "You are all idiots")).to_have_count(0)
+
+    shot(teacher, "screening-03-room-hold-and-delete", full_page=False)
+    stream_message(teacher, "Plants need light to make sugar").get_by_role(
+        "button", name="Hold message from Ann").click()
+    for page in (ann, bo, teacher):
+        expect(stream_message(page, "Plants need light to make sugar")).to_have_count(
+            0, timeout=PUSH_WAIT_MS)
+    held = moderate.locator("#queue li.queue-item", has_text="Plants need light")
+    expect(held).to_contain_text("held by a teacher", timeout=PUSH_WAIT_MS)
+    expect(held.locator(".screened")).to_be_hidden()
+    moderate.locator("#queue-title").scroll_into_view_if_needed()
+    shot(moderate, "screening-02-queue-abuse-check-and-teacher-hold", full_page=False)
+    held.get_by_role("button", name="Approve Ann").click()
+    for page in (ann, bo):
+        expect(stream_message(page, "Plants need light to make sugar")).to_be_visible(
+            timeout=PUSH_WAIT_MS)
+    expect(moderate.locator("#audit")).to_contain_text("held a post")

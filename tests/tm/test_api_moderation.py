@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from contract import events
 from tests.conftest import ApiClient
-from tm.models import Event, Message, Participant, Room
+from tm.models import AuditEntry, Event, Message, Participant, Room
 
 from .apicheck import (
     NASTY_BODIES,
@@ -427,3 +427,56 @@ def test_wrong_methods_are_405(room, moderator, method, path, allow):
         response = moderator.call(method, path, {})
     assert_error(response, 405, "method_not_allowed")
     assert response["Allow"] == allow
+
+
+# -- a teacher holds a visible post ----------------------------------------------------
+def test_a_teacher_holds_a_visible_post_back_for_a_decision(room, moderator, ann, api):
+    first = ann.post(MESSAGES, {"text": "is this on the test?"}).json()["id"]
+    post = ann.post(MESSAGES, {"text": "something to think over"}).json()["id"]
+    answer = moderator.post(f"{MESSAGES}/{post}/hold")
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert body["status"] == "pending" and body["held_for"] == "teacher"
+    assert [m["id"] for m in api.get(MESSAGES).json()["messages"]] == [first]
+    assert post in api.get(MESSAGES).json()["deleted"]
+    kinds = list(Event.objects.filter(seq__gt=3).order_by("seq").values_list("type", flat=True))
+    assert kinds == [events.MESSAGE_DELETED, events.MESSAGE_PENDING]
+    pending = Event.objects.get(type=events.MESSAGE_PENDING).envelope["data"]
+    assert pending["text"] == "something to think over"  # the teachers decide on it
+    queue = moderator.get(f"{ROOM}/pending").json()["messages"]
+    assert [(m["id"], m["held_for"]) for m in queue] == [(post, "teacher")]
+    entry = AuditEntry.objects.get(action="message.held")
+    assert entry.actor == "the room's creator"
+    assert entry.detail["reason"] == "a teacher took it back to look at"
+    with unchanged():
+        assert_error(moderator.post(f"{MESSAGES}/{post}/hold"), 409, "not_visible")
+    assert moderator.post(f"{MESSAGES}/{post}/approve").status_code == 200
+    assert [m["text"] for m in api.get(MESSAGES).json()["messages"]] == [
+        "is this on the test?", "something to think over"]
+
+
+def test_only_teachers_hold_and_only_posts_that_exist(room, moderator, ann, api):
+    post = ann.post(MESSAGES, {"text": "mine"}).json()["id"]
+    with unchanged():
+        assert_error(ann.post(f"{MESSAGES}/{post}/hold"), 403)
+        assert_error(api.post(f"{MESSAGES}/{post}/hold"), 401)
+        assert_error(moderator.post(f"{MESSAGES}/987654/hold"), 404, "not_found")
+        assert_error(moderator.get(f"{MESSAGES}/{post}/hold"), 405, "method_not_allowed")
+    assert moderator.delete(f"{MESSAGES}/{post}").status_code == 204
+    with unchanged():
+        assert_error(moderator.post(f"{MESSAGES}/{post}/hold"), 404, "not_found")
+
+
+def test_the_moderation_page_holds_a_post(room, ann):
+    post = ann.post(MESSAGES, {"text": "hold me"}).json()["id"]
+    page = ApiClient()
+    page.client.cookies["tm_o_bio-101"] = room["owner_key"]
+    csrf = use_csrf(page)
+    html = page.client.get("/bio-101/moderate").content.decode()
+    assert 'aria-label="Hold message from Ann">Hold</button>' in html
+    response = page.client.post("/bio-101/moderate/action",
+                                {"action": "hold", "message": post}, **csrf)
+    assert response.status_code == 302
+    assert Message.objects.get(pk=post).held_for == "teacher"
+    html = page.client.get("/bio-101/moderate").content.decode()
+    assert "held by a teacher" in html and "Post held: students no longer see it" in html

@@ -68,6 +68,9 @@ def test_a_student_leaves_with_everything_they_wrote(make_room, join, api):
     # The log keeps what was done, not to whom.
     assert "Ann" not in str(list(AuditEntry.objects.values_list("detail", flat=True)))
     assert AuditEntry.objects.filter(action="participant.left").get().actor == "a student"
+    # Nor do the room's events (its outbox): her words and nickname are gone there too.
+    assert "first" not in str(list(Event.objects.values_list("envelope", flat=True)))
+    assert "Ann" not in str(list(Event.objects.values_list("envelope", flat=True)))
     # Her token is gone with her.
     assert_error(ann.post(MESSAGES, {"text": "back?"}), 403, "bad_token")
     assert_error(ann.delete(f"{ROOM}/participants/me"), 403, "bad_token")
@@ -103,3 +106,38 @@ def test_the_moderation_page_erases_a_students_posts(room, join, api):
     assert response.status_code == 302
     assert texts(api) == []
     assert "Erased 1 post." in page.client.get("/bio-101/moderate").content.decode()
+
+
+def event_words(message_id: int) -> list[tuple[str, str, str]]:
+    return [(e.type, e.envelope["data"]["text"], e.envelope["data"]["html"])
+            for e in Event.objects.filter(envelope__data__id=message_id,
+                                          type__in=["message.created", "message.pending"])
+            .order_by("seq")]
+
+
+def test_a_removed_posts_words_leave_the_event_log(make_room, join):
+    """The events that showed a post keep its words until the room goes, unless its
+    removal wipes them: deleted by its author or a teacher, rejected, erased."""
+    _, owner_key = make_room("bio-101")
+    teacher = ApiClient()
+    teacher.token = owner_key
+    ann, bo = join("bio-101", "Ann"), join("bio-101", "Bo")
+    own = ann.post(MESSAGES, {"text": "my secret"}).json()["id"]
+    by_teacher = ann.post(MESSAGES, {"text": "a rude one"}).json()["id"]
+    held = ann.post(MESSAGES, {"text": "you are all idiots"}).json()["id"]  # the abuse check
+    erased = bo.post(MESSAGES, {"text": "bo's post"}).json()["id"]
+    kept = bo.post(MESSAGES, {"text": "bo keeps this"}).json()["id"]
+    assert event_words(own) == [("message.created", "my secret", "my secret")]
+    assert ann.delete(f"{MESSAGES}/{own}").status_code == 204
+    assert teacher.delete(f"{MESSAGES}/{by_teacher}").status_code == 204
+    assert teacher.post(f"{MESSAGES}/{held}/reject").status_code == 204
+    bo_id = Participant.objects.get(nickname="Bo").pk
+    assert teacher.post(f"{ROOM}/participants/{bo_id}/erase").status_code == 200
+    assert event_words(own) == [("message.created", "", "")]
+    assert event_words(by_teacher) == [("message.created", "", "")]
+    assert event_words(held) == [("message.pending", "", "")]
+    assert event_words(erased) == event_words(kept) == [("message.created", "", "")]
+    everything = str(list(Event.objects.values_list("envelope", flat=True)))
+    for words in ("secret", "rude", "idiots", "bo's post", "keeps"):
+        assert words not in everything
+    assert "Bo" in everything  # a teacher's erasure leaves the student (and nickname)

@@ -77,6 +77,7 @@
     item.querySelector(".msg-text").innerHTML = message.html;
     item.querySelector(".screened").hidden = message.held_for !== "screening";
     item.querySelector(".reported").hidden = message.held_for !== "reports";
+    item.querySelector(".teacher-held").hidden = message.held_for !== "teacher";
     var later = Array.prototype.find.call(queue.querySelectorAll("li.queue-item"),
       function (other) { return Number(other.getAttribute("data-seq")) > Number(seq); });
     queue.insertBefore(item, later || null);

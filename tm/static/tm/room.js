@@ -65,7 +65,7 @@
     time.dateTime = m.created;
     time.textContent = timeLabel(m.created);
     li.append(nick, text, time);
-    if (page.moderator) li.append(deleteButton(m));
+    if (page.moderator) li.append(moderatorButtons(m));
     else if (page.can_report && m.nickname === page.nickname) li.append(ownDeleteButton(m));
     else if (page.can_report && !m.by_teacher) li.append(reportButton(m));
     return li;
@@ -98,6 +98,28 @@
         else button.disabled = false;
       }, function () { button.disabled = false; });
     });
+  }
+
+  /* A teacher takes a post back into the queue: students stop seeing it at once (the
+   * deletion comes by push, here too) and it waits for Approve or Reject. */
+  function holdButton(m) {
+    return messageButton(m, "Hold", "msg-hold", function (button) {
+      button.disabled = true;
+      api("POST", "/messages/" + m.id + "/hold", {}).then(function (r) {
+        if (r.status === 200 || r.status === 404 || r.status === 409) removeMessage(m.id);
+        else button.disabled = false;
+      }, function () { button.disabled = false; });
+    });
+  }
+
+  function moderatorButtons(m) {
+    var group = document.createElement("span");
+    group.className = "msg-actions";
+    [holdButton(m), deleteButton(m)].forEach(function (button) {
+      button.classList.remove("msg-actions");
+      group.append(button);
+    });
+    return group;
   }
 
   /* A student takes back a post of theirs (the API lets authors delete their own). */
