@@ -63,11 +63,14 @@ def purge(c, dry_run=True):
 
 @task
 def backup(c, target="/var/backups/tm"):
-    """A consistent PostgreSQL dump, named by date, kept on the host."""
-    c.run(f"mkdir -p {target}")
+    """A consistent PostgreSQL dump, named by date, kept on the host; then the dumps
+    older than TM_BACKUP_KEEP_DAYS (the host's env file; 14) are deleted, so what the
+    database no longer holds is gone from the backups too (docs/retention.md)."""
+    c.run(f"mkdir -p -m 700 {target}")
     dump = f"{target}/tm-$(date +%Y%m%d-%H%M%S).dump"
-    c.run(f"set -a && . {ENV_FILE} && set +a && PGPASSWORD=$TM_DB_PASSWORD pg_dump "
-          f"-h $TM_DB_HOST -U $TM_DB_USER -Fc $TM_DB_NAME > {dump}")
+    c.run(f"set -a && . {ENV_FILE} && set +a && umask 077 && PGPASSWORD=$TM_DB_PASSWORD "
+          f"pg_dump -h $TM_DB_HOST -U $TM_DB_USER -Fc $TM_DB_NAME > {dump}")
+    _manage(c, f"rotate_backups --dir {target}")
 
 
 @task

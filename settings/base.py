@@ -140,6 +140,11 @@ TM_RATE_POST_PER_PARTICIPANT = "10/m"  # one student: a post every 6 s, sustaine
 TM_RATE_REPORT_PER_PARTICIPANT = "30/m"  # reports by one student (each post once)
 TM_RATE_JOIN_PER_ROOM = "600/m"  # a lecture hall of 600 joining in the same minute
 TM_ROOM_CAPACITY = 1000  # participants one room holds (its teachers may always join)
+# The longest a room lives from its creation, in days: what a teacher may choose, and
+# what the purge enforces on rooms made under a longer limit (docs/retention.md).
+TM_MAX_ROOM_DAYS = int(os.environ.get("TM_MAX_ROOM_DAYS", "365"))
+# How long `fab backup` keeps a database dump (the rotate_backups command).
+TM_BACKUP_KEEP_DAYS = int(os.environ.get("TM_BACKUP_KEEP_DAYS", "14"))
 # A new room's language (tm/languages.py): its abuse check's word list.
 TM_DEFAULT_ROOM_LANGUAGE = os.environ.get("TM_DEFAULT_ROOM_LANGUAGE", "en")
 # Words and phrases the abuse check holds in every room, on top of the lists of the

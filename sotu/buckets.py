@@ -17,8 +17,12 @@ short:
 - Values are merged, never blindly overwritten, when flatdb may already hold the key
   (written by an earlier run, or by this one before the bucket was forgotten): such
   a bucket reads the stored value first (`keys_needing_base`, `apply_base`).
-- message.deleted takes a message's words back out while its word bucket has not
-  been written yet; after that the bucket stands (the cloud already showed it).
+- message.deleted takes a message's words back out of its word buckets, written or
+  not (a student's erasure reaches the counts: issue 11). Each counted message leaves
+  a `Trace` (its scopes, its bucket, its stems); the collector keeps traces in
+  clouddb for the room's life, so a deletion that comes after the bucket has left
+  memory still finds what to take out: the bucket is made again with the stems at -1,
+  reads its stored value (`need_base`) and is written back whole.
   Ticks are never decremented: a message was posted in that second.
 - Memory is bounded: at most `max_words_per_bucket` distinct words per bucket and
   `max_entries` words and ticks held in all; past that the oldest buckets are
@@ -96,6 +100,35 @@ class Tick(_Bucket):
     total: float = 0.0
 
 
+@dataclass(frozen=True)
+class Trace:
+    """What one message added to the word counts, to take it out again: the scopes it
+    counted in, the start of its 10-second bucket, and its stems."""
+    scopes: tuple[str, ...]
+    start: int
+    stems: tuple[str, ...]
+
+    def to_json(self) -> str:
+        return json.dumps({"scopes": self.scopes, "start": self.start, "stems": self.stems},
+                          ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | None) -> Trace | None:
+        """The trace kept in clouddb; None for anything else (not ours to understand)."""
+        try:
+            value = json.loads(raw) if raw is not None else None
+        except ValueError:
+            return None
+        if not isinstance(value, dict):
+            return None
+        scopes, start, stems = value.get("scopes"), value.get("start"), value.get("stems")
+        if (not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes)
+                or isinstance(start, bool) or not isinstance(start, int)
+                or not isinstance(stems, list) or not all(isinstance(s, str) for s in stems)):
+            return None
+        return cls(tuple(scopes), start, tuple(stems))
+
+
 @dataclass
 class PlannedWrite:
     db: str
@@ -133,8 +166,8 @@ class Tally:
         self.max_entries = max_entries
         self.max_words_per_bucket = max_words_per_bucket
         self.max_words_written = max_words_written
-        # Messages remembered for message.deleted, oldest first; a message whose word
-        # bucket is written or forgotten is ignored by `delete` and ages out of here.
+        # Traces of recent messages, for message.deleted, oldest first; older ones are
+        # read back from clouddb by the collector (`traces_to_keep` are written there).
         self.max_recent = max_recent
         self.words: dict[tuple[str, int], WordBucket] = {}
         self.ticks: dict[tuple[str, int], Tick] = {}
@@ -142,7 +175,8 @@ class Tally:
         # Buckets starting at or before this may already be in flatdb: an earlier run
         # wrote them (it stopped before we started), or we did and forgot them.
         self.watermark = clock()
-        self._recent: dict[object, tuple[list[WordBucket], tuple[str, ...]]] = {}
+        self._recent: dict[object, Trace] = {}
+        self.traces_to_keep: dict[object, Trace] = {}
         self.stats = Stats()
 
     # -- counting --------------------------------------------------------------------
@@ -173,7 +207,7 @@ class Tally:
         display_add = self.display.add
         for stem, surface in words.items():
             display_add(stem, surface)
-        counted: list[WordBucket] = []
+        counted: list[str] = []
         for scope in scopes:
             tick = self._tick(scope, second)
             tick.n += 1
@@ -195,13 +229,14 @@ class Tally:
                 else:
                     counts[stem] = count + 1
             bucket.version += 1
-            if bucket.writes == 0:
-                counted.append(bucket)
+            counted.append(scope)
         if counted and message_key is not None:
+            trace = Trace(tuple(counted), start, tuple(words))
             recent = self._recent
-            recent[message_key] = (counted, tuple(words))
+            recent[message_key] = trace
+            self.traces_to_keep[message_key] = trace
             if len(recent) > self.max_recent:
-                del recent[next(iter(recent))]  # the oldest: its bucket is written by now
+                del recent[next(iter(recent))]  # the oldest: clouddb has its trace
         self.stats.messages += 1
         if self.entries > self.max_entries:
             self._shed()
@@ -219,30 +254,38 @@ class Tally:
         return len(words) + len(ticks)
 
     def delete(self, message_key: object) -> bool:
-        """Take a message's words back out of buckets not yet written; True if any."""
-        recent = self._recent.pop(message_key, None)
-        if recent is None:
+        """Take a recent message's words back out (its trace is still in memory);
+        False when it is not (the collector then looks for its trace in clouddb)."""
+        trace = self._recent.pop(message_key, None)
+        self.traces_to_keep.pop(message_key, None)
+        if trace is None:
             return False
-        buckets, stems = recent
-        changed = False
-        for bucket in buckets:
-            if bucket.writes or self.words.get((bucket.scope, bucket.start)) is not bucket:
-                continue
-            for stem in stems:
-                count = bucket.counts.get(stem)
+        self.uncount(trace)
+        return True
+
+    def uncount(self, trace: Trace) -> None:
+        """Take a message's words out of its word buckets. A bucket still in memory
+        holds its whole value (stored counts merged), so it is lowered and written
+        again; one that has left memory is made again with the stems at -1, merged
+        with its stored value before it is written (need_base)."""
+        for scope in trace.scopes:
+            bucket = self._word_bucket(scope, trace.start)
+            counts = bucket.counts
+            for stem in trace.stems:
+                count = counts.get(stem)
                 if count is None:
-                    continue
-                if count <= 1:
-                    del bucket.counts[stem]
+                    if not bucket.need_base:
+                        continue  # never counted here (over the bucket's word cap)
+                    counts[stem] = -1
+                    self.entries += 1
+                elif count <= 1 and not bucket.need_base:
+                    del counts[stem]
                     bucket.surfaces.pop(stem, None)
                     self.entries -= 1
                 else:
-                    bucket.counts[stem] = count - 1
+                    counts[stem] = count - 1
             bucket.version += 1
-            changed = True
-        if changed:
-            self.stats.deletes_applied += 1
-        return changed
+        self.stats.deletes_applied += 1
 
     # -- values ----------------------------------------------------------------------
     def words_value(self, bucket: WordBucket) -> dict[str, int]:
@@ -253,6 +296,8 @@ class Tally:
         value: dict[str, int] = {}
         get_display = self.display.get
         for stem, count in items:
+            if count <= 0:
+                continue  # taken out (uncount): a stored count it undid, or none at all
             word = get_display(stem) or bucket.surfaces.get(stem) or stem
             value[word] = value.get(word, 0) + count
         return value
@@ -314,8 +359,9 @@ class Tally:
             stem = self.stem(word)
             if stem not in bucket.counts:
                 bucket.counts[stem] = 0
-                bucket.surfaces[stem] = word
                 self.entries += 1
+            # Also for a stem an uncount put here first: the stored word is its label.
+            bucket.surfaces.setdefault(stem, word)
             bucket.counts[stem] += count
 
     def plan(self, force: bool = False) -> list[PlannedWrite]:

@@ -29,7 +29,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from aiohttp import web
@@ -46,7 +46,7 @@ from contract.service import (
 )
 
 from .analysis import Analyzer
-from .buckets import TICKS_DB, WORDS_DB, PlannedWrite, SeenEvents, Tally, parse_iso
+from .buckets import TICKS_DB, WORDS_DB, PlannedWrite, SeenEvents, Tally, Trace, parse_iso
 from .charts import ChartConfig, ChartPublisher
 from .flatdb_client import FlatDB, FlatDBError, split_batches
 from .scopes import (
@@ -56,6 +56,8 @@ from .scopes import (
     facts_from_store,
     facts_key,
     stored_facts,
+    trace_key,
+    trace_prefix,
 )
 
 log = logging.getLogger("sotu.collector")
@@ -97,10 +99,15 @@ class Collector:
         self._reads: dict[str, asyncio.Task[RoomFacts | None]] = {}
         # Room facts from room.updated, to keep in clouddb with the next flush.
         self._facts_to_write: dict[str, RoomFacts] = {}
+        # Deleted messages whose traces are in clouddb: their words are taken out at
+        # the next flush (read, uncounted, the trace deleted), retried while it fails.
+        self._to_uncount: set[tuple[str, int]] = set()
+        self._traces_to_delete: set[str] = set()
         self._flush_lock = asyncio.Lock()
         self.charts: ChartPublisher | None = None  # made in start(): needs the session
         self.counters = {"received": 0, "duplicates": 0, "counted": 0, "not_in_scope": 0,
-                         "deleted": 0, "room_updates": 0, "room_reads": 0,
+                         "deleted": 0, "deleted_later": 0, "room_updates": 0,
+                         "room_reads": 0,
                          "room_read_failures": 0, "rooms_unknown": 0,
                          "flushes": 0, "flush_failures": 0,
                          "rooms_purged": 0}
@@ -142,6 +149,7 @@ class Collector:
             deleted = {name: await db.delete_range(scope + ":", f"{scope}:{deleted_at}")
                        for name, db in self.dbs.items()}
             await self.dbs[WORDS_DB].delete([facts_key(room)])
+            deleted["traces"] = await self._delete_traces(room, parse_iso(deleted_at))
         self.counters["rooms_purged"] += 1
         log.info("room %s deleted: %d buckets dropped, %s keys deleted", room, dropped,
                  deleted)
@@ -164,10 +172,13 @@ class Collector:
             self.counters["room_updates"] += 1
             return "room_updated"
         if kind == events.MESSAGE_DELETED:
+            self._traces_to_delete.add(trace_key(room, data["id"]))
             if self.tally.delete((room, data["id"])):
                 self.counters["deleted"] += 1
                 return "uncounted"
-            return "ignored"
+            # Counted long enough ago that only clouddb has its trace (or never counted).
+            self._to_uncount.add((room, data["id"]))
+            return "uncounting"
         if kind != events.MESSAGE_CREATED:
             return "ignored"  # message.pending: only approved posts (message.created) count
         facts = await self.facts(room)
@@ -224,7 +235,8 @@ class Collector:
     async def flush(self, force: bool = False) -> bool:
         """Write what is due (everything when `force`); True when nothing failed."""
         async with self._flush_lock:
-            ok = True
+            # First: the buckets it lowers may need their stored values read below.
+            ok = await self._uncount_stored()
             for db, keys in self.tally.keys_needing_base(force).items():
                 if not keys:
                     continue
@@ -247,6 +259,7 @@ class Collector:
                     written = [by_key[key] for key, _ in batch]
                     self.tally.written(written)
                     done.extend(written)
+            ok = await self._keep_traces() and ok
             self.tally.forget_old()
             if ok:
                 self.counters["flushes"] += 1
@@ -266,6 +279,52 @@ class Collector:
             self._facts_to_write = {**taken, **self._facts_to_write}  # the next try
             return self._failed(error)
         return True
+
+    async def _uncount_stored(self) -> bool:
+        """Deleted messages counted before their traces left memory: read each trace
+        from clouddb and take its words out (the buckets are written in this flush)."""
+        if not self._to_uncount:
+            return True
+        taken = sorted(self._to_uncount)
+        try:
+            stored = await self.dbs[WORDS_DB].get_many([trace_key(*key) for key in taken])
+        except FlatDBError as error:
+            return self._failed(error)  # kept in _to_uncount: the next flush tries again
+        for key in taken:
+            self._to_uncount.discard(key)
+            trace = Trace.from_json(stored.get(trace_key(*key)))
+            if trace is not None:
+                self.tally.uncount(trace)
+                self.counters["deleted_later"] += 1
+        return True
+
+    async def _keep_traces(self) -> bool:
+        """Write the traces of messages counted since the last flush, and delete those
+        of deleted messages (after their words are out: _uncount_stored ran first)."""
+        keep, self.tally.traces_to_keep = self.tally.traces_to_keep, {}
+        # The tally's message keys are the (room, message id) that handle() gave it.
+        items = [(trace_key(*cast(tuple[str, int], key)), trace.to_json())
+                 for key, trace in keep.items()]
+        gone = sorted(self._traces_to_delete)
+        try:
+            for batch in split_batches(items):
+                await self.dbs[WORDS_DB].put_batch(batch)
+            if gone:
+                await self.dbs[WORDS_DB].delete(gone)
+        except FlatDBError as error:
+            self.tally.traces_to_keep = {**keep, **self.tally.traces_to_keep}
+            return self._failed(error)
+        self._traces_to_delete.difference_update(gone)
+        return True
+
+    async def _delete_traces(self, room: str, before: float) -> int:
+        """The room's traces of messages counted before `before` (its deletion)."""
+        doomed = [key for key, raw in await self.dbs[WORDS_DB].scan(prefix=trace_prefix(room))
+                  if (trace := Trace.from_json(raw)) is None or trace.start < before]
+        if doomed:
+            await self.dbs[WORDS_DB].delete(doomed)
+        self._to_uncount = {key for key in self._to_uncount if key[0] != room}
+        return len(doomed)
 
     def _failed(self, error: Exception) -> bool:
         self.counters["flush_failures"] += 1

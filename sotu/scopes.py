@@ -61,6 +61,18 @@ def facts_key(room: str) -> str:
     return FACTS_PREFIX + room
 
 
+# clouddb keys of message traces (sotu/buckets.py Trace): trace:<room>:<message id>
+TRACE_PREFIX = "trace:"
+
+
+def trace_prefix(room: str) -> str:
+    return f"{TRACE_PREFIX}{room}:"
+
+
+def trace_key(room: str, message_id: int) -> str:
+    return f"{trace_prefix(room)}{message_id}"
+
+
 def stored_facts(facts: RoomFacts) -> str:
     """Room facts as the collector keeps them in clouddb (a restart reads them back)."""
     return json.dumps({"event": facts.event, "analytics": facts.analytics},

@@ -38,3 +38,10 @@ def test_purge_is_a_dry_run_unless_asked():
     c = RecordingConnection()
     fabfile.purge.body(c, dry_run=False)
     assert c.commands[0].endswith("purge_expired_rooms")
+
+
+def test_backup_dumps_then_rotates():
+    c = RecordingConnection()
+    fabfile.backup.body(c, target="/var/backups/tm")
+    assert "pg_dump" in c.commands[1] and "umask 077" in c.commands[1]
+    assert c.commands[-1].endswith("manage.py rotate_backups --dir /var/backups/tm")

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from contract import events, names
@@ -220,6 +221,7 @@ def update_room(room: Room, changes: dict[str, Any], *, actor: str) -> Room:
         # be behind, and a change it happens to match would send no room.updated.
         before = _room_data(room)
         settings_before = _audited_settings(room)
+        longest = timedelta(seconds=validation.longest_lifetime())
         state_before = (room.current_state, room.paused_until)
         had_password, was_accountable = room.has_password, room.accountable
         for field, value in changes.items():
@@ -229,7 +231,9 @@ def update_room(room: Room, changes: dict[str, Any], *, actor: str) -> Room:
                 if value:
                     room.reset_share_link()
             elif field == "lifetime":
-                room.expires_at = timezone.now() + timedelta(seconds=value)
+                # From now, and never past the operator's longest life from creation.
+                room.expires_at = min(timezone.now() + timedelta(seconds=value),
+                                      room.created_at + longest)
             elif field == "pause_minutes":
                 room.state = RoomState.PAUSED
                 room.paused_until = timezone.now() + timedelta(minutes=value) if value else None
@@ -278,14 +282,22 @@ def _delete_and_announce(room: Room, deleted_at: datetime | None = None) -> None
 
 
 def purge_expired_rooms(now: datetime | None = None, dry_run: bool = False) -> list[str]:
-    """Delete rooms whose lifetime is over, with all their data. Returns their names."""
+    """Delete rooms whose lifetime is over, with all their data. Returns their names.
+
+    A room made when the operator allowed longer lives than TM_MAX_ROOM_DAYS now does
+    first gets the shorter life (its pages are told), so no room outlives the limit."""
     now = now or timezone.now()
-    names = list(Room.objects.filter(expires_at__lte=now).values_list("name", flat=True))
-    if not dry_run:
-        for name in names:
-            room = Room.objects.filter(name=name, expires_at__lte=now).first()
-            if room is not None:
-                delete_room(room)
+    longest = timedelta(seconds=validation.longest_lifetime())
+    over = Q(expires_at__lte=now) | Q(created_at__lte=now - longest)
+    names = list(Room.objects.filter(over).values_list("name", flat=True))
+    if dry_run:
+        return names
+    for name in names:
+        room = Room.objects.filter(Q(name=name) & over).first()
+        if room is not None:
+            delete_room(room)
+    for room in Room.objects.filter(expires_at__gt=F("created_at") + longest):
+        update_room(room, {"expires_at": room.created_at + longest}, actor=audit.TM)
     return names
 
 

@@ -19,6 +19,8 @@ class TmConfig(AppConfig):
 
         from .languages import LANGUAGES
 
+        if not 1 <= settings.TM_MAX_ROOM_DAYS <= 3650:
+            raise ImproperlyConfigured("TM_MAX_ROOM_DAYS must be 1 to 3650 (days)")
         if settings.TM_DEFAULT_ROOM_LANGUAGE not in LANGUAGES:
             raise ImproperlyConfigured(
                 f"TM_DEFAULT_ROOM_LANGUAGE must be one of {', '.join(LANGUAGES)}")

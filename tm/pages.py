@@ -48,6 +48,16 @@ LIFETIMES = [
     (3600, "1 hour"), (3 * 3600, "3 hours"), (24 * 3600, "1 day"), (7 * 24 * 3600, "1 week"),
     (30 * 24 * 3600, "30 days"), (180 * 24 * 3600, "6 months"), (365 * 24 * 3600, "1 year"),
 ]
+
+
+def lifetime_choices() -> list[tuple[int, str]]:
+    """The lifetimes a teacher picks from: those within the operator's longest."""
+    longest = validation.longest_lifetime()
+    choices = [(seconds, label) for seconds, label in LIFETIMES if seconds <= longest]
+    if choices[-1][0] < longest:
+        days = longest // validation.DAY
+        choices.append((longest, f"{days} days (the longest here)" if days > 1 else "1 day"))
+    return choices
 STREAM_LENGTH = 200  # messages a page starts with; older ones are in the transcript
 
 
@@ -200,7 +210,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def _home_page(request: HttpRequest, values: dict, status: int, **more) -> HttpResponse:
     return render(request, "tm/home.html", {
-        "lifetimes": LIFETIMES, "screening_levels": Screening.choices,
+        "lifetimes": lifetime_choices(), "screening_levels": Screening.choices,
         "languages": LANGUAGE_CHOICES, "values": values, **more}, status=status)
 
 

@@ -34,9 +34,9 @@ from .languages import CHOICES as LANGUAGE_CHOICES
 from .languages import LANGUAGES
 from .models import Message, MessageStatus, Participant, Room, RoomState, Screening
 from .pages import (
-    LIFETIMES,
     charts_data,
     error_page,
+    lifetime_choices,
     load_room,
     page_data,
     page_errors,
@@ -188,7 +188,7 @@ def moderate(request: HttpRequest, room: Room) -> HttpResponse:
         "embed_snippet": f'<iframe src="{embed_url}" title="Backchannel: {room.name}" '
                          'width="400" height="600"></iframe>',
         "pause_choices": PAUSE_CHOICES,
-        "lifetimes": LIFETIMES,
+        "lifetimes": lifetime_choices(),
         "screening_levels": Screening.choices,
         "languages": LANGUAGE_CHOICES,
         "page_data": page_data(request, room, "moderator", tickets.MODERATOR, moderator=True),
@@ -248,8 +248,8 @@ def _apply(request: HttpRequest, room: Room, action: str) -> str:
             seconds = validation.lifetime(_int_field(request, "lifetime"))
         except validation.Invalid as error:
             raise ApiError(400, "invalid", error.message) from None
-        actions.update_room(room, {"lifetime": seconds}, actor=actor)
-        return "Lifetime changed."
+        room = actions.update_room(room, {"lifetime": seconds}, actor=actor)
+        return f"Lifetime changed: the room now ends {room.expires_at:%Y-%m-%d %H:%M} UTC."
     if action == "reset_share":
         actions.update_room(room, {"reset_share_link": True}, actor=actor)
         return "New read-only link made: the old one no longer opens the room."

@@ -10,6 +10,8 @@ import re
 import unicodedata
 from typing import Any
 
+from django.conf import settings
+
 from contract import names
 
 # Paths tm serves at the top level can never be room names.
@@ -19,7 +21,7 @@ RESERVED_ROOM_NAMES = frozenset({
     "signup", "settings", "rooms", "embed", "healthz", "events",
 })
 MIN_LIFETIME = 3600
-MAX_LIFETIME = 365 * 24 * 3600
+DAY = 24 * 3600
 NICKNAME_MAX = 24
 REAL_NAME_MAX = 100
 TOPIC_MAX = 200
@@ -92,9 +94,17 @@ def topic(value: Any) -> str:
 def lifetime(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise Invalid("lifetime must be a whole number of seconds")
-    if not MIN_LIFETIME <= value <= MAX_LIFETIME:
-        raise Invalid("lifetime must be between one hour (3600) and one year (31536000)")
+    longest = longest_lifetime()
+    if not MIN_LIFETIME <= value <= longest:
+        raise Invalid(f"lifetime must be between one hour (3600) and {longest // DAY} days "
+                      f"({longest}), the longest this service keeps a room")
     return value
+
+
+def longest_lifetime() -> int:
+    """Seconds a room may live from its creation, at most: the operator's
+    TM_MAX_ROOM_DAYS (docs/retention.md)."""
+    return settings.TM_MAX_ROOM_DAYS * DAY
 
 
 def flag(value: Any, what: str) -> bool:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sotu.buckets import TICKS_DB, WORDS_DB, SeenEvents, Tally, iso_second, parse_iso
+from sotu.buckets import TICKS_DB, WORDS_DB, SeenEvents, Tally, Trace, iso_second, parse_iso
 
 T0 = 1_795_000_000  # a bucket boundary: 2026-11-18T11:06:40Z
 
@@ -78,7 +78,7 @@ def test_every_scope_counts_and_a_future_time_counts_now(tally, clock):
     }
 
 
-def test_deletes_take_words_back_only_until_the_bucket_is_written(tally, clock):
+def test_deletes_take_words_back_before_the_bucket_is_written(tally, clock):
     tally.add(["event:sotu"], T0 + 1, {"idiot": "idiots", "wage": "wages"}, -3, ("r", 1))
     tally.add(["event:sotu"], T0 + 2, {"wage": "wage"}, 0, ("r", 2))
     assert tally.delete(("r", 1))
@@ -87,9 +87,52 @@ def test_deletes_take_words_back_only_until_the_bucket_is_written(tally, clock):
     clock.now = T0 + 11
     values = written(tally)
     assert values["clouddb event:sotu:2026-11-18T11:06:40Z"] == {"wage": 1}
+    # Ticks are not taken back: a message was posted in that second.
     assert values["tickdb event:sotu:2026-11-18T11:06:41Z"] == {"n": 1, "sentiment": -3.0}
-    tally.add(["event:sotu"], T0 + 3, {"late": "late"}, 0, ("r", 3))
-    assert not tally.delete(("r", 3))               # its bucket was written already
+
+
+def test_deletes_after_the_write_lower_the_bucket_and_write_it_again(tally, clock):
+    tally.add(["event:sotu", "room:bio"], T0 + 1, {"idiot": "idiots", "wage": "wages"},
+              0, ("r", 1))
+    tally.add(["event:sotu"], T0 + 2, {"wage": "wage"}, 0, ("r", 2))
+    clock.now = T0 + 11
+    assert written(tally)["clouddb event:sotu:2026-11-18T11:06:40Z"] == {
+        "idiots": 1, "wage": 2}
+    assert tally.delete(("r", 1))
+    assert written(tally) == {"clouddb event:sotu:2026-11-18T11:06:40Z": {"wage": 1},
+                              "clouddb room:bio:2026-11-18T11:06:40Z": {}}
+
+
+def test_a_trace_from_clouddb_lowers_a_bucket_gone_from_memory(tally, clock):
+    tally.add(["event:sotu"], T0 + 1, {"idiot": "idiots", "wage": "wages"}, 0, ("r", 1))
+    traces = dict(tally.traces_to_keep)
+    assert traces == {("r", 1): Trace(("event:sotu",), T0, ("idiot", "wage"))}
+    clock.now = T0 + 11
+    written(tally)
+    tally.traces_to_keep.clear()                    # the collector kept them in clouddb
+    for n in range(2, 60_000):                      # so many later posts that the
+        tally.add(["event:x"], T0 + 20, {"x": "x"}, 0, ("r", n))  # traces forget it
+    clock.now = T0 + 200
+    written(tally)
+    tally.forget_old()
+    assert not tally.delete(("r", 1))               # not in memory: clouddb has it
+    trace = Trace.from_json(traces[("r", 1)].to_json())
+    assert trace == traces[("r", 1)]
+    tally.uncount(trace)
+    key = "event:sotu:2026-11-18T11:06:40Z"
+    assert tally.keys_needing_base() == {WORDS_DB: [key], TICKS_DB: []}
+    assert tally.plan() == []                       # not before its stored value is read
+    # Stored as display words; this tally's stemmer is the identity (the collector's
+    # is Snowball's, which makes the stored words the stems again).
+    tally.apply_base(WORDS_DB, {key: json.dumps({"idiot": 1, "wage": 3, "tax": 2})})
+    assert written(tally) == {f"clouddb {key}": {"wages": 2, "tax": 2}}
+
+
+@pytest.mark.parametrize("raw", [None, "", "[]", "{}", '{"scopes": "x", "start": 1, '
+                                 '"stems": []}', '{"scopes": [], "start": true, "stems": []}',
+                                 '{"scopes": [1], "start": 1, "stems": []}', "\x00"])
+def test_a_trace_that_is_not_ours_is_none(raw):
+    assert Trace.from_json(raw) is None
 
 
 def test_a_late_message_rewrites_the_whole_bucket(tally, clock):

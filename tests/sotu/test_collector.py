@@ -190,6 +190,61 @@ def test_a_deleted_room_takes_its_own_counts_with_it(collector, stores, name):
     assert _delete_room(collector.url, room).status_code == 200  # again: nothing to do
 
 
+def test_a_deleted_post_leaves_counts_already_written(collector, stores, name):
+    """A student's erasure reaches the charts: a post deleted after its bucket was
+    written is taken out of the stored counts, in every scope, and its trace goes."""
+    room = f"erase-{name}"
+    _accepted(post(collector.url, room_updated(room, 1, analytics=True,
+                                               event_scope=f"shared-{name}")))
+    moment = past_moment(25)
+    _accepted(post(collector.url, message(room, 2, "mitochondria energy", moment,
+                                          message_id=21)))
+    _accepted(post(collector.url, message(room, 3, "energy", moment, message_id=22)))
+    keys = [f"room:{room}:{bucket_of(moment)}", f"event:shared-{name}:{bucket_of(moment)}"]
+    for key in keys:
+        _eventually_stored(stores.clouddb.url, key, {"energy": 2, "mitochondria": 1})
+    _eventually_stored(stores.clouddb.url, f"trace:{room}:21", {
+        "scopes": [f"event:shared-{name}", f"room:{room}"],
+        "start": int(datetime.fromisoformat(bucket_of(moment)).timestamp()),
+        "stems": ["mitochondria", "energi"]})
+    assert _accepted(post(collector.url, deleted(room, 4, 21)))["outcome"] == "uncounted"
+    for key in keys:
+        _eventually_stored(stores.clouddb.url, key, {"energy": 1})
+    wait_until(lambda: stored(stores.clouddb.url, f"trace:{room}:21") is None, timeout=5)
+    assert stored(stores.clouddb.url, f"trace:{room}:22") is not None
+
+
+def test_a_restarted_collector_uncounts_from_the_kept_trace(own_stores, tmp_path, name):
+    room = f"later-{name}"
+    first = start_collector(tmp_path, own_stores.clouddb.url, own_stores.tickdb.url,
+                            name="collector-1")
+    _accepted(post(first.url, room_updated(room, 1, analytics=True)))
+    moment = past_moment(20)
+    _accepted(post(first.url, message(room, 2, "osmosis diffusion", moment, message_id=7)))
+    _accepted(post(first.url, message(room, 3, "diffusion", moment, message_id=8)))
+    key = f"room:{room}:{bucket_of(moment)}"
+    _eventually_stored(own_stores.clouddb.url, key, {"diffusion": 2, "osmosis": 1})
+    first.signal(signal.SIGTERM)
+    assert first.wait() == 0, first.log_tail()
+    assert stored(own_stores.clouddb.url, f"trace:{room}:7") is not None
+
+    second = start_collector(tmp_path, own_stores.clouddb.url, own_stores.tickdb.url,
+                             name="collector-2")
+    try:
+        # Nothing of the post is in this process's memory: the trace in clouddb is all.
+        assert _accepted(post(second.url, deleted(room, 4, 7)))["outcome"] == "uncounting"
+        _eventually_stored(own_stores.clouddb.url, key, {"diffusion": 1})
+        wait_until(lambda: stored(own_stores.clouddb.url, f"trace:{room}:7") is None,
+                   timeout=5)
+        health = requests.get(second.url + "/healthz", timeout=5).json()
+        assert health["deleted_later"] == 1
+        # The room's deletion takes the traces left with it.
+        assert _delete_room(second.url, room).status_code == 200
+        assert scan(own_stores.clouddb.url, f"trace:{room}:") == {}
+    finally:
+        second.stop()
+
+
 def test_every_other_path_and_method_is_404(collector):
     for method, path in [("GET", "/"), ("POST", "/internal/rooms/r/other"),
                          ("DELETE", "/internal/rooms/r/events"),

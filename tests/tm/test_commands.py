@@ -1,5 +1,6 @@
 """Operator commands: purge expired rooms, and migrate safely at start-up."""
 
+import io
 import os
 import subprocess
 import sys
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from tm.models import Event, Message, Participant, Room
@@ -62,3 +64,29 @@ def test_the_flag_turns_migrations_off(tmp_path):
     assert "not migrating" in result.stdout
     database = tmp_path / "fresh.sqlite3"
     assert not database.exists() or database.stat().st_size == 0
+
+
+def test_rotate_backups_deletes_only_old_dumps(tmp_path, settings):
+    import time
+
+    settings.TM_BACKUP_KEEP_DAYS = 14
+    now = time.time()
+    ages = {"tm-old.dump": 15, "tm-edge.dump": 13.9, "tm-new.dump": 0, "notes.txt": 30}
+    for name, days in ages.items():
+        path = tmp_path / name
+        path.write_text("x")
+        os.utime(path, (now - days * 86400, now - days * 86400))
+    out = io.StringIO()
+    call_command("rotate_backups", "--dir", str(tmp_path), "--dry-run", stdout=out)
+    assert "would delete 1 backup(s) older than 14 days: tm-old.dump" in out.getvalue()
+    assert (tmp_path / "tm-old.dump").exists()
+    call_command("rotate_backups", "--dir", str(tmp_path), stdout=io.StringIO())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "tm-edge.dump",
+                                                          "tm-new.dump"]
+    call_command("rotate_backups", "--dir", str(tmp_path), "--keep-days", "1",
+                 stdout=io.StringIO())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "tm-new.dump"]
+    with pytest.raises(CommandError):
+        call_command("rotate_backups", "--dir", str(tmp_path / "missing"))
+    with pytest.raises(CommandError):
+        call_command("rotate_backups", "--dir", str(tmp_path), "--keep-days", "0")
