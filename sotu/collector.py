@@ -35,7 +35,7 @@ import aiohttp
 from aiohttp import web
 
 from contract import events
-from contract.names import room_scope
+from contract.names import EVENT_PREFIX, room_scope
 from contract.service import (
     Internal,
     error_response,
@@ -46,12 +46,23 @@ from contract.service import (
 )
 
 from .analysis import Analyzer
-from .buckets import TICKS_DB, WORDS_DB, PlannedWrite, SeenEvents, Tally, Trace, parse_iso
+from .buckets import (
+    TICKS_DB,
+    WORDS_DB,
+    PlannedWrite,
+    SeenEvents,
+    Tally,
+    Trace,
+    iso_second,
+    parse_iso,
+)
 from .charts import ChartConfig, ChartPublisher
 from .flatdb_client import FlatDB, FlatDBError, split_batches
 from .scopes import (
+    EVENT_INDEX_PREFIX,
     RoomCache,
     RoomFacts,
+    event_index_key,
     facts_from,
     facts_from_store,
     facts_key,
@@ -79,6 +90,8 @@ class Config:
     flatdb_timeout: float = 5.0    # one flatdb call
     retry_max: float = 10.0        # longest wait between flushes while flatdb fails
     stop_timeout: float = 10.0     # how long shutdown keeps trying to write
+    event_days: float = 365.0      # a shared event's counts are deleted after this long
+    sweep_interval: float = 3600.0  # seconds between sweeps of expired event counts
 
 
 class Collector:
@@ -103,6 +116,9 @@ class Collector:
         # the next flush (read, uncounted, the trace deleted), retried while it fails.
         self._to_uncount: set[tuple[str, int]] = set()
         self._traces_to_delete: set[str] = set()
+        # Shared events counted by this process, and those not yet in clouddb's index.
+        self._events_indexed: set[str] = set()
+        self._events_to_index: set[str] = set()
         self._flush_lock = asyncio.Lock()
         self.charts: ChartPublisher | None = None  # made in start(): needs the session
         self.counters = {"received": 0, "duplicates": 0, "counted": 0, "not_in_scope": 0,
@@ -110,7 +126,7 @@ class Collector:
                          "room_reads": 0,
                          "room_read_failures": 0, "rooms_unknown": 0,
                          "flushes": 0, "flush_failures": 0,
-                         "rooms_purged": 0}
+                         "rooms_purged": 0, "event_keys_expired": 0}
         self.last_flush_error: str | None = None
         self.unflushed_at_stop: int | None = None
 
@@ -191,6 +207,10 @@ class Collector:
         except (TypeError, ValueError):
             at = self.clock()
         text = data["text"] if isinstance(data["text"], str) else ""
+        for scope in scopes:
+            if scope.startswith(EVENT_PREFIX) and scope not in self._events_indexed:
+                self._events_indexed.add(scope)
+                self._events_to_index.add(scope)
         analysis = self.analyzer.analyse(text)
         self.tally.add(scopes, at, analysis.words, analysis.sentiment, (room, data["id"]))
         self.counters["counted"] += 1
@@ -268,17 +288,48 @@ class Collector:
             return ok
 
     async def _write_facts(self) -> bool:
-        """Keep the room facts of the room.updated events since the last flush."""
-        if not self._facts_to_write:
+        """Keep the room facts of the room.updated events since the last flush, and the
+        names of shared events counted for the first time."""
+        if not self._facts_to_write and not self._events_to_index:
             return True
         taken, self._facts_to_write = self._facts_to_write, {}
+        events_taken, self._events_to_index = self._events_to_index, set()
         try:
             await self.dbs[WORDS_DB].put_batch(
-                [(facts_key(room), stored_facts(facts)) for room, facts in taken.items()])
+                [(facts_key(room), stored_facts(facts)) for room, facts in taken.items()]
+                + [(event_index_key(scope), "{}") for scope in sorted(events_taken)])
         except FlatDBError as error:
             self._facts_to_write = {**taken, **self._facts_to_write}  # the next try
+            self._events_to_index |= events_taken
             return self._failed(error)
         return True
+
+    # -- expiry of shared events' counts -------------------------------------------
+    async def expire_events(self) -> int:
+        """Delete every shared event's counts older than `event_days` from both flatdbs
+        (docs/retention.md); how many keys went. A room's own counts go with the room."""
+        cutoff = iso_second(int(self.clock() - self.config.event_days * 24 * 3600))
+        index = await self.dbs[WORDS_DB].scan(prefix=EVENT_INDEX_PREFIX)
+        expired = 0
+        async with self._flush_lock:
+            for key, _ in index:
+                scope = key[len(EVENT_INDEX_PREFIX):]
+                for db in self.dbs.values():
+                    # Keys are <scope>:<ISO second>: the range holds the older ones.
+                    expired += await db.delete_range(f"{scope}:", f"{scope}:{cutoff}")
+        self.counters["event_keys_expired"] += expired
+        if expired:
+            log.info("deleted %d keys of shared events' counts from before %s", expired,
+                     cutoff)
+        return expired
+
+    async def sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.sweep_interval)
+            try:
+                await self.expire_events()
+            except FlatDBError as error:  # the next sweep tries again
+                log.warning("expiring shared events' counts failed: %s", error)
 
     async def _uncount_stored(self) -> bool:
         """Deleted messages counted before their traces left memory: read each trace
@@ -413,12 +464,15 @@ def create_app(config: Config, clock: Callable[[], float] = time.time) -> web.Ap
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await collector.start()
-        flusher = asyncio.get_running_loop().create_task(collector.flush_loop())
+        loop = asyncio.get_running_loop()
+        flusher = loop.create_task(collector.flush_loop())
+        sweeper = loop.create_task(collector.sweep_loop())
         yield
         # Runs after the server stopped accepting and the requests under way finished.
-        flusher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await flusher
+        for task in (flusher, sweeper):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         try:
             await collector.final_flush()
         finally:
@@ -472,6 +526,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="longest wait between flush attempts while flatdb fails")
     parser.add_argument("--stop-timeout", type=float, default=defaults.stop_timeout,
                         help="seconds shutdown keeps trying to write to flatdb")
+    parser.add_argument("--event-days", type=float, default=defaults.event_days,
+                        help="days a shared event's counts are kept (docs/retention.md)")
+    parser.add_argument("--sweep-interval", type=float, default=defaults.sweep_interval,
+                        help="seconds between sweeps that delete expired event counts")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -483,15 +541,17 @@ def main(argv: list[str] | None = None) -> int:
                              "internal calls (tm's TM_INTERNAL_SECRET)")
     if secret is None:
         return 2
-    if args.flush_interval <= 0 or args.max_entries < 1 or args.max_words_written < 1:
-        print("collector: --flush-interval, --max-entries and --max-words-written must be "
-              "positive", file=sys.stderr)
+    if (args.flush_interval <= 0 or args.max_entries < 1 or args.max_words_written < 1
+            or args.event_days <= 0 or args.sweep_interval <= 0):
+        print("collector: --flush-interval, --max-entries, --max-words-written, "
+              "--event-days and --sweep-interval must be positive", file=sys.stderr)
         return 2
     config = Config(secret=secret, clouddb=args.clouddb, tickdb=args.tickdb,
                     publish=args.publish, chart_full_every=args.chart_full_every,
                     flush_interval=args.flush_interval, retention=args.retention,
                     max_entries=args.max_entries, max_words_written=args.max_words_written,
-                    retry_max=args.retry_max, stop_timeout=args.stop_timeout)
+                    retry_max=args.retry_max, stop_timeout=args.stop_timeout,
+                    event_days=args.event_days, sweep_interval=args.sweep_interval)
 
     def announce(host: str, port: int) -> None:
         print(f"collector listening on {host}:{port}", flush=True)

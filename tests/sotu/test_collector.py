@@ -8,10 +8,14 @@ interval; the shutdown tests use the current time (an open bucket) instead.
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import requests
 
 from contract import events, signing
@@ -320,3 +324,37 @@ def test_counts_wait_for_a_flatdb_that_is_down_and_merge_across_restarts(
                            {"n": 2, "sentiment": 0.0})
     finally:
         second.stop()
+
+
+def test_shared_events_counts_expire_and_rooms_own_stay(own_stores, tmp_path, name):
+    """A shared event's counts are deleted `--event-days` after their time (the
+    operator's retention; docs/retention.md); a room's own counts go with the room."""
+    room = f"expire-{name}"
+    event = f"old-{name}"
+    service = start_collector(tmp_path, own_stores.clouddb.url, own_stores.tickdb.url,
+                              "--event-days", str(20 / 86400),
+                              "--sweep-interval", str(0.3 * UNIT))
+    try:
+        _accepted(post(service.url, room_updated(room, 1, event_scope=event, analytics=True)))
+        old = past_moment(40)
+        _accepted(post(service.url, message(room, 2, "archive", old)))
+        _eventually_stored(own_stores.clouddb.url, f"room:{room}:{bucket_of(old)}",
+                           {"archive": 1})
+        _eventually_stored(own_stores.clouddb.url, f"event-index:event:{event}", {})
+        wait_until(lambda: scan(own_stores.clouddb.url, f"event:{event}:") == {}
+                   and scan(own_stores.tickdb.url, f"event:{event}:") == {}, timeout=10,
+                   message="the event's old counts were never deleted")
+        assert stored(own_stores.clouddb.url, f"room:{room}:{bucket_of(old)}") == {
+            "archive": 1}
+        health = requests.get(service.url + "/healthz", timeout=5).json()
+        assert health["event_keys_expired"] >= 2
+    finally:
+        service.stop()
+
+
+@pytest.mark.parametrize("flag", ["--event-days", "--sweep-interval"])
+def test_retention_flags_must_be_positive(flag):
+    env = {**os.environ, "TM_INTERNAL_SECRET": SECRET}
+    result = subprocess.run([sys.executable, "-m", "sotu.collector", flag, "0"], env=env,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "must be positive" in result.stderr
