@@ -71,3 +71,41 @@ def test_a_post_hidden_by_reports_leaves_every_screen_and_comes_back_when_kept(
             await stop_all(everyone)
 
     run(scenario())
+
+
+def test_a_post_a_teacher_holds_leaves_every_screen_and_buffer_and_rejected_stays_gone(
+        stack: Stack, room_name: str):
+    """The teacher's Hold on the real-time path: like a hide by reports, the post leaves
+    every student's screen and the node's replay; rejected, it never comes back."""
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            api = Api(session, stack)
+            owner = await api.create_room(room_name)
+            tokens = [await api.join(room_name, name) for name in ("ann", "bo")]
+            pages = await follow(stack, room_name, ws=2, sse=1, moderators=1,
+                                 periodic_check=False)
+            (teacher,) = [p for p in pages if p.ticket_role == "moderator"]
+            await api.posted(room_name, tokens[1], "fine")
+            away = await follow(stack, room_name, ws=1, sse=1, periodic_check=False)
+            await asyncio.gather(*(page.cut_off() for page in away))
+            post = await api.posted(room_name, tokens[0], "a second thought")
+            await converged(api, room_name, pages)
+            status, body = await api.call(
+                "POST", f"/rooms/{room_name}/messages/{post['id']}/hold", owner)
+            assert status == 200 and body["held_for"] == "teacher", body
+            await converged(api, room_name, pages)
+            assert all([m[2] for m in p.visible()] == ["fine"] for p in pages)
+            await eventually(lambda: post["id"] in teacher.pending)
+            status, _ = await api.call(
+                "POST", f"/rooms/{room_name}/messages/{post['id']}/reject", owner)
+            assert status == 204
+            await eventually(lambda: teacher.pending == {})
+            await asyncio.gather(*(page.restore() for page in away))
+            everyone = [*pages, *away]
+            await converged(api, room_name, everyone)
+            for page in away:
+                assert "a second thought" not in page.seen_texts, page.name
+            assert all([m[2] for m in p.visible()] == ["fine"] for p in everyone)
+            await stop_all(everyone)
+
+    run(scenario())
