@@ -19,22 +19,30 @@ def run(coro):
     return asyncio.run(coro)
 
 
+async def classroom(session: aiohttp.ClientSession, stack: Stack, room_name: str,
+                    students: tuple[str, ...], **settings):
+    """A room with students, three pages and a teacher's following it, a first post
+    ("fine") by the second student, and two pages whose network is away while what
+    follows comes and goes: restored, they are replayed what they missed from the
+    node's ring. Returns (api, owner key, tokens, pages, away pages)."""
+    api = Api(session, stack)
+    owner = await api.create_room(room_name, **settings)
+    tokens = [await api.join(room_name, name) for name in students]
+    pages = await follow(stack, room_name, ws=2, sse=1, moderators=1, periodic_check=False)
+    await api.posted(room_name, tokens[1], "fine")
+    away = await follow(stack, room_name, ws=1, sse=1, periodic_check=False)
+    await asyncio.gather(*(page.cut_off() for page in away))
+    return api, owner, tokens, pages, away
+
+
 def test_a_post_hidden_by_reports_leaves_every_screen_and_comes_back_when_kept(
         stack: Stack, room_name: str):
     async def scenario():
         async with aiohttp.ClientSession() as session:
-            api = Api(session, stack)
-            owner = await api.create_room(room_name, report_threshold=2)
-            tokens = [await api.join(room_name, name) for name in ("ann", "bo", "cy")]
-            pages = await follow(stack, room_name, ws=2, sse=1, moderators=1,
-                                 periodic_check=False)
+            api, owner, tokens, pages, away = await classroom(
+                session, stack, room_name, ("ann", "bo", "cy"), report_threshold=2)
             students = [p for p in pages if p.ticket_role != "moderator"]
             (teacher,) = [p for p in pages if p.ticket_role == "moderator"]
-            await api.posted(room_name, tokens[1], "fine")
-            # Pages whose network is away while the post comes and goes: back, they are
-            # replayed what they missed from the node's ring.
-            away = await follow(stack, room_name, ws=1, sse=1, periodic_check=False)
-            await asyncio.gather(*(page.cut_off() for page in away))
             post = await api.posted(room_name, tokens[0], "something hurtful")
             await converged(api, room_name, pages)
             assert all("something hurtful" in [m[2] for m in p.visible()] for p in pages)
@@ -79,15 +87,9 @@ def test_a_post_a_teacher_holds_leaves_every_screen_and_buffer_and_rejected_stay
     every student's screen and the node's replay; rejected, it never comes back."""
     async def scenario():
         async with aiohttp.ClientSession() as session:
-            api = Api(session, stack)
-            owner = await api.create_room(room_name)
-            tokens = [await api.join(room_name, name) for name in ("ann", "bo")]
-            pages = await follow(stack, room_name, ws=2, sse=1, moderators=1,
-                                 periodic_check=False)
+            api, owner, tokens, pages, away = await classroom(session, stack, room_name,
+                                                              ("ann", "bo"))
             (teacher,) = [p for p in pages if p.ticket_role == "moderator"]
-            await api.posted(room_name, tokens[1], "fine")
-            away = await follow(stack, room_name, ws=1, sse=1, periodic_check=False)
-            await asyncio.gather(*(page.cut_off() for page in away))
             post = await api.posted(room_name, tokens[0], "a second thought")
             await converged(api, room_name, pages)
             status, body = await api.call(
