@@ -66,7 +66,9 @@ def backup(c, target="/var/backups/tm"):
     """A consistent PostgreSQL dump, named by date, kept on the host; then the dumps
     older than TM_BACKUP_KEEP_DAYS (the host's env file; 14) are deleted, so what the
     database no longer holds is gone from the backups too (docs/retention.md)."""
-    c.run(f"mkdir -p -m 700 {target}")
+    # Only the backup's owner reads it, also where the directory or older dumps exist.
+    c.run(f"mkdir -p {target} && chmod 700 {target} && "
+          f"find {target} -maxdepth 1 -name 'tm-*.dump' -exec chmod 600 {{}} +")
     dump = f"{target}/tm-$(date +%Y%m%d-%H%M%S).dump"
     c.run(f"set -a && . {ENV_FILE} && set +a && umask 077 && PGPASSWORD=$TM_DB_PASSWORD "
           f"pg_dump -h $TM_DB_HOST -U $TM_DB_USER -Fc $TM_DB_NAME > {dump}")

@@ -143,6 +143,7 @@ class Stats:
     messages: int = 0
     deletes_applied: int = 0
     words_over_cap: int = 0
+    traces_dropped: int = 0
     dropped_entries: int = 0
     dropped_buckets: int = 0
     writes: int = 0
@@ -176,7 +177,10 @@ class Tally:
         # wrote them (it stopped before we started), or we did and forgot them.
         self.watermark = clock()
         self._recent: dict[object, Trace] = {}
+        # Traces not yet in clouddb (sotu/erasure.py writes them), oldest first; while
+        # clouddb is down at most `max_traces_waiting`, then the oldest are lost.
         self.traces_to_keep: dict[object, Trace] = {}
+        self.max_traces_waiting = 4 * max_recent
         self.stats = Stats()
 
     # -- counting --------------------------------------------------------------------
@@ -234,9 +238,14 @@ class Tally:
             trace = Trace(tuple(counted), start, tuple(words))
             recent = self._recent
             recent[message_key] = trace
-            self.traces_to_keep[message_key] = trace
+            waiting = self.traces_to_keep
+            waiting.pop(message_key, None)  # counted again: the newest trace goes last
+            waiting[message_key] = trace
             if len(recent) > self.max_recent:
                 del recent[next(iter(recent))]  # the oldest: clouddb has its trace
+            if len(waiting) > self.max_traces_waiting:
+                del waiting[next(iter(waiting))]
+                self.stats.traces_dropped += 1
         self.stats.messages += 1
         if self.entries > self.max_entries:
             self._shed()
@@ -257,11 +266,29 @@ class Tally:
         """Take a recent message's words back out (its trace is still in memory);
         False when it is not (the collector then looks for its trace in clouddb)."""
         trace = self._recent.pop(message_key, None)
-        self.traces_to_keep.pop(message_key, None)
+        waiting = self.traces_to_keep.pop(message_key, None)
+        trace = trace or waiting
         if trace is None:
             return False
         self.uncount(trace)
         return True
+
+    def recent_trace(self, message_key: object) -> Trace | None:
+        return self._recent.get(message_key)
+
+    def take_traces_to_keep(self) -> dict[object, Trace]:
+        taken, self.traces_to_keep = self.traces_to_keep, {}
+        return taken
+
+    def return_traces_to_keep(self, traces: dict[object, Trace]) -> None:
+        """Traces whose write failed: kept for the next try, before newer ones."""
+        self.traces_to_keep = {**traces, **self.traces_to_keep}
+
+    def forget_traces(self, which: Callable[[object], bool]) -> None:
+        """Drop the traces of these message keys (their room was deleted)."""
+        for table in (self._recent, self.traces_to_keep):
+            for key in [key for key in table if which(key)]:
+                del table[key]
 
     def uncount(self, trace: Trace) -> None:
         """Take a message's words out of its word buckets. A bucket still in memory

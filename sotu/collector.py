@@ -29,13 +29,13 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from contract import events
-from contract.names import EVENT_PREFIX, room_scope
+from contract.names import room_scope
 from contract.service import (
     Internal,
     error_response,
@@ -52,23 +52,20 @@ from .buckets import (
     PlannedWrite,
     SeenEvents,
     Tally,
-    Trace,
     iso_second,
     parse_iso,
 )
 from .charts import ChartConfig, ChartPublisher
+from .erasure import Erasures
+from .expiry import expire_events
 from .flatdb_client import FlatDB, FlatDBError, split_batches
 from .scopes import (
-    EVENT_INDEX_PREFIX,
     RoomCache,
     RoomFacts,
-    event_index_key,
     facts_from,
     facts_from_store,
     facts_key,
     stored_facts,
-    trace_key,
-    trace_prefix,
 )
 
 log = logging.getLogger("sotu.collector")
@@ -112,18 +109,11 @@ class Collector:
         self._reads: dict[str, asyncio.Task[RoomFacts | None]] = {}
         # Room facts from room.updated, to keep in clouddb with the next flush.
         self._facts_to_write: dict[str, RoomFacts] = {}
-        # Deleted messages whose traces are in clouddb: their words are taken out at
-        # the next flush (read, uncounted, the trace deleted), retried while it fails.
-        self._to_uncount: set[tuple[str, int]] = set()
-        self._traces_to_delete: set[str] = set()
-        # Shared events counted by this process, and those not yet in clouddb's index.
-        self._events_indexed: set[str] = set()
-        self._events_to_index: set[str] = set()
+        self.erasures = Erasures(self.tally, self.dbs)
         self._flush_lock = asyncio.Lock()
         self.charts: ChartPublisher | None = None  # made in start(): needs the session
         self.counters = {"received": 0, "duplicates": 0, "counted": 0, "not_in_scope": 0,
-                         "deleted": 0, "deleted_later": 0, "room_updates": 0,
-                         "room_reads": 0,
+                         "room_updates": 0, "room_reads": 0,
                          "room_read_failures": 0, "rooms_unknown": 0,
                          "flushes": 0, "flush_failures": 0,
                          "rooms_purged": 0, "event_keys_expired": 0}
@@ -133,10 +123,10 @@ class Collector:
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
         self.session = aiohttp.ClientSession()
-        self.dbs = {WORDS_DB: FlatDB(self.config.clouddb, self.session,
-                                     self.config.flatdb_timeout),
-                    TICKS_DB: FlatDB(self.config.tickdb, self.session,
-                                     self.config.flatdb_timeout)}
+        self.dbs.update({WORDS_DB: FlatDB(self.config.clouddb, self.session,
+                                          self.config.flatdb_timeout),
+                         TICKS_DB: FlatDB(self.config.tickdb, self.session,
+                                          self.config.flatdb_timeout)})
         self.charts = ChartPublisher(
             ChartConfig(publish=self.config.publish, secret=self.config.secret,
                         full_every=self.config.chart_full_every),
@@ -165,7 +155,7 @@ class Collector:
             deleted = {name: await db.delete_range(scope + ":", f"{scope}:{deleted_at}")
                        for name, db in self.dbs.items()}
             await self.dbs[WORDS_DB].delete([facts_key(room)])
-            deleted["traces"] = await self._delete_traces(room, parse_iso(deleted_at))
+            deleted["traces"] = await self.erasures.forget_room(room, parse_iso(deleted_at))
         self.counters["rooms_purged"] += 1
         log.info("room %s deleted: %d buckets dropped, %s keys deleted", room, dropped,
                  deleted)
@@ -188,13 +178,7 @@ class Collector:
             self.counters["room_updates"] += 1
             return "room_updated"
         if kind == events.MESSAGE_DELETED:
-            self._traces_to_delete.add(trace_key(room, data["id"]))
-            if self.tally.delete((room, data["id"])):
-                self.counters["deleted"] += 1
-                return "uncounted"
-            # Counted long enough ago that only clouddb has its trace (or never counted).
-            self._to_uncount.add((room, data["id"]))
-            return "uncounting"
+            return self.erasures.deleted(room, data["id"])
         if kind != events.MESSAGE_CREATED:
             return "ignored"  # message.pending: only approved posts (message.created) count
         facts = await self.facts(room)
@@ -207,10 +191,6 @@ class Collector:
         except (TypeError, ValueError):
             at = self.clock()
         text = data["text"] if isinstance(data["text"], str) else ""
-        for scope in scopes:
-            if scope.startswith(EVENT_PREFIX) and scope not in self._events_indexed:
-                self._events_indexed.add(scope)
-                self._events_to_index.add(scope)
         analysis = self.analyzer.analyse(text)
         self.tally.add(scopes, at, analysis.words, analysis.sentiment, (room, data["id"]))
         self.counters["counted"] += 1
@@ -255,8 +235,11 @@ class Collector:
     async def flush(self, force: bool = False) -> bool:
         """Write what is due (everything when `force`); True when nothing failed."""
         async with self._flush_lock:
-            # First: the buckets it lowers may need their stored values read below.
-            ok = await self._uncount_stored()
+            ok = True
+            try:  # first: the buckets it lowers may need their stored values read below
+                await self.erasures.uncount_stored()
+            except FlatDBError as error:
+                ok = self._failed(error)
             for db, keys in self.tally.keys_needing_base(force).items():
                 if not keys:
                     continue
@@ -279,7 +262,10 @@ class Collector:
                     written = [by_key[key] for key, _ in batch]
                     self.tally.written(written)
                     done.extend(written)
-            ok = await self._keep_traces() and ok
+            try:
+                await self.erasures.keep_traces(buckets_written=ok)
+            except FlatDBError as error:
+                ok = self._failed(error)
             self.tally.forget_old()
             if ok:
                 self.counters["flushes"] += 1
@@ -288,35 +274,27 @@ class Collector:
             return ok
 
     async def _write_facts(self) -> bool:
-        """Keep the room facts of the room.updated events since the last flush, and the
-        names of shared events counted for the first time."""
-        if not self._facts_to_write and not self._events_to_index:
+        """Keep the room facts of the room.updated events since the last flush."""
+        if not self._facts_to_write:
             return True
         taken, self._facts_to_write = self._facts_to_write, {}
-        events_taken, self._events_to_index = self._events_to_index, set()
         try:
             await self.dbs[WORDS_DB].put_batch(
-                [(facts_key(room), stored_facts(facts)) for room, facts in taken.items()]
-                + [(event_index_key(scope), "{}") for scope in sorted(events_taken)])
+                [(facts_key(room), stored_facts(facts)) for room, facts in taken.items()])
         except FlatDBError as error:
             self._facts_to_write = {**taken, **self._facts_to_write}  # the next try
-            self._events_to_index |= events_taken
             return self._failed(error)
         return True
 
     # -- expiry of shared events' counts -------------------------------------------
     async def expire_events(self) -> int:
         """Delete every shared event's counts older than `event_days` from both flatdbs
-        (docs/retention.md); how many keys went. A room's own counts go with the room."""
+        (docs/retention.md, sotu/expiry.py); how many keys went. Without the flush lock:
+        what it deletes is far older than anything a flush writes."""
         cutoff = iso_second(int(self.clock() - self.config.event_days * 24 * 3600))
-        index = await self.dbs[WORDS_DB].scan(prefix=EVENT_INDEX_PREFIX)
         expired = 0
-        async with self._flush_lock:
-            for key, _ in index:
-                scope = key[len(EVENT_INDEX_PREFIX):]
-                for db in self.dbs.values():
-                    # Keys are <scope>:<ISO second>: the range holds the older ones.
-                    expired += await db.delete_range(f"{scope}:", f"{scope}:{cutoff}")
+        for db in self.dbs.values():
+            expired += await expire_events(db, cutoff)
         self.counters["event_keys_expired"] += expired
         if expired:
             log.info("deleted %d keys of shared events' counts from before %s", expired,
@@ -324,58 +302,13 @@ class Collector:
         return expired
 
     async def sweep_loop(self) -> None:
+        """Expire at start, then every `sweep_interval`."""
         while True:
-            await asyncio.sleep(self.config.sweep_interval)
             try:
                 await self.expire_events()
             except FlatDBError as error:  # the next sweep tries again
                 log.warning("expiring shared events' counts failed: %s", error)
-
-    async def _uncount_stored(self) -> bool:
-        """Deleted messages counted before their traces left memory: read each trace
-        from clouddb and take its words out (the buckets are written in this flush)."""
-        if not self._to_uncount:
-            return True
-        taken = sorted(self._to_uncount)
-        try:
-            stored = await self.dbs[WORDS_DB].get_many([trace_key(*key) for key in taken])
-        except FlatDBError as error:
-            return self._failed(error)  # kept in _to_uncount: the next flush tries again
-        for key in taken:
-            self._to_uncount.discard(key)
-            trace = Trace.from_json(stored.get(trace_key(*key)))
-            if trace is not None:
-                self.tally.uncount(trace)
-                self.counters["deleted_later"] += 1
-        return True
-
-    async def _keep_traces(self) -> bool:
-        """Write the traces of messages counted since the last flush, and delete those
-        of deleted messages (after their words are out: _uncount_stored ran first)."""
-        keep, self.tally.traces_to_keep = self.tally.traces_to_keep, {}
-        # The tally's message keys are the (room, message id) that handle() gave it.
-        items = [(trace_key(*cast(tuple[str, int], key)), trace.to_json())
-                 for key, trace in keep.items()]
-        gone = sorted(self._traces_to_delete)
-        try:
-            for batch in split_batches(items):
-                await self.dbs[WORDS_DB].put_batch(batch)
-            if gone:
-                await self.dbs[WORDS_DB].delete(gone)
-        except FlatDBError as error:
-            self.tally.traces_to_keep = {**keep, **self.tally.traces_to_keep}
-            return self._failed(error)
-        self._traces_to_delete.difference_update(gone)
-        return True
-
-    async def _delete_traces(self, room: str, before: float) -> int:
-        """The room's traces of messages counted before `before` (its deletion)."""
-        doomed = [key for key, raw in await self.dbs[WORDS_DB].scan(prefix=trace_prefix(room))
-                  if (trace := Trace.from_json(raw)) is None or trace.start < before]
-        if doomed:
-            await self.dbs[WORDS_DB].delete(doomed)
-        self._to_uncount = {key for key in self._to_uncount if key[0] != room}
-        return len(doomed)
+            await asyncio.sleep(self.config.sweep_interval)
 
     def _failed(self, error: Exception) -> bool:
         self.counters["flush_failures"] += 1
@@ -413,7 +346,8 @@ class Collector:
     def stats(self) -> dict[str, Any]:
         tally = self.tally
         charts = self.charts.counters if self.charts is not None else {}
-        return {"ok": True, **self.counters, **charts, "pending": tally.pending(),
+        return {"ok": True, **self.counters, **self.erasures.counters, **charts,
+                "pending": tally.pending(), "traces_dropped": tally.stats.traces_dropped,
                 "entries": tally.entries, "rooms_cached": len(self.rooms),
                 "words_over_cap": tally.stats.words_over_cap,
                 "dropped_entries": tally.stats.dropped_entries,

@@ -61,15 +61,6 @@ def facts_key(room: str) -> str:
     return FACTS_PREFIX + room
 
 
-# clouddb keys naming every shared event counted, so the expiry sweep finds their keys
-# without scanning the counts: event-index:<event name>
-EVENT_INDEX_PREFIX = "event-index:"
-
-
-def event_index_key(scope: str) -> str:
-    return EVENT_INDEX_PREFIX + scope
-
-
 # clouddb keys of message traces (sotu/buckets.py Trace): trace:<room>:<message id>
 TRACE_PREFIX = "trace:"
 

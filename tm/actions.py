@@ -431,21 +431,22 @@ def _wipe(room: Room, message: Message) -> None:
     _emit(room, events.MESSAGE_DELETED, {"id": message.pk})
     Message.objects.filter(pk=message.pk).update(
         status=MessageStatus.DELETED, text="", html="")
-    _redact_events(room, message.pk)
+    _redact_events(room, [message.pk])
 
 
 # The events that carry a post's words (and its author's nickname).
 _WORDS_EVENTS = (events.MESSAGE_CREATED, events.MESSAGE_PENDING)
 
 
-def _redact_events(room: Room, message_id: int, nickname: bool = False) -> None:
+def _redact_events(room: Room, message_ids: list[int], nickname: bool = False) -> None:
     """Wipe a removed post's words from the room's event log (the outbox), where the
     events that showed it keep them otherwise until the room goes; with `nickname`,
     its author's nickname too (a student who left). The rows stay, numbered, so the
     outbox relay and history reads are unchanged; one not yet published goes out
     without the words, and its deletion follows it."""
+    # One query for them all: the room's events are read once, whatever the number.
     for event in Event.objects.filter(room=room, type__in=_WORDS_EVENTS,
-                                      envelope__data__id=message_id):
+                                      envelope__data__id__in=message_ids):
         data = event.envelope["data"]
         data.update(text="", html="")
         if nickname:
@@ -478,9 +479,8 @@ def erase_participant(room: Room, participant_id: int, *, actor: str | None,
             audit.record(room, actor, "participant.erased",
                          **audit.about_participant(participant), posts=len(posts))
             return len(posts)
-        for message_id in (Message.objects.filter(room=room, participant=participant)
-                           .values_list("pk", flat=True)):
-            _redact_events(room, message_id, nickname=True)
+        _redact_events(room, list(Message.objects.filter(room=room, participant=participant)
+                                  .values_list("pk", flat=True)), nickname=True)
         Message.objects.filter(room=room, participant=participant).update(nickname="")
         audit.forget_nickname(room, participant.nickname)
         audit.record(room, audit.STUDENT, "participant.left", posts=len(posts))
@@ -511,7 +511,7 @@ def reject_message(room: Room, message_id: int, *, actor: str) -> None:
         audit.record(room, actor, "message.rejected", **audit.about_message(message))
         Message.objects.filter(pk=message_id).update(
             status=MessageStatus.REJECTED, text="", html="")
-        _redact_events(room, message_id)
+        _redact_events(room, [message_id])
 
 
 # -- reports ------------------------------------------------------------------------
