@@ -33,6 +33,11 @@ def export(user: Any) -> dict[str, Any]:
                     "date_joined": _when(user.date_joined),
                     "last_login": _when(user.last_login)},
         "rooms": [_room(room) for room in rooms],
+        # Rooms of others they moderate through a moderator link bound to the account.
+        "co_teaching": [{"room": grant.room.name, "link_name": grant.name,
+                         "since": _when(grant.created_at)}
+                        for grant in user.moderated_rooms.select_related("room")
+                        .order_by("created_at")],
     }
 
 
@@ -57,6 +62,10 @@ def _room(room: Room) -> dict[str, Any]:
                        for message_id, count in sorted(reported.items())]
     data["audit_log"] = [audit.entry_json(entry)
                          for entry in room.audit_entries.order_by("id")]
+    data["moderator_links"] = [
+        {"name": grant.name, "owner_level": grant.owner_level, "created": _when(grant.created_at),
+         "account": grant.user.get_username() if grant.user else None}
+        for grant in room.moderators.select_related("user")]
     return data
 
 

@@ -28,3 +28,15 @@ class TmConfig(AppConfig):
         from . import screening
 
         screening.warm()
+        # Signing in or up in a browser that made rooms or opened moderator links
+        # attaches them to the account (tm/moderators.py).
+        from django.contrib.auth.signals import user_logged_in
+
+        user_logged_in.connect(_claim_browser_rooms, dispatch_uid="tm-claim-browser-rooms")
+
+
+def _claim_browser_rooms(sender, request, user, **kwargs) -> None:
+    from .moderators import claim_browser_rooms
+
+    if request is not None:
+        claim_browser_rooms(request, user)

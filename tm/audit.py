@@ -33,6 +33,10 @@ CREATOR = "the room's creator"
 # action -> how the moderation page says it (the detail fills in the blanks).
 ACTIONS = {
     "room.created": "created the room",
+    "room.claimed": "attached the room to their account",
+    "moderator.added": "made a moderator link",
+    "moderator.removed": "removed a moderator link",
+    "moderator.joined": "signed in with their moderator link",
     "room.settings": "changed the settings",
     "room.paused": "paused the room",
     "room.opened": "opened the room for posts",
@@ -129,6 +133,8 @@ def describe(entry: AuditEntry) -> str:
                                  for name, value in sorted(detail["changed"].items()))
     elif entry.action == "room.paused" and detail.get("until"):
         text += f" until {detail['until']}"
+    elif entry.action.startswith("moderator.") and detail.get("name"):
+        text += f" ({detail['name']})"
     return text
 
 

@@ -14,9 +14,9 @@ from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import CsrfViewMiddleware
 
-from . import audit
+from . import audit, moderators
 from .errors import MAX_JSON_BODY, ApiError
-from .models import Participant, Room, hash_token
+from .models import Participant, Room, RoomModerator, hash_token
 
 PARTICIPANT_COOKIE = "tm_p_{room}"
 OWNER_COOKIE = "tm_o_{room}"
@@ -91,30 +91,63 @@ def optional_participant(request: HttpRequest, room: Room,
         return None
 
 
-def is_moderator(request: HttpRequest, room: Room, check_csrf: bool = True) -> bool:
+OWNER, MANAGER, MODERATOR = "owner", "manager", "moderator"
+
+
+def moderator_role(request: HttpRequest, room: Room, check_csrf: bool = True
+                   ) -> tuple[str, RoomModerator | None] | None:
+    """How the request moderates the room, or None: (OWNER, None) for the owner, an
+    operator or the owner key; (MANAGER, link) for the owner's own moderator link;
+    (MODERATOR, link) for a co-teacher's (tm/moderators.py). A cookie needs CSRF."""
     user = request.user
     if user.is_authenticated and (user.is_staff or (room.owner_id and room.owner_id == user.id)):
         if check_csrf:
             enforce_csrf(request)
-        return True
+        return OWNER, None
     if room.owner_key_hash:
         token, from_cookie = _token_from(request, OWNER_COOKIE.format(room=room.name))
         if token and len(token) <= 200 and hash_token(token) == room.owner_key_hash:
             if from_cookie and check_csrf:
                 enforce_csrf(request)
-            return True
-    return False
+            return OWNER, None
+    token, from_cookie = _token_from(request, moderators.MODERATOR_COOKIE.format(room=room.name))
+    grant = moderators.grant_for_key(room, token)
+    if grant is None and user.is_authenticated:
+        grant, from_cookie = moderators.grant_for_user(room, user), True
+    if grant is None:
+        return None
+    if from_cookie and check_csrf:
+        enforce_csrf(request)
+    return (MANAGER if grant.owner_level else MODERATOR), grant
+
+
+def is_moderator(request: HttpRequest, room: Room, check_csrf: bool = True) -> bool:
+    return moderator_role(request, room, check_csrf) is not None
+
+
+def can_manage_moderators(request: HttpRequest, room: Room) -> bool:
+    """The owner (and their own links) invite and remove moderators; co-teachers not."""
+    role = moderator_role(request, room, check_csrf=False)
+    return role is not None and role[0] != MODERATOR
 
 
 def moderator_name(request: HttpRequest, room: Room) -> str:
     """Who moderates (a caller is_moderator has let in), as the room's audit log names
-    them: the owner's user name, an operator's marked as such, or the room's creator
-    when the owner key is all there is."""
+    them: the owner's user name, an operator's marked as such, a co-teacher's user name
+    or link name, or the room's creator when the owner key (or their own link) is all
+    there is."""
     user = request.user
     if user.is_authenticated and room.owner_id and room.owner_id == user.id:
         return user.get_username()
     if user.is_authenticated and user.is_staff:
         return f"{user.get_username()} (operator)"
+    role = moderator_role(request, room, check_csrf=False)
+    if role is not None and role[1] is not None:
+        grant = role[1]
+        if grant.user_id is not None and grant.user_id == user.pk:
+            return user.get_username()
+        if role[0] == MODERATOR:
+            return f"{grant.name} (co-teacher)"
     return audit.CREATOR
 
 

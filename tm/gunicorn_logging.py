@@ -21,9 +21,25 @@ def scrub(message: Any) -> Any:
     return _ADDRESS.sub("ip=[not logged]", message) if isinstance(message, str) else message
 
 
+# Secrets that travel in URLs: a moderator link's key (/<room>/m/<key>) and a share
+# link's (?key=...). The access log keeps the path without them.
+_URL_SECRET = re.compile(r"(/m/|[?&]key=)[^/?&#\s\"]+")
+
+
+def scrub_url(text: Any) -> Any:
+    return _URL_SECRET.sub(r"\1[secret]", text) if isinstance(text, str) else text
+
+
 class AddressFreeLogger(Logger):
-    """gunicorn's Logger, every message scrubbed first (the access log is left alone:
-    its format has no address)."""
+    """gunicorn's Logger, every message scrubbed first (the access log's format has no
+    address; its request line and path lose the keys of links)."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict:
+        atoms = super().atoms(resp, req, environ, request_time)
+        for name in ("r", "U", "q"):
+            if name in atoms:
+                atoms[name] = scrub_url(atoms[name])
+        return atoms
 
 
 def _scrubbing(level: str) -> Any:

@@ -339,3 +339,30 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.room_id} {self.at:%Y-%m-%d %H:%M} {self.actor}: {self.action}"
+
+
+class RoomModerator(models.Model):
+    """Someone besides the room's owner who may moderate it (tm/moderators.py): a
+    co-teacher or teaching assistant the owner invited by link, or the owner's own
+    link for their other devices. The link's key is shown once and kept hashed; whoever
+    opens it moderates in that browser, and a teacher signed in when they open it (or
+    later, in that browser) moderates from every device they sign in on. Removing the
+    row ends it everywhere."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="moderators")
+    # How the owner and the audit log name them ("Ms Ortiz (TA)", "My other devices").
+    name = models.CharField(max_length=60)
+    key_hash = models.CharField(max_length=64, unique=True)
+    # The owner's own link may manage the room's moderators too; an invited one may not.
+    owner_level = models.BooleanField(default=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.CASCADE, related_name="moderated_rooms")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["room", "user"],
+                                               name="one_grant_per_teacher_and_room")]
+
+    def __str__(self) -> str:
+        return f"{self.room_id}: {self.name}"

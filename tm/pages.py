@@ -13,7 +13,6 @@ import functools
 import io
 from collections.abc import Callable
 
-import segno
 import waffle
 from django.conf import settings
 from django.contrib import messages as flash
@@ -27,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from contract import names
 from settings.csp import origin_of as csp_origin
 
-from . import actions, flags, tickets, validation
+from . import actions, audit, flags, moderator_links, moderators, qr, tickets, validation
 from .auth import OWNER_COOKIE, PARTICIPANT_COOKIE, can_read, is_moderator, optional_participant
 from .errors import ApiError
 from .joining import join_with_limits
@@ -41,6 +40,7 @@ from .models import (
     Screening,
     default_language,
 )
+from .public import public_url
 from .ratelimits import limit
 from .room_settings import parse_room_settings
 
@@ -129,11 +129,6 @@ def load_room(view: Callable) -> Callable:
     return wrapper
 
 
-def public_url(request: HttpRequest, path: str) -> str:
-    base = settings.TM_PUBLIC_URL or f"{request.scheme}://{request.get_host()}"
-    return base.rstrip("/") + path
-
-
 def page_data(request: HttpRequest, room: Room, mode: str, role: str | None,
               **extra) -> dict:
     """What static/tm/feed.js and room.js need, handed over as JSON (json_script), not inline JS.
@@ -198,11 +193,16 @@ def home(request: HttpRequest) -> HttpResponse:
             except ApiError as error:
                 form_errors.update(error.fields or {"name": error.message})
             else:
-                response = redirect("room", room=room.name)
+                # The room page then shows how to share it (and, without an account, a
+                # link to moderate from the teacher's other devices, once).
+                response = redirect(reverse("room", kwargs={"room": room.name}) + "?created=1")
                 if owner_key:
                     response.set_cookie(
                         OWNER_COOKIE.format(room=room.name), owner_key, max_age=lifetime,
                         httponly=True, samesite="Lax", secure=request.is_secure())
+                    _, link_key = moderators.create_link(
+                        room, moderator_links.MY_DEVICES, owner_level=True, actor=audit.CREATOR)
+                    moderator_links.remember_new_link(response, request, room, link_key)
                 return response
     status = 400 if form_errors else 200
     return _home_page(request, values, status, errors=form_errors)
@@ -278,7 +278,12 @@ def room(request: HttpRequest, room: Room) -> HttpResponse:
                     httponly=True, samesite="Lax", secure=request.is_secure())
                 return response
     readable = can_read(request, room) or participant is not None
+    # Right after creating it, its teacher sees how to share it, and a new moderator link.
+    just_made = moderator_links.new_link(request, room) if moderator else None
+    created = moderator and (just_made is not None or "created" in request.GET)
     context = {
+        "created": created,
+        "new_link": just_made,
         "room": room,
         "participant": participant,
         "moderator": moderator,
@@ -298,7 +303,8 @@ def room(request: HttpRequest, room: Room) -> HttpResponse:
                                can_report=bool(participant and not participant.is_teacher
                                                and not moderator)),
     }
-    return render(request, "tm/room.html", context, status=400 if join_errors else 200)
+    response = render(request, "tm/room.html", context, status=400 if join_errors else 200)
+    return moderator_links.forget_new_link(response, room) if just_made else response
 
 
 def _room_role(participant: Participant | None, moderator: bool, readable: bool) -> str | None:
@@ -434,11 +440,8 @@ def embed(request: HttpRequest, room: Room) -> HttpResponse:
 @require_GET
 @load_room
 def qr_code(request: HttpRequest, room: Room) -> HttpResponse:
-    qr = segno.make(public_url(request, f"/{room.name}"), error="m")
-    buffer = io.BytesIO()
-    qr.save(buffer, kind="svg", scale=8, border=2, dark="#1f2a37", xmldecl=False,
-            title=f"QR code for the room {room.name}")
-    response = HttpResponse(buffer.getvalue(), content_type="image/svg+xml")
+    image = qr.svg(public_url(request, f"/{room.name}"), f"QR code for the room {room.name}")
+    response = HttpResponse(image, content_type="image/svg+xml")
     response["Cache-Control"] = "public, max-age=3600"
     return response
 

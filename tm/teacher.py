@@ -27,8 +27,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contract import names
 
-from . import account, actions, audit, tickets, validation
-from .auth import is_moderator, moderator_name, share_key
+from . import account, actions, audit, moderator_links, moderator_views, tickets, validation
+from .auth import can_manage_moderators, is_moderator, moderator_name, share_key
 from .errors import ApiError
 from .languages import CHOICES as LANGUAGE_CHOICES
 from .languages import LANGUAGES
@@ -40,8 +40,8 @@ from .pages import (
     load_room,
     page_data,
     page_errors,
-    public_url,
 )
+from .public import public_url
 from .ratelimits import limit
 from .reports import reported_posts
 
@@ -103,16 +103,20 @@ password_reset_view = limit_posts("password-reset")(auth_views.PasswordResetView
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    rooms = list(Room.objects.filter(owner=request.user).order_by("-created_at"))
-    counts = {}
-    for room in rooms:
-        counts[room.pk] = (
-            Message.objects.filter(room=room, status=MessageStatus.VISIBLE).count(),
-            Message.objects.filter(room=room, status=MessageStatus.PENDING).count(),
-        )
+    """The teacher's rooms, and the rooms they co-teach (their moderator links)."""
+    owned = Room.objects.filter(owner=request.user).order_by("-created_at")
+    co_taught = (Room.objects.filter(moderators__user=request.user)
+                 .exclude(owner=request.user).order_by("-created_at"))
     return render(request, "tm/dashboard.html", {
-        "rooms": [(room, *counts[room.pk]) for room in rooms],
+        "rooms": [_with_counts(room) for room in owned],
+        "co_taught": [_with_counts(room) for room in co_taught],
     })
+
+
+def _with_counts(room: Room) -> tuple[Room, int, int]:
+    """The room, its visible posts and those waiting for approval."""
+    return (room, Message.objects.filter(room=room, status=MessageStatus.VISIBLE).count(),
+            Message.objects.filter(room=room, status=MessageStatus.PENDING).count())
 
 
 @login_required
@@ -173,7 +177,8 @@ def moderate(request: HttpRequest, room: Room) -> HttpResponse:
     if room.has_password:
         share += f"?key={share_key(room)}"
     embed_url = public_url(request, f"/{room.name}/embed")
-    return render(request, "tm/moderate.html", {
+    just_made = moderator_links.new_link(request, room)
+    response = render(request, "tm/moderate.html", {
         "room": room,
         "pending": list(pending),
         "reported": reported_posts(room),
@@ -195,7 +200,11 @@ def moderate(request: HttpRequest, room: Room) -> HttpResponse:
         "charts": {"scope": names.room_scope(room.name),
                    "title": "Live: what this room is saying"},
         "charts_data": charts_data(names.room_scope(room.name), room),
+        "moderators": moderator_views.listing(room),
+        "can_manage": can_manage_moderators(request, room),
+        "new_link": just_made,
     })
+    return moderator_links.forget_new_link(response, room) if just_made else response
 
 
 def _int_field(request: HttpRequest, name: str) -> int:
@@ -302,9 +311,24 @@ def moderate_action(request: HttpRequest, room: Room) -> HttpResponse:
             raise ApiError(400, "invalid", "type the room's name to confirm deleting it")
         actions.delete_room(room)
         return redirect("dashboard" if request.user.is_authenticated else "home")
+    if action in MODERATOR_ACTIONS:
+        return _moderator_action(request, room, action)
     notice = _apply(request, room, action)
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = reverse("moderate", kwargs={"room": room.name})
     flash.success(request, notice)
     return redirect(target)
+
+
+MODERATOR_ACTIONS = ("my_link", "invite", "remove_moderator")
+
+
+def _moderator_action(request: HttpRequest, room: Room, action: str) -> HttpResponse:
+    """Moderator links: made (and shown once on the page it returns to) or removed."""
+    notice, key = moderator_views.apply(request, room, action)
+    response = redirect(reverse("moderate", kwargs={"room": room.name}) + "#moderators-title")
+    if key:
+        moderator_links.remember_new_link(response, request, room, key)
+    flash.success(request, notice)
+    return response

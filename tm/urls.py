@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path, register_converter
 
-from . import api, pages, teacher
+from . import api, api_moderators, moderator_views, pages, teacher
 
 
 class IdConverter:
@@ -29,6 +29,8 @@ api_v1 = [
     path("rooms/<str:room>/participants/me", api.leave),
     path("rooms/<str:room>/participants/<id:participant_id>/mute", api.mute),
     path("rooms/<str:room>/participants/<id:participant_id>/erase", api.erase),
+    path("rooms/<str:room>/moderators", api_moderators.collection),
+    path("rooms/<str:room>/moderators/<id:moderator_id>", api_moderators.detail),
     path("rooms/<str:room>/messages", api.messages),
     path("rooms/<str:room>/pending", api.pending),
     path("rooms/<str:room>/audit", api.audit_log),
@@ -70,6 +72,7 @@ urlpatterns = [
     path("<str:room>/transcript", pages.transcript, name="transcript"),
     path("<str:room>/transcript.txt", pages.transcript_text, name="transcript-txt"),
     path("<str:room>/transcript.csv", pages.transcript_csv, name="transcript-csv"),
+    path("<str:room>/m/<str:key>", moderator_views.open_link, name="moderator-link"),
     path("<str:room>/moderate", teacher.moderate, name="moderate"),
     path("<str:room>/moderate/action", teacher.moderate_action, name="moderate-action"),
 ]

@@ -33,7 +33,7 @@ def create_room_from_home(page: Page, name: str, topic: str, moderated: bool) ->
         page.locator(".more-options summary").click()
         page.get_by_label("Hold every post for my approval").check()
     page.get_by_role("button", name="Create room").click()
-    expect(page).to_have_url(re.compile(rf"/{name}$"))
+    expect(page).to_have_url(re.compile(rf"/{name}\?created=1$"))
     expect(page.locator("h1.room-name")).to_have_text(name)
 
 

@@ -18,8 +18,8 @@ from .test_flow import create_room_from_home, join_room, send, sign_up, stream_m
 pytestmark = pytest.mark.browser
 
 FUNCTIONAL_COOKIES = re.compile(r"^(csrftoken|sessionid|messages|tm_p_[a-z0-9-]+|"
-                                r"tm_o_[a-z0-9-]+)$")
-HTTP_ONLY = re.compile(r"^(sessionid|tm_p_.*|tm_o_.*)$")
+                                r"tm_o_[a-z0-9-]+|tm_m_[a-z0-9-]+|tm_ml_[a-z0-9-]+)$")
+HTTP_ONLY = re.compile(r"^(sessionid|tm_p_.*|tm_o_.*|tm_m_.*|tm_ml_.*)$")
 
 
 class Recorder:
@@ -47,8 +47,15 @@ def test_no_page_asks_another_origin_and_cookies_are_functional(
         tm_server: TmServer, new_context, shot):
     teacher_context = new_context()
     student_context = new_context()
-    recorders = [Recorder(teacher_context), Recorder(student_context)]
+    # A teacher without an account, and their phone opening the moderator link.
+    creator_context, phone_context = new_context(), new_context()
+    contexts = [teacher_context, student_context, creator_context, phone_context]
+    recorders = [Recorder(context) for context in contexts]
     teacher, student = teacher_context.new_page(), student_context.new_page()
+    creator, phone = creator_context.new_page(), phone_context.new_page()
+    create_room_from_home(creator, "priv-102", "No account", moderated=False)
+    phone.goto(creator.locator("#new-link-url").input_value())
+    expect(phone.locator("h1")).to_have_text("Moderate priv-102")
 
     sign_up(teacher, "privacy-teacher")
     create_room_from_home(teacher, "priv-101", "Privacy", moderated=False)
@@ -81,8 +88,10 @@ def test_no_page_asks_another_origin_and_cookies_are_functional(
     elsewhere = [url for url in asked if origin(url) != ours]
     assert elsewhere == [], elsewhere
     host = urlsplit(tm_server.url).hostname
-    assert_only_functional_cookies(teacher_context, host)
-    assert_only_functional_cookies(student_context, host)
+    for context in contexts:
+        assert_only_functional_cookies(context, host)
+    assert "tm_m_priv-102" in {c["name"] for c in phone_context.cookies()}
+    assert "tm_ml_priv-102" not in {c["name"] for c in creator_context.cookies()}  # shown
     names = {c["name"] for c in student_context.cookies()}
     assert "tm_p_priv-101" not in names  # gone when she left
     assert {"sessionid", "csrftoken"} <= {c["name"] for c in teacher_context.cookies()}
