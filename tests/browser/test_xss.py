@@ -184,6 +184,14 @@ def report_and_mute_everyone(tm_server: TmServer, room: str, people: list[ApiSes
     for person in owner.get(f"{api}/participants").json()["participants"]:
         answer = owner.post(f"{api}/participants/{person['id']}/mute", json={"muted": True})
         assert answer.status_code == 200, answer.text
+    for name in MODERATOR_NAMES:  # the "Who moderates" card shows the owner's names
+        answer = owner.post(f"{api}/moderators", json={"name": name})
+        assert answer.status_code == 201, answer.text
+
+
+# Corpus entries a moderator link may be named (one line, 60 characters at most).
+MODERATOR_NAMES = [t for t in CORPUS if t.strip() and t == " ".join(t.split())
+                   and len(t) <= 60][:20]
 
 
 @pytest.fixture(scope="module")
@@ -243,6 +251,10 @@ def test_server_rendered_pages_show_hostile_text_as_text(
         if path.endswith("/projector"):  # the wall opens on the newest message
             expect(page.locator("#stream li.msg").last).to_be_in_viewport()
 
+    page.goto("/xss-open/moderate")
+    assert_nothing_ran(page, dialogs)
+    assert_literal(page, "#moderators", MODERATOR_NAMES)
+    page.goto("/xss-held/moderate")
     expect(page.locator("#queue-title .count")).to_have_text(str(len(CORPUS)))
     expect(page.locator("#set-topic")).to_have_value(TOPIC)
     shot(page, "xss-01-moderate-held-queue")
