@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +39,23 @@ DATA_KEYS: dict[str, frozenset[str]] = {
 OPTIONAL_DATA_KEYS: dict[str, frozenset[str]] = {
     MESSAGE_CREATED: frozenset({"by_teacher"}),  # posted by one of the room's teachers
     MESSAGE_PENDING: frozenset({"by_teacher"}),
+    ROOM_UPDATED: frozenset({"spotlight"}),  # the post on the projector: an id or null
+}
+
+
+def _flag(value: object) -> bool:
+    return isinstance(value, bool)
+
+
+def _message_id_or_null(value: object) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool)
+                             and 1 <= value <= MAX_SEQ)
+
+
+# optional data key -> (its check, what the error says it must be)
+OPTIONAL_VALUES: dict[str, tuple[Callable[[object], bool], str]] = {
+    "by_teacher": (_flag, "true or false"),
+    "spotlight": (_message_id_or_null, "a message id or null"),
 }
 ENVELOPE_KEYS = frozenset({"v", "type", "room", "seq", "ts", "data"})
 MAX_SEQ = 2**63 - 1  # a room's seq is a 64-bit integer in tm's database
@@ -103,5 +121,7 @@ def check(envelope: Any) -> None:
     if not isinstance(data, dict) or not required <= set(data) <= required | optional:
         raise InvalidEvent(f"{event_type} data keys must be {sorted(required)}"
                            + (f" and may be {sorted(optional)}" if optional else ""))
-    if not all(isinstance(data[key], bool) for key in optional & set(data)):
-        raise InvalidEvent(f"{sorted(optional)} must be true or false")
+    for key in sorted(optional & set(data)):
+        valid, what = OPTIONAL_VALUES[key]
+        if not valid(data[key]):
+            raise InvalidEvent(f"{key} must be {what}")

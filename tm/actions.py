@@ -88,7 +88,7 @@ def _audited_settings(room: Room) -> dict[str, Any]:
             "max_length": room.max_length, "allowed_origins": room.allowed_origins,
             "expires_at": room.expires_at, "password": room.join_password,
             "report_threshold": room.report_threshold,
-            "share_link": room.share_nonce}
+            "share_link": room.share_nonce, "spotlight": room.spotlight_id}
 
 
 def _audit_state(room: Room, actor: str, before: tuple[str, datetime | None]) -> None:
@@ -114,6 +114,7 @@ def _room_data(room: Room) -> dict[str, Any]:
         # The analytics collector reads these to decide where a room's posts count.
         "analytics": room.analytics,
         "event_scope": room.event_scope,
+        "spotlight": room.spotlight_id,
     }
 
 
@@ -230,6 +231,8 @@ def update_room(room: Room, changes: dict[str, Any], *, actor: str) -> Room:
             elif field == "reset_share_link":
                 if value:
                     room.reset_share_link()
+            elif field == "spotlight":
+                room.spotlight_id = value
             elif field == "lifetime":
                 # From now, and never past the operator's longest life from creation.
                 room.expires_at = min(timezone.now() + timedelta(seconds=value),
@@ -432,6 +435,16 @@ def _wipe(room: Room, message: Message) -> None:
     Message.objects.filter(pk=message.pk).update(
         status=MessageStatus.DELETED, text="", html="")
     _redact_events(room, [message.pk])
+    _end_spotlight(room, message.pk)
+
+
+def _end_spotlight(room: Room, message_id: int) -> None:
+    """In the caller's transaction: a post leaving the room leaves the projector too."""
+    fresh = Room.objects.filter(pk=room.pk, spotlight_id=message_id).first()
+    if fresh is not None:
+        fresh.spotlight_id = None
+        fresh.save(update_fields=["spotlight_id"])  # flushes the room's cache
+        _emit(room, events.ROOM_UPDATED, _room_data(fresh))
 
 
 # The events that carry a post's words (and its author's nickname).
@@ -568,6 +581,7 @@ def _take_back(room: Room, message: Message, held_for: str) -> None:
     node replays it to a student) and held in the teachers' queue (a new number: it is
     news there), its words kept for the teachers to decide on."""
     _emit(room, events.MESSAGE_DELETED, {"id": message.pk})
+    _end_spotlight(room, message.pk)
     message.status = MessageStatus.PENDING
     message.held_for = held_for
     _emit_for_message(room, message, events.MESSAGE_PENDING)

@@ -39,7 +39,7 @@ from .models import (
 )
 from .ratelimits import limit
 from .reports import reported_posts
-from .room_settings import CREATE_FIELDS, parse_room_settings
+from .room_settings import CREATE_FIELDS, parse_room_settings, spotlight_target
 from .serializers import message_json, participant_json, room_json
 
 HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX = 200, 500
@@ -110,7 +110,7 @@ def rooms(request: HttpRequest) -> HttpResponse:
 PATCH_FIELDS = {"topic", "state", "pause_minutes", "lifetime", "moderated", "accountable",
                 "analytics", "event_scope", "reset_share_link",
                 "password", "screening", "language", "max_length", "allowed_origins",
-                "report_threshold"}
+                "report_threshold", "spotlight"}
 
 
 @api_view("GET", "PATCH", "DELETE")
@@ -142,6 +142,8 @@ def room_detail(request: HttpRequest, room: str) -> HttpResponse:
                                   or not 1 <= value <= 24 * 60):
             raise bad_field("pause_minutes", "pause_minutes must be 1 to 1440, or null")
         changes["pause_minutes"] = value
+    if "spotlight" in data:
+        changes["spotlight"] = spotlight_target(the_room, data["spotlight"])
     if "lifetime" not in changes:
         actions.check_live(the_room)  # an expired room can only be revived by a lifetime
     updated = actions.update_room(the_room, changes,
@@ -357,10 +359,14 @@ def pending(request: HttpRequest, room: str) -> HttpResponse:
     return JsonResponse({"messages": [message_json(m) for m in held]})
 
 
-@api_view("DELETE")
+@api_view("GET", "DELETE")
 def message_detail(request: HttpRequest, room: str, message_id: int) -> HttpResponse:
-    """The room's teachers delete any post (in an expired room too); a student, their
-    own (a student's token that is not the author's gets 403 not_yours)."""
+    """GET: one post the class can see, for whoever reads the room (the projector's
+    spotlight of an older post). DELETE: the room's teachers delete any post (in an
+    expired room too); a student, their own (a student's token that is not the author's
+    gets 403 not_yours)."""
+    if request.method == "GET":
+        return _one_message(request, live_room_or_error(room), message_id)
     the_room = room_or_404(room)
     student = optional_participant(request, the_room, check_csrf=False)
     if student is not None and not is_moderator(request, the_room, check_csrf=False):
@@ -377,6 +383,16 @@ def hold(request: HttpRequest, room: str, message_id: int) -> HttpResponse:
     """A teacher takes a visible post back into the queue (hidden from students)."""
     the_room, actor = moderated_room(request, room)
     return JsonResponse(message_json(actions.hold_message(the_room, message_id, actor=actor)))
+
+
+def _one_message(request: HttpRequest, room: Room, message_id: int) -> HttpResponse:
+    if not can_read(request, room):
+        raise ApiError(403, "password_required", "join the room to read it")
+    message = Message.objects.filter(room=room, pk=message_id,
+                                     status=MessageStatus.VISIBLE).first()
+    if message is None:
+        raise ApiError(404, "not_found", "no such message in this room")
+    return JsonResponse(message_json(message))
 
 
 @api_view("POST")

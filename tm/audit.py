@@ -56,7 +56,7 @@ ACTIONS = {
 
 # Settings whose values the log keeps as they are; the others it only says changed.
 SHOWN_SETTINGS = ("topic", "moderated", "accountable", "analytics", "event_scope",
-                  "screening", "language", "max_length", "report_threshold")
+                  "screening", "language", "max_length", "report_threshold", "spotlight")
 
 
 def record(room: Room, actor: str, action: str, **detail: Any) -> AuditEntry:

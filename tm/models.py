@@ -91,6 +91,9 @@ class Room(models.Model):
     # A post this many students report is hidden from students until a teacher decides
     # (0: reports only tell the teachers, nothing is hidden by them).
     report_threshold = models.PositiveSmallIntegerField(default=3)
+    # The post the teacher shows large on the projector (a visible message's id), or
+    # None. Cleared when that post leaves the room (tm/actions.py _wipe, _take_back).
+    spotlight_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

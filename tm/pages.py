@@ -142,6 +142,7 @@ def page_data(request: HttpRequest, room: Room, mode: str, role: str | None,
         "mode": mode,
         "seq": room.stored_seq(),
         "state": room.current_state,
+        "spotlight": room.spotlight_id,
         "max_length": room.max_length,
         "api": f"/api/v1/rooms/{room.name}",
         "push_urls": list(settings.TM_PUSH_URLS),
@@ -391,6 +392,14 @@ def leave(request: HttpRequest, room: Room) -> HttpResponse:
     return response
 
 
+def spotlighted(room: Room) -> Message | None:
+    """The post the teacher shows large on the projector, if it is still visible."""
+    if room.spotlight_id is None:
+        return None
+    return Message.objects.filter(room=room, pk=room.spotlight_id,
+                                  status=MessageStatus.VISIBLE).first()
+
+
 def _reader_page(template: str, mode: str) -> Callable:
     @require_GET
     @load_room
@@ -403,6 +412,7 @@ def _reader_page(template: str, mode: str) -> Callable:
         return render(request, template, {
             "room": room, "stream": visible_messages(room), "page_data": data,
             "room_url": public_url(request, f"/{room.name}"),
+            "spotlight": spotlighted(room),
         })
 
     view.__name__ = mode

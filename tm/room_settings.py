@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from . import validation
+from .errors import ApiError
 from .fields import choice, field
 from .languages import LANGUAGES
-from .models import Screening
+from .models import Message, MessageStatus, Room, Screening
 
 DEFAULT_LIFETIME = 24 * 3600
 
@@ -47,3 +48,16 @@ def parse_room_settings(data: dict[str, Any], creating: bool) -> dict[str, Any]:
     if creating:
         clean.setdefault("lifetime", DEFAULT_LIFETIME)
     return clean
+
+
+def spotlight_target(room: Room, value: object) -> int | None:
+    """The post to show large on the projector: one the class can see, or null."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**63:
+        raise ApiError(400, "invalid", "spotlight is a message id, or null to clear it",
+                       fields={"spotlight": "a message id, or null"})
+    if not Message.objects.filter(room=room, pk=value, status=MessageStatus.VISIBLE).exists():
+        raise ApiError(400, "bad_spotlight", "that post is not one the class can see",
+                       fields={"spotlight": "pick a visible post"})
+    return value

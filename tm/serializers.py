@@ -43,6 +43,7 @@ def room_json(room: Room, seq: int, moderator: bool = False) -> dict[str, Any]:
         "analytics": room.analytics,
         "event_scope": room.event_scope,
         "language": room.language,
+        "spotlight": room.spotlight_id,
         "created_at": iso_utc(room.created_at),
         "expires_at": iso_utc(room.expires_at),
         "seq": seq,

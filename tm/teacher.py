@@ -44,6 +44,7 @@ from .pages import (
 from .public import public_url
 from .ratelimits import limit
 from .reports import reported_posts
+from .room_settings import spotlight_target
 
 PAUSE_CHOICES = [(5, "5 minutes"), (10, "10 minutes"), (30, "30 minutes"), (0, "until I resume")]
 
@@ -220,6 +221,12 @@ def _apply(request: HttpRequest, room: Room, action: str) -> str:
     if action == "delete":
         actions.delete_message(room, _int_field(request, "message"), actor=actor)
         return "Message deleted."
+    if action == "spotlight":
+        message_id = _int_field(request, "message")
+        on = room.spotlight_id != message_id
+        actions.update_room(room, {"spotlight": spotlight_target(room, message_id if on
+                                                                 else None)}, actor=actor)
+        return "On the projector now." if on else "Spotlight removed from the projector."
     if action == "hold":
         actions.hold_message(room, _int_field(request, "message"), actor=actor)
         return "Post held: students no longer see it; approve or reject it in the queue."

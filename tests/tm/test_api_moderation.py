@@ -417,7 +417,7 @@ def test_an_expired_room_can_still_be_erased_from_and_its_log_read(lesson):
 
 
 @pytest.mark.parametrize("method, path, allow", [
-    ("GET", f"{MESSAGES}/1", "DELETE"), ("PATCH", f"{MESSAGES}/1", "DELETE"),
+    ("PUT", f"{MESSAGES}/1", "GET, DELETE"), ("PATCH", f"{MESSAGES}/1", "GET, DELETE"),
     ("GET", f"{MESSAGES}/1/approve", "POST"), ("DELETE", f"{MESSAGES}/1/reject", "POST"),
     ("GET", f"{ROOM}/participants/1/mute", "POST"), ("POST", f"{ROOM}/participants", "GET"),
     ("DELETE", f"{ROOM}/pending", "GET"),

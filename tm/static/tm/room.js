@@ -26,6 +26,9 @@
 
   var roomState = page.state;
   var token = null; // bearer token (embed view); pages otherwise use the cookie
+  // The post the teacher shows large on the projector (the room's `spotlight`).
+  var spotlight = page.spotlight || null;
+  var spotlightBox = document.getElementById("spotlight");  // the projector's
 
   function csrfToken() {
     var input = document.querySelector("input[name=csrfmiddlewaretoken]");
@@ -112,10 +115,24 @@
     });
   }
 
+  /* A teacher puts a post on the projector, large, or takes it off again. */
+  function spotlightButton(m) {
+    var button = messageButton(m, "Spotlight", "msg-spotlight", function () {
+      button.disabled = true;
+      var on = spotlight !== m.id;
+      api("PATCH", "", { spotlight: on ? m.id : null }).then(function (r) {
+        button.disabled = false;
+        if (r.status === 200) showRoom(r.body);
+      }, function () { button.disabled = false; });
+    });
+    button.setAttribute("aria-pressed", spotlight === m.id ? "true" : "false");
+    return button;
+  }
+
   function moderatorButtons(m) {
     var group = document.createElement("span");
     group.className = "msg-actions";
-    [holdButton(m), deleteButton(m)].forEach(function (button) {
+    [spotlightButton(m), holdButton(m), deleteButton(m)].forEach(function (button) {
       button.classList.remove("msg-actions");
       group.append(button);
     });
@@ -220,6 +237,38 @@
       banner.hidden = !text;
     }
     setComposeEnabled(room.state === "open");
+    if ("spotlight" in room) showSpotlight(room.spotlight || null);
+  }
+
+  /* The projector shows the spotlit post large; the teacher's pages mark it, its
+     Spotlight button pressed (pressed again, it comes off the projector). */
+  function showSpotlight(id) {
+    spotlight = id;
+    stream.querySelectorAll("li.msg").forEach(function (item) {
+      var on = id !== null && Number(item.dataset.id) === id;
+      item.classList.toggle("spotlit", on);
+      var button = item.querySelector(".msg-spotlight");
+      if (button) button.setAttribute("aria-pressed", on ? "true" : "false");
+    });
+    if (!spotlightBox) return;
+    if (id === null) { spotlightBox.hidden = true; return; }
+    var shown = findMessage(id);
+    if (shown) {
+      // The nickname's own text, without the teacher mark inside the same element.
+      fillSpotlight(shown.querySelector(".msg-nick").firstChild.textContent.trim(),
+                    shown.querySelector(".msg-text").innerHTML);
+    } else {  // older than the wall shows: read it
+      api("GET", "/messages/" + id + feed.keyQuery("?")).then(function (r) {
+        if (r.status === 200 && spotlight === id) fillSpotlight(r.body.nickname, r.body.html);
+      });
+    }
+  }
+
+  function fillSpotlight(nickname, html) {
+    document.getElementById("spotlight-nick").textContent = nickname;
+    // bleach output from the server (or copied from a post drawn from it), never raw text
+    document.getElementById("spotlight-text").innerHTML = html;
+    spotlightBox.hidden = false;
   }
 
   function setComposeEnabled(enabled) {
