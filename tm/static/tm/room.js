@@ -25,6 +25,9 @@
   var sendButton = document.getElementById("compose-send");
 
   var roomState = page.state;
+  // Our posts waiting for the teacher (ids from the post's answer): one that is deleted
+  // instead of shown was rejected, and its author is told.
+  var awaiting = {};
   var token = null; // bearer token (embed view); pages otherwise use the cookie
   // The post the teacher shows large on the projector (the room's `spotlight`).
   var spotlight = page.spotlight || null;
@@ -176,6 +179,7 @@
   }
 
   function addMessage(m) {
+    delete awaiting[m.id];  // approved
     if (findMessage(m.id)) return;
     var node = messageNode(m);
     // Keep the list in seq order even if an answer arrives late.
@@ -237,6 +241,8 @@
       banner.hidden = !text;
     }
     setComposeEnabled(room.state === "open");
+    // A closed room takes no more posts: no message box, only the banner saying so.
+    if (compose) compose.hidden = room.state === "closed";
     if ("spotlight" in room) showSpotlight(room.spotlight || null);
   }
 
@@ -307,7 +313,15 @@
       messages.forEach(addMessage);
       if (stick) scrollToNewest();
     },
-    remove: function (ids) { ids.forEach(removeMessage); },
+    remove: function (ids) {
+      ids.forEach(function (id) {
+        removeMessage(id);
+        if (awaiting[id]) {
+          delete awaiting[id];
+          announce("The teacher did not approve your post, so the class does not see it.");
+        }
+      });
+    },
     room: showRoom,
     pending: function () {
       if (!waitingLink) return;
@@ -394,6 +408,7 @@
       if (r.status === 201) {
         placeholder.remove();
         if (r.body.status === "pending") {
+          awaiting[r.body.id] = true;
           announce("Sent. Your message will show once the teacher approves it.");
         } else {
           addMessage(r.body);

@@ -1,0 +1,55 @@
+"""Moderation that tells people what happened (issue 12, part 4), in Chromium: a
+student whose held post is rejected is told so; a room the teacher closes takes the
+message box away; with analytics on, the approval queue comes before the charts."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import POLL_WAIT_MS, TmServer
+from .test_flow import join_room, send
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_rejected_post_tells_its_author_and_a_closed_room_takes_no_posts(
+        tm_server: TmServer, new_context, shot):
+    _, owner = tm_server.create_room("fb-101", moderated=True)
+    api = f"{tm_server.url}/api/v1/rooms/fb-101"
+    student = new_context().new_page()
+    join_room(student, "fb-101", "Ann")
+    send(student, "Can I go early?")
+    note = student.locator("#compose-error")
+    expect(note).to_contain_text("once the teacher approves it")
+    [held] = owner.get(f"{api}/pending").json()["messages"]
+    assert owner.post(f"{api}/messages/{held['id']}/reject").status_code == 204
+    expect(note).to_contain_text("The teacher did not approve your post",
+                                 timeout=POLL_WAIT_MS)
+    shot(student, "feedback-01-rejected", full_page=False)
+    send(student, "Then what is the homework?")
+    expect(note).to_contain_text("once the teacher approves it")
+    [held] = owner.get(f"{api}/pending").json()["messages"]
+    assert owner.post(f"{api}/messages/{held['id']}/approve").status_code == 200
+    expect(student.locator("#stream")).to_contain_text("Then what is the homework?",
+                                                       timeout=POLL_WAIT_MS)
+    expect(note).not_to_contain_text("did not approve")
+
+    assert owner.patch(api, json={"state": "closed"}).status_code == 200
+    expect(student.locator("#compose")).to_be_hidden(timeout=POLL_WAIT_MS)
+    expect(student.locator("#state-banner")).to_contain_text("This room is closed")
+    student.reload()
+    expect(student.locator("#compose")).to_be_hidden()  # as the server renders it
+    assert owner.patch(api, json={"state": "open"}).status_code == 200
+    expect(student.locator("#compose")).to_be_visible(timeout=POLL_WAIT_MS)
+
+
+def test_the_approval_queue_comes_before_the_charts(tm_server: TmServer, new_context):
+    body, owner = tm_server.create_room("fb-102", analytics=True)
+    teacher = new_context().new_page()
+    teacher.context.add_cookies([{"name": "tm_o_fb-102", "value": owner.token,
+                                  "url": tm_server.url}])
+    teacher.goto("/fb-102/moderate")
+    queue = teacher.locator("#queue-title").bounding_box()
+    charts = teacher.locator(".charts").first.bounding_box()
+    assert queue["y"] < charts["y"], (queue, charts)
