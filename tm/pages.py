@@ -169,7 +169,13 @@ def home(request: HttpRequest) -> HttpResponse:
         try:
             name = validation.room_name(values.get("name", ""))
         except validation.Invalid as error:
-            form_errors["name"] = error.message
+            suggestion = validation.room_name_suggestion(values.get("name", ""))
+            if suggestion:  # offered in the field, to create with one more click
+                values["name"] = suggestion
+                form_errors["name"] = (f"Room names use letters, digits and dashes, so we "
+                                       f"made it “{suggestion}”. Create the room to use it.")
+            else:
+                form_errors["name"] = error.message
         try:
             lifetime = int(values.get("lifetime", ""))
         except ValueError:
@@ -272,7 +278,9 @@ def room(request: HttpRequest, room: Room) -> HttpResponse:
                     raise
                 join_errors.update(error.fields or {"nickname": error.message})
             else:
-                response = redirect("room", room=room.name)
+                # To the message box: room.js moves the focus there.
+                response = HttpResponseRedirect(
+                    reverse("room", kwargs={"room": room.name}) + "#compose-text")
                 response.set_cookie(
                     PARTICIPANT_COOKIE.format(room=room.name), token,
                     max_age=int(room.lifetime_left().total_seconds()),

@@ -11,6 +11,7 @@ import unicodedata
 from typing import Any
 
 from django.conf import settings
+from django.utils.text import slugify
 
 from contract import names
 
@@ -78,6 +79,16 @@ def room_name(value: Any) -> str:
     if name in RESERVED_ROOM_NAMES:
         raise Invalid("that name is reserved; pick another")
     return name
+
+
+def room_name_suggestion(raw: str) -> str | None:
+    """A valid room name made of what a teacher typed ("Bio 101 Period 3" ->
+    "bio-101-period-3"), or None when nothing usable is left."""
+    slug = slugify(raw)[:40].strip("-")
+    try:
+        return room_name(slug)
+    except Invalid:
+        return None
 
 
 def topic(value: Any) -> str:

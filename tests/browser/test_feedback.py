@@ -53,3 +53,24 @@ def test_the_approval_queue_comes_before_the_charts(tm_server: TmServer, new_con
     queue = teacher.locator("#queue-title").bounding_box()
     charts = teacher.locator(".charts").first.bounding_box()
     assert queue["y"] < charts["y"], (queue, charts)
+
+
+def test_a_paste_over_the_limit_is_kept_and_measured(tm_server: TmServer, new_context, shot):
+    tm_server.create_room("fb-103")
+    student = new_context().new_page()
+    join_room(student, "fb-103", "Ann")  # and the focus is in the message box
+    long_text = "Photosynthesis " * 10  # 150 characters; the room takes 140
+    student.keyboard.insert_text(long_text)
+    box = student.locator("#compose-text")
+    expect(box).to_have_value(long_text)  # nothing cut
+    expect(student.locator("#compose-counter")).to_have_text(
+        "9 characters over the limit")  # trimmed: 149 characters
+    expect(student.locator("#compose-send")).to_be_disabled()
+    box.press("Enter")
+    expect(student.locator("#compose-error")).to_contain_text(
+        "9 characters over this room's limit of 140")
+    expect(box).to_have_value(long_text)
+    shot(student, "feedback-02-over-the-limit", full_page=False)
+    box.fill("Photosynthesis needs light")
+    expect(student.locator("#compose-counter")).to_have_text("114 characters left")
+    expect(student.locator("#compose-send")).to_be_enabled()

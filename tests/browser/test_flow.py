@@ -42,6 +42,7 @@ def join_room(page: Page, room: str, nickname: str) -> None:
     page.fill("#join-nickname", nickname)
     page.get_by_role("button", name="Join").click()
     expect(page.locator("#compose-text")).to_be_visible()
+    expect(page.locator("#compose-text")).to_be_focused()  # straight to the message box
     expect(page.locator(".compose-label")).to_contain_text(nickname)
 
 

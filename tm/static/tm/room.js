@@ -281,6 +281,7 @@
     if (!textBox) return;
     textBox.disabled = !enabled;
     if (sendButton) sendButton.disabled = !enabled;
+    if (enabled) updateCounter();  // still off while the text is over the limit
   }
 
   function showConnection(ok) {
@@ -363,9 +364,16 @@
   function updateCounter() {
     if (!textBox || !counterLeft) return;
     var left = page.max_length - Array.from(textBox.value.trim()).length;
-    counterLeft.textContent = left;
+    counterLeft.textContent = Math.abs(left);
+    var unit = document.getElementById("compose-unit");
+    if (unit) {
+      unit.textContent = left < 0 ? (left === -1 ? "character over the limit" :
+                                                   "characters over the limit")
+                                  : (left === 1 ? "character left" : "characters left");
+    }
     counter.classList.toggle("low", left <= 20 && left >= 0);
     counter.classList.toggle("over", left < 0);
+    if (sendButton) sendButton.disabled = left < 0 || roomState !== "open";
   }
 
   function pendingNode(text) {
@@ -397,6 +405,13 @@
     composeError.textContent = "";
     composeError.classList.remove("is-note");
     if (!text) { composeError.textContent = "Write something first."; return; }
+    var over = Array.from(text).length - page.max_length;
+    if (over > 0) {  // kept in the box, to shorten
+      composeError.textContent = "Your message is " + over + " character" +
+        (over === 1 ? "" : "s") + " over this room's limit of " + page.max_length +
+        ": shorten it, then send.";
+      return;
+    }
     if (roomState !== "open") return;
     var placeholder = pendingNode(text);
     stream.append(placeholder);
@@ -446,6 +461,11 @@
     });
     updateCounter();
     setComposeEnabled(roomState === "open");
+    // Just joined (the join form sends the page here): straight to the message box.
+    if (window.location.hash === "#compose-text") {
+      textBox.focus();
+      history.replaceState(null, "", window.location.pathname + window.location.search);
+    }
   }
 
   // -- the embed view joins with a bearer token (third-party cookies may be blocked) --
