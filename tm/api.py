@@ -23,6 +23,8 @@ from .auth import (
     optional_participant,
     participant_for,
     require_moderator,
+    require_owner,
+    set_room_cookie,
 )
 from .errors import ApiError, api_view, bad_field, read_json
 from .fields import choice, field, only
@@ -75,14 +77,6 @@ def moderated_room(request: HttpRequest, name: str, live: bool = True) -> tuple[
     return the_room, moderator_name(request, the_room)
 
 
-def _set_cookie(response: HttpResponse, request: HttpRequest, name: str, value: str,
-                room: Room) -> None:
-    response.set_cookie(
-        name, value, max_age=int(room.lifetime_left().total_seconds()) or None,
-        httponly=True, samesite="Lax", secure=request.is_secure(),
-    )
-
-
 # -- rooms ------------------------------------------------------------------------
 @api_view("POST")
 def rooms(request: HttpRequest) -> HttpResponse:
@@ -103,7 +97,7 @@ def rooms(request: HttpRequest) -> HttpResponse:
         body["owner_key"] = owner_key
     response = JsonResponse(body, status=201)
     if owner_key:
-        _set_cookie(response, request, OWNER_COOKIE.format(room=room.name), owner_key, room)
+        set_room_cookie(response, request, OWNER_COOKIE.format(room=room.name), owner_key, room)
     return response
 
 
@@ -126,6 +120,7 @@ def room_detail(request: HttpRequest, room: str) -> HttpResponse:
         return JsonResponse(room_json(fresh, fresh.seq, moderator=moderator))
     require_moderator(request, the_room)
     if request.method == "DELETE":
+        require_owner(request, the_room)
         actions.delete_room(the_room)
         return HttpResponse(status=204)
     data = read_json(request)
@@ -178,7 +173,7 @@ def join(request: HttpRequest, room: str) -> HttpResponse:
         {"nickname": participant.nickname, "token": token, "id": participant.pk,
          "follow": tickets.issue(the_room, tickets.MODERATOR if participant.is_teacher
                                  else tickets.STUDENT)}, status=201)
-    _set_cookie(response, request, PARTICIPANT_COOKIE.format(room=the_room.name), token,
+    set_room_cookie(response, request, PARTICIPANT_COOKIE.format(room=the_room.name), token,
                 the_room)
     return response
 

@@ -17,8 +17,8 @@ from contract.events import iso_utc
 
 from . import moderators, validation
 from .api import moderated_room
-from .auth import can_manage_moderators
-from .errors import ApiError, api_view, read_json
+from .auth import require_owner
+from .errors import api_view, read_json
 from .fields import field, only
 from .models import Room, RoomModerator
 from .public import public_url
@@ -26,9 +26,7 @@ from .public import public_url
 
 def _owner_only(request: HttpRequest, name: str) -> tuple[Room, str]:
     room, actor = moderated_room(request, name)
-    if not can_manage_moderators(request, room):
-        raise ApiError(403, "not_owner", "only the room's owner invites and removes "
-                       "moderators")
+    require_owner(request, room)
     return room, actor
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.core import signing as django_signing
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import CsrfViewMiddleware
 
@@ -23,6 +23,23 @@ OWNER_COOKIE = "tm_o_{room}"
 # HTTP requires a 401 to name the scheme that would work (RFC 9110, 15.5.2).
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tm"'}
 SHARE_SALT = "tm.share"
+
+
+def set_room_cookie(response: HttpResponse, request: HttpRequest, name: str, value: str,
+                    room: Room, max_age: int | None = None) -> None:
+    """A room's credential cookie (HttpOnly, SameSite=Lax, HTTPS-only over HTTPS), for
+    the room's remaining life unless `max_age` says less. Path "/": the pages' API calls
+    (/api/v1/rooms/<room>/...) carry it too."""
+    response.set_cookie(name, value, httponly=True, samesite="Lax",
+                        secure=request.is_secure(),
+                        max_age=max_age or max(int(room.lifetime_left().total_seconds()), 1))
+
+
+def require_owner(request: HttpRequest, room: Room) -> None:
+    """What only the room's owner (or their own links) may do: invite and remove
+    moderators, delete the room. Co-teachers moderate, but the room is not theirs."""
+    if not can_manage_moderators(request, room):
+        raise ApiError(403, "not_owner", "only the room's owner can do that")
 
 
 def bearer_token(request: HttpRequest) -> str | None:

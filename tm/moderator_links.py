@@ -6,24 +6,17 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 
 from . import moderators, qr
+from .auth import set_room_cookie
 from .models import Room
 from .public import public_url
 
 MY_DEVICES = "My other devices"  # the name of the owner's own moderator link
 
 
-def set_cookie(response: HttpResponse, request: HttpRequest, name: str, value: str,
-               room: Room, max_age: int | None = None) -> None:
-    # Path "/": the pages' API calls (/api/v1/rooms/<room>/...) carry it too.
-    response.set_cookie(name, value, httponly=True, samesite="Lax",
-                        secure=request.is_secure(),
-                        max_age=max_age or max(int(room.lifetime_left().total_seconds()), 1))
-
-
 def remember_new_link(response: HttpResponse, request: HttpRequest, room: Room,
                       key: str) -> None:
     """The page the browser goes to next shows the link (and its QR code) once."""
-    set_cookie(response, request, moderators.NEW_LINK_COOKIE.format(room=room.name), key,
+    set_room_cookie(response, request, moderators.NEW_LINK_COOKIE.format(room=room.name), key,
                room, max_age=moderators.NEW_LINK_SECONDS)
 
 

@@ -8,10 +8,9 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_GET
 
 from . import moderator_links, moderators
-from .auth import can_manage_moderators, moderator_name
+from .auth import moderator_name, require_owner, set_room_cookie
 from .errors import ApiError
 from .models import Room, RoomModerator
-from .moderator_links import set_cookie
 from .pages import error_page, load_room
 
 
@@ -29,7 +28,7 @@ def open_link(request: HttpRequest, room: Room, key: str) -> HttpResponse:
     if request.user.is_authenticated:
         moderators.bind(grant, request.user)
     response = redirect("moderate", room=room.name)
-    set_cookie(response, request, moderators.MODERATOR_COOKIE.format(room=room.name), key,
+    set_room_cookie(response, request, moderators.MODERATOR_COOKIE.format(room=room.name), key,
                room)
     return response
 
@@ -40,9 +39,7 @@ def listing(room: Room) -> list[RoomModerator]:
 
 def apply(request: HttpRequest, room: Room, action: str) -> tuple[str, str | None]:
     """A moderation page action on moderator links: (the notice, a new link's key)."""
-    if not can_manage_moderators(request, room):
-        raise ApiError(403, "not_owner", "only the room's owner invites and removes "
-                       "moderators")
+    require_owner(request, room)
     actor = moderator_name(request, room)
     if action == "my_link":
         _, key = moderators.create_link(room, moderator_links.MY_DEVICES, owner_level=True,

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from contract import names
 
 from . import account, actions, audit, moderator_links, moderator_views, tickets, validation
-from .auth import can_manage_moderators, is_moderator, moderator_name, share_key
+from .auth import can_manage_moderators, is_moderator, moderator_name, require_owner, share_key
 from .errors import ApiError
 from .languages import CHOICES as LANGUAGE_CHOICES
 from .languages import LANGUAGES
@@ -314,6 +314,7 @@ def _settings_from_form(request: HttpRequest) -> dict:
 def moderate_action(request: HttpRequest, room: Room) -> HttpResponse:
     action = request.POST.get("action", "")
     if action == "delete_room":
+        require_owner(request, room)
         if request.POST.get("confirm") != room.name:
             raise ApiError(400, "invalid", "type the room's name to confirm deleting it")
         actions.delete_room(room)

@@ -58,6 +58,7 @@ def test_the_creator_moderates_from_a_phone_and_invites_a_co_teacher(new_context
     ta.goto(ta_link)
     expect(ta.get_by_role("heading", name="Moderate any-101")).to_be_visible()
     expect(ta.get_by_role("button", name="Make their link")).to_have_count(0)
+    expect(ta.get_by_role("heading", name="Delete the room")).to_have_count(0)
     moderators = phone.locator("#moderators")
     expect(moderators).to_contain_text("My other devices")
     expect(moderators).to_contain_text("Mr Lee (TA)")

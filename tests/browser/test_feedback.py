@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import POLL_WAIT_MS, TmServer
+from .conftest import PHONE, POLL_WAIT_MS, TmServer
 from .test_flow import join_room, send
 
 pytestmark = pytest.mark.browser
@@ -40,11 +40,12 @@ def test_a_rejected_post_tells_its_author_and_a_closed_room_takes_no_posts(
     expect(student.locator("#state-banner")).to_contain_text("This room is closed")
     student.reload()
     expect(student.locator("#compose")).to_be_hidden()  # as the server renders it
+    shot(student, "feedback-05-closed-no-box", full_page=False)
     assert owner.patch(api, json={"state": "open"}).status_code == 200
     expect(student.locator("#compose")).to_be_visible(timeout=POLL_WAIT_MS)
 
 
-def test_the_approval_queue_comes_before_the_charts(tm_server: TmServer, new_context):
+def test_the_approval_queue_comes_before_the_charts(tm_server: TmServer, new_context, shot):
     body, owner = tm_server.create_room("fb-102", analytics=True)
     teacher = new_context().new_page()
     teacher.context.add_cookies([{"name": "tm_o_fb-102", "value": owner.token,
@@ -53,6 +54,18 @@ def test_the_approval_queue_comes_before_the_charts(tm_server: TmServer, new_con
     queue = teacher.locator("#queue-title").bounding_box()
     charts = teacher.locator(".charts").first.bounding_box()
     assert queue["y"] < charts["y"], (queue, charts)
+    shot(teacher, "feedback-03-queue-before-charts")
+
+
+def test_a_title_is_offered_as_a_room_name_on_a_phone(new_context, shot):
+    page = new_context(viewport=PHONE).new_page()
+    page.goto("/")
+    page.locator("#create-name").focus()
+    page.keyboard.type("Bio 101 Period 3")
+    page.keyboard.press("Enter")
+    expect(page.locator("#create-name")).to_have_value("bio-101-period-3")
+    expect(page.get_by_text("so we made it “bio-101-period-3”")).to_be_visible()
+    shot(page, "feedback-04-room-name-offered", full_page=False)
 
 
 def test_a_paste_over_the_limit_is_kept_and_measured(tm_server: TmServer, new_context, shot):

@@ -194,3 +194,21 @@ def test_signing_in_claims_too_and_never_takes_an_owned_room(db, django_user_mod
         assert response.status_code == 302
         assert Room.objects.get(name="bio-101").owner.username == "ortiz"
         page.client.post("/accounts/logout/", **use_csrf(page))
+
+
+def test_only_the_owner_deletes_the_room(room):
+    owner = ApiClient()
+    owner.token = room["owner_key"]
+    key = owner.post(f"{ROOM}/moderators", {"name": "TA"}).json()["url"].rsplit("/", 1)[1]
+    ta = browser_with_link(key)
+    html = ta.client.get("/bio-101/moderate").content.decode()
+    assert "Delete the room" not in html
+    with unchanged():
+        response = ta.client.post("/bio-101/moderate/action",
+                                   {"action": "delete_room", "confirm": "bio-101"},
+                                   **use_csrf(ta))
+        assert response.status_code == 403
+        ta_api = ApiClient()
+        ta_api.token = key
+        assert_error(ta_api.delete(ROOM), 403, "not_owner")
+    assert owner.delete(ROOM).status_code == 204
